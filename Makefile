@@ -1,0 +1,63 @@
+# The README's commands. Each target does its own set-up (venv, pip, npm) and is idempotent:
+# set-up is re-run only when a requirements or lock file changes.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := .make
+
+# Node 20 is end-of-life for jsii; the value must contain the major version to silence its banner.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/')
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+CDK := node_modules/.bin/cdk
+
+.PHONY: help setup synth test lint typecheck unit bench catalog clean
+
+help:
+	@echo "make synth   set up, synthesize the reference environment into cdk.out/, print a summary"
+	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag)"
+	@echo "make bench   measure synth time and template sizes (benchmarks/)"
+	@echo "make catalog rebuild the instance catalog (scripts/refresh_catalog.py)"
+
+$(STAMP)/python: requirements.txt requirements-dev.txt pyproject.toml
+	@mkdir -p $(STAMP)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+$(STAMP)/node: package.json package-lock.json
+	@mkdir -p $(STAMP)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP)/python $(STAMP)/node
+
+synth: setup
+	rm -rf cdk.out
+	$(CDK) synth --quiet
+	$(BIN)/python scripts/summary.py cdk.out
+
+lint: setup
+	$(BIN)/ruff check hpc_constructs stacks tests scripts benchmarks app.py
+
+typecheck: setup
+	$(BIN)/mypy --strict hpc_constructs
+
+unit: setup
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python benchmarks/synth_time.py
+
+catalog: setup
+	$(BIN)/python scripts/refresh_catalog.py
+
+clean:
+	rm -rf cdk.out $(STAMP) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,140 @@
+"""AWS service limits the constructs enforce at synth time, each with its source and the date checked.
+
+A limit moves when AWS moves it: tests/unit/test_limits_drift.py compares the EBS figures with the
+ranges documented in the botocore service model that ships with the pinned boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+CHECKED = "2026-11"
+
+EBS_SOURCE = (
+    "Amazon EBS User Guide, 'Amazon EBS volume types' "
+    "(https://docs.aws.amazon.com/ebs/latest/userguide/ebs-volume-types.html) and the EC2 API "
+    f"CreateVolume Iops/Size/Throughput documentation; checked {CHECKED}"
+)
+FSX_LUSTRE_SOURCE = (
+    "Amazon FSx for Lustre User Guide, 'Deployment options' and 'Managing storage capacity', and the FSx API "
+    "CreateFileSystem StorageCapacity / CreateFileSystemLustreConfiguration.PerUnitStorageThroughput "
+    "(https://docs.aws.amazon.com/fsx/latest/APIReference/API_CreateFileSystemLustreConfiguration.html); "
+    f"checked {CHECKED}"
+)
+BATCH_SOURCE = (
+    "AWS Batch User Guide, 'Multi-node parallel jobs' and 'Service quotas', and the Batch API CreateJobQueue "
+    f"(https://docs.aws.amazon.com/batch/latest/userguide/service_limits.html); checked {CHECKED}"
+)
+CLOUDFORMATION_SOURCE = (
+    "AWS CloudFormation User Guide, 'CloudFormation quotas' "
+    f"(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html); checked {CHECKED}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EbsVolumeLimits:
+    """What CreateVolume accepts for one EBS volume type."""
+
+    volume_type: str
+    description: str
+    min_size_gib: int
+    max_size_gib: int
+    iops_required: bool = False
+    min_iops: int | None = None  # None: IOPS cannot be set for this type
+    max_iops: int | None = None
+    max_iops_per_gib: int | None = None
+    baseline_iops: int | None = None  # included in the price; the per-GiB ratio applies above it
+    min_throughput_mibps: int | None = None  # None: throughput cannot be set for this type
+    max_throughput_mibps: int | None = None
+    baseline_throughput_mibps: int | None = None
+    max_throughput_mibps_per_iops: float | None = None
+    source: str = EBS_SOURCE
+
+
+EBS_VOLUME_TYPES: Mapping[str, EbsVolumeLimits] = MappingProxyType({
+    "io2": EbsVolumeLimits(
+        "io2", "Provisioned IOPS SSD io2 Block Express", min_size_gib=4, max_size_gib=65_536,
+        iops_required=True, min_iops=100, max_iops=256_000, max_iops_per_gib=1_000,
+    ),
+    "io1": EbsVolumeLimits(
+        "io1", "Provisioned IOPS SSD io1", min_size_gib=4, max_size_gib=16_384,
+        iops_required=True, min_iops=100, max_iops=64_000, max_iops_per_gib=50,
+    ),
+    "gp3": EbsVolumeLimits(
+        "gp3", "General Purpose SSD gp3", min_size_gib=1, max_size_gib=65_536,
+        min_iops=3_000, max_iops=80_000, max_iops_per_gib=500, baseline_iops=3_000,
+        min_throughput_mibps=125, max_throughput_mibps=2_000, baseline_throughput_mibps=125,
+        max_throughput_mibps_per_iops=0.25,
+    ),
+    "st1": EbsVolumeLimits("st1", "Throughput Optimized HDD st1", min_size_gib=125, max_size_gib=16_384),
+    "sc1": EbsVolumeLimits("sc1", "Cold HDD sc1", min_size_gib=125, max_size_gib=16_384),
+})
+
+
+@dataclass(frozen=True, slots=True)
+class LustreDeploymentLimits:
+    """What CreateFileSystem accepts for one FSx for Lustre deployment type and storage type."""
+
+    deployment_type: str
+    storage_type: str
+    capacity_rule: str  # human-readable, used in error messages
+    fixed_capacities_gib: tuple[int, ...]
+    capacity_step_gib: int
+    per_unit_throughputs: tuple[int, ...]  # MB/s per TiB; empty: the parameter is not allowed
+    baseline_throughput_per_tib: int | None  # scratch: AWS's documented baseline, MB/s per TiB
+    persistent: bool
+    data_repository_associations: bool
+    source: str = FSX_LUSTRE_SOURCE
+
+    def capacity_allowed(self, gib: int) -> bool:
+        return gib in self.fixed_capacities_gib or (gib > 0 and gib % self.capacity_step_gib == 0)
+
+
+def _lustre(deployment: str, storage: str, fixed: tuple[int, ...], step: int, throughputs: tuple[int, ...],
+            *, baseline: int | None, persistent: bool, dra: bool) -> LustreDeploymentLimits:
+    rule = " GiB, ".join(f"{v:,}" for v in fixed)
+    rule = f"{rule} GiB, or a multiple of {step:,} GiB" if fixed else f"a multiple of {step:,} GiB"
+    return LustreDeploymentLimits(deployment, storage, rule, fixed, step, throughputs, baseline, persistent, dra)
+
+
+# Keyed by (deployment type, storage type). PERSISTENT_1 HDD's capacity step depends on the throughput
+# tier, so it has one entry per tier, keyed by the tier in LUSTRE_HDD_CAPACITY_STEP_GIB.
+LUSTRE_DEPLOYMENTS: Mapping[tuple[str, str], LustreDeploymentLimits] = MappingProxyType({
+    ("SCRATCH_1", "SSD"): _lustre("SCRATCH_1", "SSD", (1_200, 2_400), 3_600, (), baseline=200,
+                                  persistent=False, dra=False),
+    ("SCRATCH_2", "SSD"): _lustre("SCRATCH_2", "SSD", (1_200,), 2_400, (), baseline=200,
+                                  persistent=False, dra=True),
+    ("PERSISTENT_1", "SSD"): _lustre("PERSISTENT_1", "SSD", (1_200,), 2_400, (50, 100, 200), baseline=None,
+                                     persistent=True, dra=True),
+    ("PERSISTENT_1", "HDD"): _lustre("PERSISTENT_1", "HDD", (), 6_000, (12, 40), baseline=None,
+                                     persistent=True, dra=True),
+    ("PERSISTENT_2", "SSD"): _lustre("PERSISTENT_2", "SSD", (1_200,), 2_400, (125, 250, 500, 1_000),
+                                     baseline=None, persistent=True, dra=True),
+})
+LUSTRE_HDD_CAPACITY_STEP_GIB: Mapping[int, int] = MappingProxyType({12: 6_000, 40: 1_800})
+LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS = 8
+LUSTRE_CLIENT_PORTS: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))  # TCP, FSx Lustre User Guide
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    max_compute_environments_per_queue: int = 3
+    max_security_groups_per_compute_environment: int = 5
+    max_mnp_nodes: int = 1_000
+    max_mnp_node_ranges: int = 5
+    source: str = BATCH_SOURCE
+
+
+BATCH = BatchLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class CloudFormationLimits:
+    max_resources_per_template: int = 500
+    max_template_bytes: int = 1_000_000  # template body uploaded through S3; 51,200 bytes inline
+    source: str = CLOUDFORMATION_SOURCE
+
+
+CLOUDFORMATION = CloudFormationLimits()

@@ -1,0 +1,46 @@
+"""Builds the reference HPC environment from a config mapping (read from YAML by app.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aws_cdk import App, Stack, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.network_stack import NetworkStack
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    """What config/*.yaml may say. Unknown keys are an error, so a typo is not silently ignored."""
+
+    name: str = "Hpc"
+    tags: dict[str, str] = field(default_factory=dict)
+    network: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any]) -> ReferenceConfig:
+        known = {"name", "tags", "network"}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"config: unknown keys {unknown}; allowed: {sorted(known)}")
+        return cls(**raw)
+
+
+def load_config(path: str | Path) -> ReferenceConfig:
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    return ReferenceConfig.from_mapping(raw)
+
+
+def build_reference_app(app: App, config: ReferenceConfig) -> dict[str, Stack]:
+    """Add the reference stacks to `app`, with cdk-nag's AwsSolutions checks over all of them."""
+    network = NetworkStack(app, f"{config.name}Network", network=config.network,
+                           description="hpc-constructs reference environment: network")
+    stacks: dict[str, Stack] = {"network": network}
+    for key, value in config.tags.items():
+        Tags.of(app).add(key, value)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stacks

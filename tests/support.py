@@ -1,0 +1,58 @@
+"""Shared test helpers: the same context the CDK CLI gives app.py, and template normalization."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Stack
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What the CDK CLI adds to cdk.json's context when it runs app.py (cdk synth defaults).
+CLI_CONTEXT: dict[str, Any] = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+}
+
+
+@cache
+def _cdk_json_context() -> str:
+    return json.dumps(json.loads((ROOT / "cdk.json").read_text())["context"])
+
+
+def cdk_context() -> dict[str, Any]:
+    """cdk.json's context plus the CLI's defaults: tests must see what `cdk synth` sees."""
+    context: dict[str, Any] = json.loads(_cdk_json_context())
+    context.update(CLI_CONTEXT)
+    return context
+
+
+def new_app(**kwargs: Any) -> App:
+    return App(context=cdk_context(), **kwargs)
+
+
+def new_stack(id: str = "Test") -> Stack:
+    """A stack in a fresh app with the real context, for fine-grained assertions on one construct."""
+    return Stack(new_app(), id)
+
+
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def normalize(template: dict[str, Any]) -> dict[str, Any]:
+    """Drop what changes without a real change: asset hashes, CDK version metadata, bootstrap checks."""
+    out = copy.deepcopy(template)
+    out.get("Resources", {}).pop("CDKMetadata", None)
+    out.get("Conditions", {}).pop("CDKMetadataAvailable", None)
+    if not out.get("Conditions"):
+        out.pop("Conditions", None)
+    text = _HASH.sub("<asset-hash>", json.dumps(out, sort_keys=True))
+    normalized: dict[str, Any] = json.loads(text)
+    return normalized
