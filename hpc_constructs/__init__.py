@@ -4,10 +4,12 @@ Only the names below are public; everything else may change without notice.
 """
 
 from hpc_constructs import catalog
+from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.network import HpcNetwork
 
 __all__ = [
+    "ComputeFleet",
     "ConfigError",
     "HpcNetwork",
     "catalog",

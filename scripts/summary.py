@@ -24,9 +24,12 @@ def stacks(outdir: Path) -> list[dict[str, Any]]:
             continue
         template_path = outdir / artifact["properties"]["templateFile"]
         template = json.loads(template_path.read_text())
+        metadata = dict(artifact.get("metadata", {}))
+        if "additionalMetadataFile" in artifact:  # newer assemblies keep metadata beside the manifest
+            metadata.update(json.loads((outdir / artifact["additionalMetadataFile"]).read_text()))
         figures = [
             (path, entry["data"])
-            for path, entries in artifact.get("metadata", {}).items()
+            for path, entries in metadata.items()
             for entry in entries
             if entry.get("type") == "hpc:figures"
         ]

@@ -10,6 +10,7 @@ import yaml
 from aws_cdk import App, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from stacks.compute_stack import ComputeStack
 from stacks.network_stack import NetworkStack
 
 
@@ -20,10 +21,11 @@ class ReferenceConfig:
     name: str = "Hpc"
     tags: dict[str, str] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=dict)
+    fleets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ReferenceConfig:
-        known = {"name", "tags", "network"}
+        known = {"name", "tags", "network", "fleets"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"config: unknown keys {unknown}; allowed: {sorted(known)}")
@@ -40,6 +42,10 @@ def build_reference_app(app: App, config: ReferenceConfig) -> dict[str, Stack]:
     network = NetworkStack(app, f"{config.name}Network", network=config.network,
                            description="hpc-constructs reference environment: network")
     stacks: dict[str, Stack] = {"network": network}
+    if config.fleets:
+        stacks["compute"] = ComputeStack(app, f"{config.name}Compute", network=network.network,
+                                         fleets=config.fleets,
+                                         description="hpc-constructs reference environment: compute fleets")
     for key, value in config.tags.items():
         Tags.of(app).add(key, value)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+
+# jsii's end-of-life banner for Node 20 is silenced when the value names the major version.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from pathlib import Path
 from typing import Any
 

@@ -20,15 +20,17 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-@pytest.mark.parametrize("stack", ["HpcNetwork"])
+STACKS = ["HpcNetwork", "HpcCompute"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_stack_snapshot(reference_templates: dict[str, dict[str, Any]], snapshot_json: SnapshotAssertion,
                         stack: str) -> None:
     assert normalize(reference_templates[stack]) == snapshot_json
 
 
 def test_every_stack_has_a_snapshot(reference_templates: dict[str, dict[str, Any]]) -> None:
-    parametrized = {"HpcNetwork"}
-    assert set(reference_templates) == parametrized
+    assert set(reference_templates) == set(STACKS)
 
 
 def test_normalize_removes_volatile_values() -> None:

@@ -1,0 +1,270 @@
+"""ComputeFleet: EC2 capacity for tightly coupled HPC, with EFA on every network card."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from hpc_constructs.catalog import InstanceType
+from hpc_constructs.errors import ConfigError
+from hpc_constructs.fleet_plan import FleetPlan, plan_fleet
+
+SCRATCH_MOUNT_POINT = "/scratch"
+
+# The EFA installer's stable "latest" URL (EC2 User Guide, 'Get started with EFA and MPI', step 3).
+EFA_INSTALLER_URL = "https://efa-installer.amazonaws.com/aws-efa-installer-latest.tar.gz"
+
+
+class ComputeFleet(Construct):
+    """EC2 capacity for tightly coupled HPC: EFA on every card, one AZ, a cluster placement group.
+
+    Props (keyword-only) and their defaults:
+      vpc: the VPC (required).
+      instance_types: one or more catalog names, e.g. ["p5.48xlarge"] (required; at most 40).
+      efa: None turns EFA on when every instance type supports it. True on a type without EFA is a
+           ConfigError.
+      subnet: None places the fleet in one private subnet of the VPC (the first; pass
+              HpcNetwork.cluster_subnet to choose it).
+      vpc_subnets: None. A selection of several subnets, only for fleets without EFA and without a
+                   cluster placement group (both live in a single AZ). Not together with `subnet`.
+      placement_group: None adds a cluster placement group when every type supports the cluster
+                       strategy and the fleet has one subnet. True on a type without it is a ConfigError.
+      spot: False. True runs Spot capacity with the price-capacity-optimized allocation strategy and
+            capacity rebalancing; False runs On-Demand.
+      min_capacity: 0, max_capacity: 1, desired_capacity: None (left to scaling). 0 <= min <= desired <= max.
+      machine_image: None uses the latest Amazon Linux 2023 for the types' architecture, from the
+                     catalog. A custom image must support ENA (and carry EFA software, or keep
+                     install_efa_software=True).
+      root_volume_size_gib: 64. Encrypted gp3 root volume.
+      install_efa_software: True. On an EFA fleet, user data runs the AWS EFA installer (kernel
+                            module, libfabric, Open MPI) unless the image already has it.
+      notifications_topic: None. An SNS topic for the group's launch/terminate notifications.
+
+    Rules (checked at synth time, in this order, by fleet_plan.plan_fleet):
+      known, distinct instance types; ENA on every type; one architecture; EFA only where every type
+      has it; Spot only where offered; cluster placement only where supported; EFA and cluster
+      placement in exactly one subnet; 0 <= min <= desired <= max.
+
+    Network layout: one interface on every network card, so the instance can use its full
+    bandwidth. We use AWS's recommended layout (ENA primary at card 0/device 0, efa-only at card 0/
+    device 1 and at device 0 of every further EFA-capable card), rather than EFA on the primary,
+    because efa-only interfaces take no IPv4 address (a 32-card p5.48xlarge fleet would otherwise
+    drain the subnet) and it is the only layout that also fits types whose card 0 is ENA-only
+    (p6-b300). Cards that cannot take EFA, or that come after MaximumEfaInterfaces is used up, get an
+    ENA interface. No interface gets a public IP. See fleet_plan.efa_layout.
+
+    Attributes: launch_template, placement_group (None without one), security_group, connections,
+    auto_scaling_group, role, instance_types (catalog records), plan, network_bandwidth_gbps (what
+    the configured interfaces carry) and max_network_bandwidth_gbps (the type's full bandwidth).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        instance_types: Sequence[str],
+        efa: bool | None = None,
+        subnet: ec2.ISubnet | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        placement_group: bool | None = None,
+        spot: bool = False,
+        min_capacity: int = 0,
+        max_capacity: int = 1,
+        desired_capacity: int | None = None,
+        machine_image: ec2.IMachineImage | None = None,
+        root_volume_size_gib: int = 64,
+        install_efa_software: bool = True,
+        notifications_topic: sns.ITopic | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        if subnet is not None and vpc_subnets is not None:
+            raise ConfigError(self.node.path, "vpc_subnets", "given with subnet", "subnet or vpc_subnets, not both")
+        subnets = _subnets(vpc, subnet, vpc_subnets)
+        if not 8 <= root_volume_size_gib <= 16_384:
+            raise ConfigError(self.node.path, "root_volume_size_gib", root_volume_size_gib,
+                              "8 to 16,384 GiB (gp3 root volume; Amazon Linux 2023 needs at least 8)")
+        self.plan: FleetPlan = plan_fleet(
+            self.node.path, instance_types, efa=efa, placement_group=placement_group, spot=spot,
+            min_capacity=min_capacity, max_capacity=max_capacity, desired_capacity=desired_capacity,
+            subnet_count=len(subnets),
+        )
+        plan = self.plan
+        self.instance_types: tuple[InstanceType, ...] = plan.instance_types
+        self.network_bandwidth_gbps: float = plan.network_bandwidth_gbps
+        self.max_network_bandwidth_gbps: float = plan.max_network_bandwidth_gbps
+
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
+            description=f"{self.node.path}: fleet nodes; all traffic to and from itself (EFA, MPI)",
+        )
+        # EFA's OS-bypass traffic is not IP, so the 0.0.0.0/0 egress rule does not cover it:
+        # both self-referencing rules are explicit, separate resources.
+        ec2.CfnSecurityGroupIngress(self, "SelfIngress", group_id=self.security_group.security_group_id,
+                                    ip_protocol="-1", source_security_group_id=self.security_group.security_group_id,
+                                    description="All traffic from fleet nodes (EFA, MPI)")
+        ec2.CfnSecurityGroupEgress(self, "SelfEgress", group_id=self.security_group.security_group_id,
+                                   ip_protocol="-1",
+                                   destination_security_group_id=self.security_group.security_group_id,
+                                   description="All traffic to fleet nodes (EFA OS-bypass is not IP)")
+        self.connections = ec2.Connections(security_groups=[self.security_group])
+
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+                             description=f"{self.node.path}: fleet nodes",
+                             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
+                                 "AmazonSSMManagedInstanceCore")])
+        Validations.of(self.role).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+            reason="AWS-maintained least-privilege policy for Session Manager access to nodes (no SSH keys).",
+        ))
+
+        self.user_data = ec2.UserData.for_linux()
+        self.user_data.add_commands("set -euo pipefail")
+        if plan.efa and install_efa_software:
+            self.user_data.add_commands(*_efa_install_commands())
+        if plan.nvme_instance_store:
+            self.user_data.add_commands(*scratch_commands())
+
+        cpu = ec2.AmazonLinuxCpuType.ARM_64 if plan.architecture == "arm64" else ec2.AmazonLinuxCpuType.X86_64
+        self.launch_template = ec2.LaunchTemplate(
+            self, "LaunchTemplate",
+            machine_image=machine_image or ec2.MachineImage.latest_amazon_linux2023(cpu_type=cpu),
+            require_imdsv2=True,
+            role=self.role,
+            user_data=self.user_data,
+            block_devices=[ec2.BlockDevice(device_name="/dev/xvda", volume=ec2.BlockDeviceVolume.ebs(
+                root_volume_size_gib, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3,
+                delete_on_termination=True))],
+        )
+        cfn_template = self.launch_template.node.default_child
+        assert isinstance(cfn_template, ec2.CfnLaunchTemplate)
+        cfn_template.add_property_override("LaunchTemplateData.NetworkInterfaces", [
+            {
+                "NetworkCardIndex": i.network_card_index,
+                "DeviceIndex": i.device_index,
+                "InterfaceType": i.interface_type,
+                "Groups": [self.security_group.security_group_id],
+                "AssociatePublicIpAddress": False,
+                "DeleteOnTermination": True,
+            }
+            for i in plan.interfaces
+        ])
+
+        self.placement_group: ec2.PlacementGroup | None = None
+        if plan.placement_group:
+            self.placement_group = ec2.PlacementGroup(self, "PlacementGroup",
+                                                      strategy=ec2.PlacementGroupStrategy.CLUSTER)
+
+        on_demand_percentage = 0 if plan.spot else 100
+        self.auto_scaling_group = autoscaling.AutoScalingGroup(
+            self, "Group",
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnets=subnets),
+            min_capacity=plan.min_capacity,
+            max_capacity=plan.max_capacity,
+            desired_capacity=plan.desired_capacity,
+            capacity_rebalance=plan.spot,
+            mixed_instances_policy=autoscaling.MixedInstancesPolicy(
+                launch_template=self.launch_template,
+                launch_template_overrides=[
+                    autoscaling.LaunchTemplateOverrides(instance_type=ec2.InstanceType(t.name))
+                    for t in plan.instance_types
+                ],
+                instances_distribution=autoscaling.InstancesDistribution(
+                    on_demand_base_capacity=0,
+                    on_demand_percentage_above_base_capacity=on_demand_percentage,
+                    on_demand_allocation_strategy=autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+                    spot_allocation_strategy=autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+                ),
+            ),
+            notifications=[autoscaling.NotificationConfiguration(topic=notifications_topic)]
+            if notifications_topic else None,
+        )
+        cfn_group = self.auto_scaling_group.node.default_child
+        assert isinstance(cfn_group, autoscaling.CfnAutoScalingGroup)
+        if self.placement_group is not None:
+            cfn_group.placement_group = self.placement_group.placement_group_name
+        Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-EC26",
+            reason="cdk-nag cannot follow the mixed-instances policy's launch-template reference; the "
+                   "template's only EBS volume (root) is encrypted, as tests assert.",
+        ))
+        if notifications_topic is None:
+            Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
+                id="AwsSolutions::AwsSolutions-AS3",
+                reason="Scaling events of HPC fleets are frequent and visible in EventBridge and CloudWatch; "
+                       "pass notifications_topic to get SNS notifications.",
+            ))
+
+        self.node.add_metadata("hpc:figures", {
+            "instance types": ", ".join(t.name for t in plan.instance_types),
+            "capacity": f"{plan.min_capacity}-{plan.max_capacity} {'Spot' if plan.spot else 'On-Demand'}",
+            "EFA interfaces per instance": plan.efa_interface_count,
+            "network interfaces per instance": len(plan.interfaces),
+            "network bandwidth (Gbps)": f"{plan.network_bandwidth_gbps:g} of {plan.max_network_bandwidth_gbps:g} "
+                                        f"({plan.layout_type.name})",
+            "cluster placement group": plan.placement_group,
+            "NVMe scratch per instance (GB)": max(t.nvme_instance_store_gb for t in plan.instance_types),
+        })
+
+
+def _subnets(vpc: ec2.IVpc, subnet: ec2.ISubnet | None,
+             vpc_subnets: ec2.SubnetSelection | None) -> list[ec2.ISubnet]:
+    if subnet is not None:
+        return [subnet]
+    if vpc_subnets is not None:
+        return list(vpc.select_subnets(
+            availability_zones=vpc_subnets.availability_zones, one_per_az=vpc_subnets.one_per_az,
+            subnet_filters=vpc_subnets.subnet_filters, subnet_group_name=vpc_subnets.subnet_group_name,
+            subnets=vpc_subnets.subnets, subnet_type=vpc_subnets.subnet_type).subnets)
+    private = list(vpc.private_subnets) or list(vpc.isolated_subnets)
+    return private[:1] if private else list(vpc.public_subnets[:1])
+
+
+def scratch_script() -> str:
+    """The boot script that stripes every NVMe instance-store disk as RAID0 and mounts it."""
+    return resources.files("hpc_constructs").joinpath("scripts/hpc-scratch.sh").read_text()
+
+
+def scratch_commands() -> list[str]:
+    """User-data lines that install scratch_script() as a systemd unit run at every boot."""
+    return [
+        "dnf install -y mdadm xfsprogs nvme-cli",
+        "cat > /usr/local/sbin/hpc-scratch <<'HPC_SCRATCH'",
+        *scratch_script().rstrip("\n").split("\n"),
+        "HPC_SCRATCH",
+        "chmod 0755 /usr/local/sbin/hpc-scratch",
+        "cat > /etc/systemd/system/hpc-scratch.service <<'HPC_UNIT'",
+        "[Unit]",
+        "Description=Stripe NVMe instance-store disks (RAID0) and mount them at " + SCRATCH_MOUNT_POINT,
+        "After=local-fs.target",
+        "Before=remote-fs-pre.target",
+        "[Service]",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        "ExecStart=/usr/local/sbin/hpc-scratch",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "HPC_UNIT",
+        "systemctl daemon-reload",
+        "systemctl enable --now hpc-scratch.service",
+    ]
+
+
+def _efa_install_commands() -> list[str]:
+    return [
+        "if [ ! -e /opt/amazon/efa/bin/fi_info ]; then",
+        "  dnf install -y tar",
+        f"  curl -fsSL -o /tmp/aws-efa-installer.tar.gz {EFA_INSTALLER_URL}",
+        "  tar -xzf /tmp/aws-efa-installer.tar.gz -C /tmp",
+        "  (cd /tmp/aws-efa-installer && ./efa_installer.sh -y)",
+        "fi",
+    ]

@@ -1,0 +1,253 @@
+"""The decisions behind a ComputeFleet, as pure functions of plain values (no CDK, no jsii).
+
+`plan_fleet` checks the props in the order ComputeFleet's docstring lists its rules and returns a
+FleetPlan: which interfaces go on which network card, whether there is a placement group, what the
+configured interfaces can carry. It raises ConfigError for anything AWS would refuse at deploy time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hpc_constructs import catalog
+from hpc_constructs.catalog import InstanceType
+from hpc_constructs.errors import ConfigError
+
+# An Auto Scaling group's mixed-instances policy takes at most 40 launch-template overrides
+# (Amazon EC2 Auto Scaling User Guide, 'Mixed instances groups'; checked 2026-11).
+MAX_INSTANCE_TYPES = 40
+
+ENA_EXPLANATION = (
+    "Every current EC2 instance type requires the Elastic Network Adapter (ENA); the library's images "
+    "and network layouts assume it. Types without ENA use the legacy Intel 82599 Virtual Function "
+    "(ixgbevf) path for enhanced networking, which caps bandwidth at 10 Gbps, supports neither EFA nor "
+    "several network cards, and is not built for here. Choose a current-generation type with ENA."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InterfacePlan:
+    """One network interface of the launch template."""
+
+    network_card_index: int
+    device_index: int
+    interface_type: str  # "interface" (ENA), "efa" (EFA with ENA) or "efa-only"
+
+    @property
+    def is_efa(self) -> bool:
+        return self.interface_type in ("efa", "efa-only")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetPlan:
+    instance_types: tuple[InstanceType, ...]
+    architecture: str
+    efa: bool
+    placement_group: bool
+    spot: bool
+    min_capacity: int
+    max_capacity: int
+    desired_capacity: int | None
+    interfaces: tuple[InterfacePlan, ...]
+    layout_type: InstanceType  # the type with the fewest network cards: the layout fits it and all others
+    network_bandwidth_gbps: float
+    max_network_bandwidth_gbps: float
+    nvme_instance_store: bool  # some type has NVMe instance-store disks: stripe and mount them
+
+    @property
+    def efa_interface_count(self) -> int:
+        return sum(1 for i in self.interfaces if i.is_efa)
+
+
+def plan_fleet(
+    path: str,
+    instance_types: Sequence[str],
+    *,
+    efa: bool | None = None,
+    placement_group: bool | None = None,
+    spot: bool = False,
+    min_capacity: int = 0,
+    max_capacity: int = 1,
+    desired_capacity: int | None = None,
+    subnet_count: int = 1,
+) -> FleetPlan:
+    """Validate a fleet's props and decide its layout. Rules, in order:
+
+    1. instance_types: 1 to 40 known, distinct names.
+    2. ENA: every type supports it (legacy Intel 82599 VF types are refused).
+    3. One architecture for all types.
+    4. EFA: efa=True needs every type to support EFA; None turns it on when they all do.
+    5. Spot: spot=True needs every type to offer the spot usage class.
+    6. Placement: placement_group=True needs the cluster strategy on every type; None adds a cluster
+       group when every type supports it and the fleet has one subnet.
+    7. Subnets: an EFA fleet or a cluster placement group lives in exactly one subnet (one AZ).
+    8. Capacity: 0 <= min <= desired <= max, max >= 1.
+    """
+    types = _instance_types(path, instance_types)
+    _require_ena(path, types)
+    architecture = _one_architecture(path, types)
+    use_efa = _decide_efa(path, types, efa)
+    _require_spot(path, types, spot)
+    use_placement_group = _decide_placement_group(path, types, placement_group, subnet_count)
+    if subnet_count != 1 and use_efa:
+        raise ConfigError(path, "subnets", f"{subnet_count} subnets", "exactly one subnet for an EFA fleet",
+                          hint="EFA traffic does not cross Availability Zones: pass subnet=<one subnet>, "
+                               "or efa=False for a fleet that spans AZs.")
+    _check_capacity(path, min_capacity, max_capacity, desired_capacity)
+
+    layout_type = min(types, key=lambda t: (len(t.network_cards), t.network_bandwidth_gbps, t.name))
+    interfaces = efa_layout(types, efa=use_efa)
+    carried = {i.network_card_index for i in interfaces}
+    bandwidth = sum(c.baseline_bandwidth_gbps for c in layout_type.network_cards if c.index in carried)
+    return FleetPlan(
+        instance_types=types,
+        architecture=architecture,
+        efa=use_efa,
+        placement_group=use_placement_group,
+        spot=spot,
+        min_capacity=min_capacity,
+        max_capacity=max_capacity,
+        desired_capacity=desired_capacity,
+        interfaces=interfaces,
+        layout_type=layout_type,
+        network_bandwidth_gbps=bandwidth,
+        max_network_bandwidth_gbps=layout_type.network_bandwidth_gbps,
+        nvme_instance_store=any(t.nvme_instance_store_gb > 0 for t in types),
+    )
+
+
+def efa_layout(types: Sequence[InstanceType], *, efa: bool) -> tuple[InterfacePlan, ...]:
+    """One interface on every network card that all `types` share, EFA where the cards allow it.
+
+    The layout follows the EC2 User Guide's recommendation for EFA types with several network cards
+    ('Maximize network bandwidth on Amazon EC2 instances with multiple network cards'):
+      - the primary interface (card 0, device 0) is an ENA interface: never efa-only, and it keeps
+        IP traffic off the EFA devices;
+      - if card 0 supports EFA, an efa-only interface at card 0, device 1;
+      - on every further card, device 0: efa-only, which takes no IPv4 address from the subnet
+        (a p5.48xlarge would otherwise take 32 addresses per instance);
+      - an ENA interface instead where a card cannot take EFA (p6-b300's card 0) or the type's
+        MaximumEfaInterfaces is used up (i7ie.48xlarge: 2 EFA-capable cards, 1 EFA interface), so
+        that every card carries traffic and the instance gets its full bandwidth.
+    Where card 0 can hold only one interface, the primary itself is an EFA-with-ENA ("efa")
+    interface, the other documented layout.
+    For several types the layout is made for the type with the fewest cards, and each card's
+    capabilities are those every type has at that index.
+    """
+    card_count = min(len(t.network_cards) for t in types)
+    efa_budget = min(t.maximum_efa_interfaces for t in types) if efa else 0
+
+    def shared(index: int, kind: str) -> bool:
+        return all(kind in t.network_cards[index].interface_types for t in types)
+
+    card0_room = min(t.network_cards[0].maximum_network_interfaces for t in types)
+    interfaces: list[InterfacePlan] = []
+    if efa_budget and shared(0, "efa-only") and card0_room >= 2:
+        interfaces += [InterfacePlan(0, 0, "interface"), InterfacePlan(0, 1, "efa-only")]
+        efa_budget -= 1
+    elif efa_budget and shared(0, "efa"):
+        interfaces.append(InterfacePlan(0, 0, "efa"))
+        efa_budget -= 1
+    else:
+        interfaces.append(InterfacePlan(0, 0, "interface"))
+    for index in range(1, card_count):
+        kind = "interface"
+        if efa_budget and shared(index, "efa-only"):
+            kind = "efa-only"
+        elif efa_budget and shared(index, "efa"):
+            kind = "efa"
+        if kind != "interface":
+            efa_budget -= 1
+        interfaces.append(InterfacePlan(index, 0, kind))
+    return tuple(interfaces)
+
+
+def _instance_types(path: str, names: Sequence[str]) -> tuple[InstanceType, ...]:
+    if isinstance(names, str):
+        raise ConfigError(path, "instance_types", names, "a sequence of instance type names",
+                          hint=f"Write instance_types=[{names!r}].")
+    if not 1 <= len(names) <= MAX_INSTANCE_TYPES:
+        raise ConfigError(path, "instance_types", list(names), f"1 to {MAX_INSTANCE_TYPES} instance types",
+                          hint="An Auto Scaling group's mixed-instances policy takes at most 40 types.")
+    duplicates = sorted({n for n in names if list(names).count(n) > 1})
+    if duplicates:
+        raise ConfigError(path, "instance_types", list(names), "each instance type once",
+                          hint=f"Listed more than once: {', '.join(duplicates)}.")
+    return tuple(catalog.instance_type(n, path=path, prop="instance_types") for n in names)
+
+
+def _require_ena(path: str, types: Sequence[InstanceType]) -> None:
+    legacy = [t.name for t in types if not t.ena_capable]
+    if legacy:
+        raise ConfigError(path, "instance_types", ", ".join(legacy), "instance types that support ENA",
+                          hint=ENA_EXPLANATION)
+
+
+def _one_architecture(path: str, types: Sequence[InstanceType]) -> str:
+    by_arch: dict[str, list[str]] = {}
+    for t in types:
+        by_arch.setdefault(t.architecture, []).append(t.name)
+    if len(by_arch) > 1:
+        detail = "; ".join(f"{arch}: {', '.join(names)}" for arch, names in sorted(by_arch.items()))
+        raise ConfigError(path, "instance_types", detail, "instance types of one architecture",
+                          hint="One launch template carries one image; build one fleet per architecture.")
+    return types[0].architecture
+
+
+def _decide_efa(path: str, types: Sequence[InstanceType], efa: bool | None) -> bool:
+    lacking = [t for t in types if not t.efa_supported]
+    if efa is None:
+        return not lacking
+    if efa and lacking:
+        first = lacking[0]
+        raise ConfigError(path, "efa", True, "EFA only on instance types whose catalog entry says EfaSupported",
+                          hint=f"{', '.join(t.name for t in lacking)} has no EFA support. "
+                               f"{_efa_alternatives(first)}")
+    return efa
+
+
+def _efa_alternatives(t: InstanceType) -> str:
+    efa_types = [x for x in catalog.instance_types() if x.efa_supported]
+    same_family = sorted((x for x in efa_types if x.family == t.family), key=lambda x: x.vcpus)
+    in_family = ", ".join(x.name for x in same_family[:4]) or "none"
+    names = [x.name for x in efa_types]
+    nearest = difflib.get_close_matches(t.name, names, n=3, cutoff=0.0)
+    return f"EFA-capable types in this family: {in_family}; nearest: {', '.join(nearest)}."
+
+
+def _require_spot(path: str, types: Sequence[InstanceType], spot: bool) -> None:
+    lacking = [t.name for t in types if not t.supports_spot]
+    if spot and lacking:
+        raise ConfigError(path, "spot", True, "Spot only on instance types that offer the spot usage class",
+                          hint=f"No Spot capacity for: {', '.join(lacking)}.")
+
+
+def _decide_placement_group(path: str, types: Sequence[InstanceType], placement_group: bool | None,
+                            subnet_count: int) -> bool:
+    lacking = [t.name for t in types if not t.supports_cluster_placement]
+    if placement_group is None:
+        return not lacking and subnet_count == 1
+    if placement_group and lacking:
+        raise ConfigError(path, "placement_group", True,
+                          "a cluster placement group only for instance types that support the cluster strategy",
+                          hint=f"{', '.join(lacking)} supports only: "
+                               f"{', '.join(catalog.instance_type(lacking[0]).placement_strategies) or 'none'}.")
+    if placement_group and subnet_count != 1:
+        raise ConfigError(path, "subnets", f"{subnet_count} subnets",
+                          "exactly one subnet with a cluster placement group",
+                          hint="A cluster placement group lives in a single Availability Zone.")
+    return placement_group
+
+
+def _check_capacity(path: str, min_capacity: int, max_capacity: int, desired_capacity: int | None) -> None:
+    if min_capacity < 0:
+        raise ConfigError(path, "min_capacity", min_capacity, "0 or more")
+    if max_capacity < 1:
+        raise ConfigError(path, "max_capacity", max_capacity, "1 or more")
+    if min_capacity > max_capacity:
+        raise ConfigError(path, "min_capacity", min_capacity, f"at most max_capacity ({max_capacity})")
+    if desired_capacity is not None and not min_capacity <= desired_capacity <= max_capacity:
+        raise ConfigError(path, "desired_capacity", desired_capacity,
+                          f"min_capacity ({min_capacity}) to max_capacity ({max_capacity})")

@@ -1,0 +1,40 @@
+"""Hypothesis: any combination of types and options synthesizes cleanly under cfn-lint, or is a ConfigError."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Template
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hpc_constructs import ComputeFleet, ConfigError, HpcNetwork, catalog
+from tests.cfn_lint import findings
+from tests.fleet_invariants import check_layout
+from tests.support import new_stack
+
+NAMES = [t.name for t in catalog.instance_types()]
+EFA_NAMES = [t.name for t in catalog.instance_types() if t.efa_supported]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    names=st.lists(st.sampled_from(NAMES) | st.sampled_from(EFA_NAMES), min_size=1, max_size=3),
+    efa=st.sampled_from([None, True, False]),
+    placement_group=st.sampled_from([None, True, False]),
+    spot=st.booleans(),
+    max_capacity=st.integers(0, 4),
+)
+def test_fleet_synthesizes_cleanly_or_raises_config_error(names: list[str], efa: bool | None,
+                                                          placement_group: bool | None, spot: bool,
+                                                          max_capacity: int) -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    try:
+        fleet = ComputeFleet(stack, "Fleet", vpc=network.vpc, subnet=network.cluster_subnet, instance_types=names,
+                             efa=efa, placement_group=placement_group, spot=spot, max_capacity=max_capacity)
+    except ConfigError as err:
+        assert str(err).startswith("Test/Fleet: ")
+        return
+    template = Template.from_stack(stack).to_json()
+    assert findings(template) == []
+    (lt,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::EC2::LaunchTemplate"]
+    check_layout(fleet.instance_types, lt["Properties"]["LaunchTemplateData"]["NetworkInterfaces"], efa=fleet.plan.efa)
