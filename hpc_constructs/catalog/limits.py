@@ -114,7 +114,19 @@ LUSTRE_DEPLOYMENTS: Mapping[tuple[str, str], LustreDeploymentLimits] = MappingPr
                                      baseline=None, persistent=True, dra=True),
 })
 LUSTRE_HDD_CAPACITY_STEP_GIB: Mapping[int, int] = MappingProxyType({12: 6_000, 40: 1_800})
+# DRAs: "supported on all FSx for Lustre 2.12 and 2.15 file systems, excluding scratch_1" (FSx API,
+# CreateDataRepositoryAssociation), at most 8 per file system, and never with ImportPath/ExportPath/
+# AutoImportPolicy ("not supported for file systems with a data repository association").
 LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS = 8
+# FileSystemTypeVersion: "2.10 is supported by the Scratch and Persistent_1 Lustre deployment types";
+# "2.12 ... all Lustre deployment types" (except PERSISTENT_2 with a metadata configuration); "2.15 ...
+# all Lustre deployment types and is recommended for all new file systems".
+LUSTRE_VERSIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "SCRATCH_1": ("2.10", "2.12", "2.15"),
+    "SCRATCH_2": ("2.10", "2.12", "2.15"),
+    "PERSISTENT_1": ("2.10", "2.12", "2.15"),
+    "PERSISTENT_2": ("2.12", "2.15"),
+})
 LUSTRE_CLIENT_PORTS: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))  # TCP, FSx Lustre User Guide
 
 
