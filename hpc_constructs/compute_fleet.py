@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import resources
 
-from aws_cdk import Acknowledgment, Validations
+import jsii
+from aws_cdk import Acknowledgment, Tags, Validations
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -17,11 +18,15 @@ from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, plan_fleet
 
 SCRATCH_MOUNT_POINT = "/scratch"
+# Every instance carries this tag (value: the fleet's construct path), so that IAM policies can name
+# the fleet's instances without referring to the Auto Scaling group (which would be a cycle).
+FLEET_TAG_KEY = "hpc-constructs:fleet"
 
 # The EFA installer's stable "latest" URL (EC2 User Guide, 'Get started with EFA and MPI', step 3).
 EFA_INSTALLER_URL = "https://efa-installer.amazonaws.com/aws-efa-installer-latest.tar.gz"
 
 
+@jsii.implements(ec2.IConnectable)
 class ComputeFleet(Construct):
     """EC2 capacity for tightly coupled HPC: EFA on every card, one AZ, a cluster placement group.
 
@@ -61,8 +66,9 @@ class ComputeFleet(Construct):
     ENA interface. No interface gets a public IP. See fleet_plan.efa_layout.
 
     Attributes: launch_template, placement_group (None without one), security_group, connections,
-    auto_scaling_group, role, instance_types (catalog records), plan, network_bandwidth_gbps (what
-    the configured interfaces carry) and max_network_bandwidth_gbps (the type's full bandwidth).
+    auto_scaling_group, role, user_data, fleet_tag (instance tag key and value), instance_types
+    (catalog records), plan, network_bandwidth_gbps (what the configured interfaces carry) and
+    max_network_bandwidth_gbps (the type's full bandwidth).
     """
 
     def __init__(
@@ -116,6 +122,7 @@ class ComputeFleet(Construct):
                                    destination_security_group_id=self.security_group.security_group_id,
                                    description="All traffic to fleet nodes (EFA OS-bypass is not IP)")
         self.connections = ec2.Connections(security_groups=[self.security_group])
+        self.mounted_storage: set[str] = set()  # paths of the StorageLayers mounted here (mount_on)
 
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
                              description=f"{self.node.path}: fleet nodes",
@@ -188,6 +195,8 @@ class ComputeFleet(Construct):
             notifications=[autoscaling.NotificationConfiguration(topic=notifications_topic)]
             if notifications_topic else None,
         )
+        self.fleet_tag = (FLEET_TAG_KEY, self.node.path)
+        Tags.of(self.auto_scaling_group).add(*self.fleet_tag, apply_to_launched_instances=True)
         cfn_group = self.auto_scaling_group.node.default_child
         assert isinstance(cfn_group, autoscaling.CfnAutoScalingGroup)
         if self.placement_group is not None:

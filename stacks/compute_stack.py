@@ -7,16 +7,23 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from hpc_constructs import ComputeFleet, HpcNetwork
+from hpc_constructs import ComputeFleet, HpcNetwork, StorageLayer
 
 
 class ComputeStack(Stack):
-    """One ComputeFleet per entry of the config's `fleets` mapping (name -> ComputeFleet props)."""
+    """One ComputeFleet per entry of the config's `fleets` mapping (name -> ComputeFleet props).
+
+    With a StorageLayer, every fleet mounts it; a fleet's `mount_ebs: false` leaves the EBS volumes off.
+    """
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, fleets: dict[str, dict[str, Any]],
-                 **kwargs: Any) -> None:
+                 storage: StorageLayer | None = None, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
-        self.fleets: dict[str, ComputeFleet] = {
-            name: ComputeFleet(self, name, vpc=network.vpc, subnet=network.cluster_subnet, **props)
-            for name, props in fleets.items()
-        }
+        self.fleets: dict[str, ComputeFleet] = {}
+        for name, raw in fleets.items():
+            props = dict(raw)
+            mount_ebs = bool(props.pop("mount_ebs", True))
+            fleet = ComputeFleet(self, name, vpc=network.vpc, subnet=network.cluster_subnet, **props)
+            if storage is not None:
+                storage.mount_on(fleet, ebs_volumes=mount_ebs)
+            self.fleets[name] = fleet

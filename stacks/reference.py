@@ -12,6 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.compute_stack import ComputeStack
 from stacks.network_stack import NetworkStack
+from stacks.storage_stack import StorageStack
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,11 @@ class ReferenceConfig:
     tags: dict[str, str] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=dict)
     fleets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    storage: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ReferenceConfig:
-        known = {"name", "tags", "network", "fleets"}
+        known = {"name", "tags", "network", "fleets", "storage"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"config: unknown keys {unknown}; allowed: {sorted(known)}")
@@ -42,9 +44,15 @@ def build_reference_app(app: App, config: ReferenceConfig) -> dict[str, Stack]:
     network = NetworkStack(app, f"{config.name}Network", network=config.network,
                            description="hpc-constructs reference environment: network")
     stacks: dict[str, Stack] = {"network": network}
+    storage = None
+    if config.storage:
+        storage_stack = StorageStack(app, f"{config.name}Storage", network=network.network, storage=config.storage,
+                                     description="hpc-constructs reference environment: storage")
+        stacks["storage"] = storage_stack
+        storage = storage_stack.storage
     if config.fleets:
         stacks["compute"] = ComputeStack(app, f"{config.name}Compute", network=network.network,
-                                         fleets=config.fleets,
+                                         fleets=config.fleets, storage=storage,
                                          description="hpc-constructs reference environment: compute fleets")
     for key, value in config.tags.items():
         Tags.of(app).add(key, value)

@@ -130,6 +130,11 @@ LUSTRE_VERSIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 LUSTRE_CLIENT_PORTS: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))  # TCP, FSx Lustre User Guide
 
 
+# EFS ProvisionedThroughputInMibps: "Valid values are 1-3414 MiBps, with the upper limit depending on
+# Region" (EFS API, CreateFileSystem; checked 2026-11).
+EFS_MAX_PROVISIONED_THROUGHPUT_MIBPS = 3_414
+
+
 @dataclass(frozen=True, slots=True)
 class BatchLimits:
     max_compute_environments_per_queue: int = 3

@@ -13,7 +13,7 @@ from tests.cfn_lint import findings
 
 
 def test_reference_app_has_stacks(reference_templates: dict[str, dict[str, Any]]) -> None:
-    assert {"HpcNetwork", "HpcCompute"} <= set(reference_templates)
+    assert {"HpcNetwork", "HpcStorage", "HpcCompute"} <= set(reference_templates)
 
 
 def test_cfn_lint_finds_nothing(reference_templates: dict[str, dict[str, Any]]) -> None:

@@ -20,7 +20,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-STACKS = ["HpcNetwork", "HpcCompute"]
+STACKS = ["HpcNetwork", "HpcStorage", "HpcCompute"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

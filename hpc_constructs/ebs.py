@@ -1,0 +1,133 @@
+"""EBS volume specs and their rules, as pure functions (no CDK).
+
+aws-cdk-lib's ec2.Volume still applies pre-2023 limits (io2 at 64,000 IOPS, 500 IOPS per GiB and
+16 TiB; aws-cdk#28695, #37045, #36014), so StorageLayer builds CfnVolume and checks here instead,
+against today's limits in catalog.limits.EBS_VOLUME_TYPES.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hpc_constructs.catalog.limits import EBS_VOLUME_TYPES, EbsVolumeLimits
+from hpc_constructs.errors import ConfigError
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+# Documented maximum throughput per volume (EBS User Guide, 'Amazon EBS volume types'; checked 2026-11):
+# io2 Block Express up to 4,000 MiB/s and io1 up to 1,000 MiB/s, at 256 KiB per I/O (0.25 MiB/s per IOPS);
+# st1 40 MiB/s per TiB baseline up to 500; sc1 12 MiB/s per TiB baseline up to 250.
+_IO_MAX_THROUGHPUT = {"io2": 4_000, "io1": 1_000}
+_HDD_BASELINE = {"st1": (40, 500), "sc1": (12, 250)}
+
+
+@dataclass(frozen=True, slots=True)
+class EbsSpec:
+    """One EBS volume.
+
+    size_gib: the size (required).
+    volume_type: "io2" (io2 Block Express), "io1", "gp3", "st1" or "sc1". Default "io2".
+    iops: required for io1 and io2; optional for gp3 (baseline 3,000); not allowed otherwise.
+    throughput_mibps: gp3 only (baseline 125).
+    availability_zone: None puts the volume in the AZ of the layer's subnet (the cluster subnet), so
+                       that a fleet in that subnet can attach it.
+    name: None names the volume "vol<N>" (its position); mounted at /ebs/<name>.
+    multi_attach: False. io1/io2 only; needs a cluster-aware file system, so mount_on never formats it.
+    """
+
+    size_gib: int
+    volume_type: str = "io2"
+    iops: int | None = None
+    throughput_mibps: int | None = None
+    availability_zone: str | None = None
+    name: str | None = None
+    multi_attach: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EbsFigures:
+    name: str
+    volume_type: str
+    size_gib: int
+    iops: int | None  # provisioned or baseline; None for HDD types (MiB/s-rated)
+    throughput_mibps: float  # provisioned, baseline or documented maximum (see max_throughput_basis)
+    throughput_basis: str
+
+
+def check_ebs(path: str, spec: EbsSpec, index: int = 0) -> EbsFigures:
+    """Validate one EBS volume against today's limits; return its figures. Raises ConfigError."""
+    prop = f"ebs_volumes[{index}]"
+    limits = EBS_VOLUME_TYPES.get(spec.volume_type)
+    if limits is None:
+        raise ConfigError(path, f"{prop}.volume_type", spec.volume_type, ", ".join(EBS_VOLUME_TYPES),
+                          hint="gp2 and standard are previous-generation; gp3 costs less than gp2 for the same "
+                               "baseline.")
+    name = spec.name or f"vol{index}"
+    if not _NAME.match(name):
+        raise ConfigError(path, f"{prop}.name", name, "1 to 32 of a-z, 0-9 and '-', starting with a letter")
+    _check_size(path, prop, spec, limits)
+    iops = _check_iops(path, prop, spec, limits)
+    throughput, basis = _check_throughput(path, prop, spec, limits, iops)
+    if spec.multi_attach and spec.volume_type not in ("io1", "io2"):
+        raise ConfigError(path, f"{prop}.multi_attach", True, "multi-attach only on io1 and io2 volumes")
+    return EbsFigures(name, spec.volume_type, spec.size_gib, iops, throughput, basis)
+
+
+def _check_size(path: str, prop: str, spec: EbsSpec, limits: EbsVolumeLimits) -> None:
+    size = spec.size_gib
+    if not isinstance(size, int) or isinstance(size, bool) or not limits.min_size_gib <= size <= limits.max_size_gib:
+        raise ConfigError(path, f"{prop}.size_gib", size,
+                          f"{limits.min_size_gib:,} to {limits.max_size_gib:,} GiB for {limits.description}")
+
+
+def _check_iops(path: str, prop: str, spec: EbsSpec, limits: EbsVolumeLimits) -> int | None:
+    iops = spec.iops
+    if limits.min_iops is None or limits.max_iops is None:
+        if iops is not None:
+            raise ConfigError(path, f"{prop}.iops", iops, f"no IOPS setting for {limits.description}",
+                              hint="HDD volumes are rated in MiB/s; use gp3, io1 or io2 to provision IOPS.")
+        return None
+    if iops is None:
+        if limits.iops_required:
+            raise ConfigError(path, f"{prop}.iops", None,
+                              f"{limits.min_iops:,} to {limits.max_iops:,} IOPS (required for {spec.volume_type})")
+        return limits.baseline_iops
+    if not limits.min_iops <= iops <= limits.max_iops:
+        raise ConfigError(path, f"{prop}.iops", iops,
+                          f"{limits.min_iops:,} to {limits.max_iops:,} IOPS for {limits.description}")
+    per_gib = limits.max_iops_per_gib
+    baseline = limits.baseline_iops or 0
+    if per_gib is not None and iops > baseline and iops > per_gib * spec.size_gib:
+        least = -(-iops // per_gib)
+        raise ConfigError(path, f"{prop}.iops", iops,
+                          f"at most {per_gib:,} IOPS per GiB for {spec.volume_type}: "
+                          f"{per_gib * spec.size_gib:,} IOPS for {spec.size_gib:,} GiB",
+                          hint=f"{iops:,} IOPS needs at least {least:,} GiB.")
+    return iops
+
+
+def _check_throughput(path: str, prop: str, spec: EbsSpec, limits: EbsVolumeLimits,
+                      iops: int | None) -> tuple[float, str]:
+    throughput = spec.throughput_mibps
+    if limits.min_throughput_mibps is None or limits.max_throughput_mibps is None:
+        if throughput is not None:
+            raise ConfigError(path, f"{prop}.throughput_mibps", throughput,
+                              f"no throughput setting for {limits.description} (gp3 only)")
+        if spec.volume_type in _IO_MAX_THROUGHPUT:
+            assert iops is not None
+            return min(_IO_MAX_THROUGHPUT[spec.volume_type], iops * 0.25), "documented maximum at 256 KiB I/O"
+        per_tib, cap = _HDD_BASELINE[spec.volume_type]
+        return min(cap, per_tib * spec.size_gib / 1024), "documented baseline"
+    if throughput is None:
+        return float(limits.baseline_throughput_mibps or 0), "baseline"
+    if not limits.min_throughput_mibps <= throughput <= limits.max_throughput_mibps:
+        raise ConfigError(path, f"{prop}.throughput_mibps", throughput,
+                          f"{limits.min_throughput_mibps:,} to {limits.max_throughput_mibps:,} MiB/s for gp3")
+    ratio = limits.max_throughput_mibps_per_iops
+    baseline = limits.baseline_throughput_mibps or 0
+    if ratio is not None and iops is not None and throughput > baseline and throughput > ratio * iops:
+        raise ConfigError(path, f"{prop}.throughput_mibps", throughput,
+                          f"at most {ratio} MiB/s per provisioned IOPS: {ratio * iops:g} MiB/s at {iops:,} IOPS",
+                          hint=f"{throughput:,} MiB/s needs at least {int(-(-throughput // ratio)):,} IOPS.")
+    return float(throughput), "provisioned"

@@ -1,0 +1,232 @@
+"""FSx for Lustre specs and their rules, as pure functions (no CDK).
+
+Limits live in catalog.limits (LUSTRE_DEPLOYMENTS and friends), with their source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from hpc_constructs.catalog.limits import (
+    LUSTRE_DEPLOYMENTS,
+    LUSTRE_HDD_CAPACITY_STEP_GIB,
+    LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS,
+    LUSTRE_VERSIONS,
+    LustreDeploymentLimits,
+)
+from hpc_constructs.errors import ConfigError
+
+DEPLOYMENT_TYPES = ("SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2")
+STORAGE_TYPES = ("SSD", "HDD")
+_FS_PATH = re.compile(r"^/[^\s]{0,4095}$")
+_S3_PATH = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class LustreDataRepository:
+    """An S3 data repository association (DRA): an S3 prefix linked to a file-system directory.
+
+    file_system_path: where the repository appears, e.g. "/data" (required; "/" links the root).
+    data_repository_path: "s3://bucket/prefix/". None links the StorageLayer's own bucket.
+    auto_import: True imports new, changed and deleted S3 objects as they happen.
+    auto_export: True exports new, changed and deleted files back to S3.
+    """
+
+    file_system_path: str
+    data_repository_path: str | None = None
+    auto_import: bool = True
+    auto_export: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LustreSpec:
+    """An FSx for Lustre file system, in one subnet.
+
+    storage_capacity_gib: 1200. See the capacity table in catalog.limits.
+    deployment_type: "PERSISTENT_2". Also SCRATCH_1, SCRATCH_2, PERSISTENT_1.
+    per_unit_storage_throughput: MB/s per TiB. None picks the lowest tier of a persistent type
+                                 (PERSISTENT_2: 125, PERSISTENT_1 SSD: 50, HDD: 12); scratch takes none.
+    storage_type: "SSD"; "HDD" only with PERSISTENT_1.
+    drive_cache_type: None means "NONE" on HDD; "READ" caches 20% of capacity on SSD. HDD only.
+    data_repositories: up to 8 DRAs. Not on SCRATCH_1, not on Lustre 2.10, not with import_path.
+    import_path / export_path: the older file-system-level S3 link ("s3://bucket/prefix"); not with DRAs.
+    lustre_version: "2.15" (2.10 not on PERSISTENT_2).
+    data_compression: "LZ4" or "NONE". Default "LZ4".
+    automatic_backup_retention_days: None keeps 7 days on a persistent file system not linked to S3,
+                                     and none otherwise; 0 to 90 on persistent types; backups are not
+                                     available on scratch types or file systems linked to S3.
+    mount_point: "/fsx". Where mount_on mounts it.
+    """
+
+    storage_capacity_gib: int = 1200
+    deployment_type: str = "PERSISTENT_2"
+    per_unit_storage_throughput: int | None = None
+    storage_type: str = "SSD"
+    drive_cache_type: str | None = None
+    data_repositories: Sequence[LustreDataRepository] = field(default_factory=tuple)
+    import_path: str | None = None
+    export_path: str | None = None
+    lustre_version: str = "2.15"
+    data_compression: str = "LZ4"
+    automatic_backup_retention_days: int | None = None
+    mount_point: str = "/fsx"
+
+
+@dataclass(frozen=True, slots=True)
+class LustrePlan:
+    """The validated decisions for one file system."""
+
+    spec: LustreSpec
+    limits: LustreDeploymentLimits
+    per_unit_storage_throughput: int | None
+    drive_cache_type: str | None
+    automatic_backup_retention_days: int | None
+    throughput_mbps: float  # aggregate baseline throughput
+    throughput_basis: str
+
+    @property
+    def linked_to_s3(self) -> bool:
+        return bool(self.spec.data_repositories or self.spec.import_path)
+
+
+def plan_lustre(path: str, spec: LustreSpec) -> LustrePlan:
+    """Validate a Lustre spec. Rules, in order: deployment and storage type, per-unit throughput,
+    capacity, drive cache, Lustre version, S3 links (DRAs or import/export paths), backups, mount point.
+    """
+    prop = "lustre"
+    if spec.deployment_type not in DEPLOYMENT_TYPES:
+        raise ConfigError(path, f"{prop}.deployment_type", spec.deployment_type, ", ".join(DEPLOYMENT_TYPES))
+    if spec.storage_type not in STORAGE_TYPES:
+        raise ConfigError(path, f"{prop}.storage_type", spec.storage_type, ", ".join(STORAGE_TYPES))
+    limits = LUSTRE_DEPLOYMENTS.get((spec.deployment_type, spec.storage_type))
+    if limits is None:
+        raise ConfigError(path, f"{prop}.storage_type", spec.storage_type,
+                          f"SSD with {spec.deployment_type} (HDD only with PERSISTENT_1)")
+
+    throughput = _per_unit_throughput(path, prop, spec, limits)
+    _check_capacity(path, prop, spec, limits, throughput)
+    drive_cache = _drive_cache(path, prop, spec)
+    _check_version(path, prop, spec)
+    _check_s3_links(path, prop, spec, limits)
+    backups = _backups(path, prop, spec, limits)
+    if not _FS_PATH.match(spec.mount_point) or spec.mount_point == "/":
+        raise ConfigError(path, f"{prop}.mount_point", spec.mount_point, "an absolute path other than /")
+
+    # FSx counts the 2,400 GiB file system as 2.4 TiB: "For a 2.4-TiB file system, provisioning
+    # 50 MB/s/TiB of PerUnitStorageThroughput yields 120 MB/s" (FSx API, CreateFileSystemLustreConfiguration).
+    tib = spec.storage_capacity_gib / 1000
+    if throughput is not None:
+        aggregate, basis = tib * throughput, f"{throughput} MB/s/TiB x {tib:g} TiB"
+    else:
+        assert limits.baseline_throughput_per_tib is not None
+        aggregate = tib * limits.baseline_throughput_per_tib
+        basis = f"documented scratch baseline {limits.baseline_throughput_per_tib} MB/s/TiB x {tib:g} TiB"
+    return LustrePlan(spec, limits, throughput, drive_cache, backups, aggregate, basis)
+
+
+def _per_unit_throughput(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLimits) -> int | None:
+    value = spec.per_unit_storage_throughput
+    if not limits.per_unit_throughputs:
+        if value is not None:
+            raise ConfigError(path, f"{prop}.per_unit_storage_throughput", value,
+                              f"none on {spec.deployment_type} (scratch file systems have a fixed baseline)")
+        return None
+    if value is None:
+        return limits.per_unit_throughputs[0]
+    if value not in limits.per_unit_throughputs:
+        allowed = ", ".join(str(v) for v in limits.per_unit_throughputs)
+        raise ConfigError(path, f"{prop}.per_unit_storage_throughput", value,
+                          f"{allowed} MB/s/TiB for {spec.deployment_type} {spec.storage_type}")
+    return value
+
+
+def _check_capacity(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLimits,
+                    throughput: int | None) -> None:
+    gib = spec.storage_capacity_gib
+    if spec.storage_type == "HDD":
+        assert throughput is not None
+        step = LUSTRE_HDD_CAPACITY_STEP_GIB[throughput]
+        ok = isinstance(gib, int) and gib > 0 and gib % step == 0
+        rule = f"a multiple of {step:,} GiB for PERSISTENT_1 HDD at {throughput} MB/s/TiB"
+    else:
+        ok = isinstance(gib, int) and limits.capacity_allowed(gib)
+        rule = f"{limits.capacity_rule} for {spec.deployment_type}"
+    if not ok or isinstance(gib, bool):
+        raise ConfigError(path, f"{prop}.storage_capacity_gib", gib, rule)
+
+
+def _drive_cache(path: str, prop: str, spec: LustreSpec) -> str | None:
+    if spec.storage_type != "HDD":
+        if spec.drive_cache_type is not None:
+            raise ConfigError(path, f"{prop}.drive_cache_type", spec.drive_cache_type,
+                              "no drive cache on SSD file systems (HDD only)")
+        return None
+    cache = spec.drive_cache_type or "NONE"
+    if cache not in ("NONE", "READ"):
+        raise ConfigError(path, f"{prop}.drive_cache_type", cache, "NONE or READ")
+    return cache
+
+
+def _check_version(path: str, prop: str, spec: LustreSpec) -> None:
+    allowed = LUSTRE_VERSIONS.get(spec.deployment_type, ())
+    if spec.lustre_version not in allowed:
+        raise ConfigError(path, f"{prop}.lustre_version", spec.lustre_version,
+                          f"{', '.join(allowed)} for {spec.deployment_type}")
+    if spec.data_compression not in ("LZ4", "NONE"):
+        raise ConfigError(path, f"{prop}.data_compression", spec.data_compression, "LZ4 or NONE")
+
+
+def _check_s3_links(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLimits) -> None:
+    repos = list(spec.data_repositories)
+    if spec.export_path is not None and spec.import_path is None:
+        raise ConfigError(path, f"{prop}.export_path", spec.export_path, "an export path only with an import path")
+    for name in ("import_path", "export_path"):
+        value = getattr(spec, name)
+        if value is not None and not _S3_PATH.match(value):
+            raise ConfigError(path, f"{prop}.{name}", value, "an S3 URI, s3://bucket[/prefix]")
+    if not repos:
+        return
+    if spec.import_path is not None:
+        raise ConfigError(path, f"{prop}.import_path", spec.import_path,
+                          "no import/export path on a file system with data repository associations",
+                          hint="Express the link as a LustreDataRepository(file_system_path='/', ...) instead.")
+    if not limits.data_repository_associations:
+        raise ConfigError(path, f"{prop}.data_repositories", f"{len(repos)} associations",
+                          f"none on {spec.deployment_type}: DRAs need SCRATCH_2, PERSISTENT_1 or PERSISTENT_2",
+                          hint="Use import_path/export_path on SCRATCH_1, or choose SCRATCH_2.")
+    if spec.lustre_version == "2.10":
+        raise ConfigError(path, f"{prop}.lustre_version", "2.10", "2.12 or 2.15 with data repository associations")
+    if len(repos) > LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS:
+        raise ConfigError(path, f"{prop}.data_repositories", f"{len(repos)} associations",
+                          f"at most {LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS} per file system")
+    seen: set[str] = set()
+    for i, repo in enumerate(repos):
+        item = f"{prop}.data_repositories[{i}]"
+        if not _FS_PATH.match(repo.file_system_path):
+            raise ConfigError(path, f"{item}.file_system_path", repo.file_system_path, "an absolute path, e.g. /data")
+        if repo.data_repository_path is not None and not _S3_PATH.match(repo.data_repository_path):
+            raise ConfigError(path, f"{item}.data_repository_path", repo.data_repository_path,
+                              "an S3 URI, s3://bucket[/prefix]")
+        if repo.file_system_path in seen:
+            raise ConfigError(path, f"{item}.file_system_path", repo.file_system_path,
+                              "each file-system path in one association only")
+        seen.add(repo.file_system_path)
+
+
+def _backups(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLimits) -> int | None:
+    days = spec.automatic_backup_retention_days
+    linked = bool(spec.data_repositories or spec.import_path)
+    if days is None:
+        return 7 if limits.persistent and not linked else None
+    if not limits.persistent:
+        raise ConfigError(path, f"{prop}.automatic_backup_retention_days", days,
+                          f"no backups on {spec.deployment_type} (persistent types only)")
+    if days and linked:
+        raise ConfigError(path, f"{prop}.automatic_backup_retention_days", days,
+                          "0: backups are not supported on file systems linked to S3",
+                          hint="S3 is the durable copy of a linked file system.")
+    if not 0 <= days <= 90:
+        raise ConfigError(path, f"{prop}.automatic_backup_retention_days", days, "0 to 90 days")
+    return days

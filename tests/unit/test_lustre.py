@@ -1,0 +1,173 @@
+"""FSx for Lustre rules at every boundary of the capacity and throughput tables."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hpc_constructs import ConfigError, LustreDataRepository, LustreSpec
+from hpc_constructs.lustre import plan_lustre
+
+P = "Env/Storage"
+REPO = LustreDataRepository("/data", "s3://hpc-data/in/")
+
+
+def ok(**kw: object) -> None:
+    plan_lustre(P, LustreSpec(**kw))  # type: ignore[arg-type]
+
+
+def bad(match: str, **kw: object) -> None:
+    with pytest.raises(ConfigError, match=match):
+        plan_lustre(P, LustreSpec(**kw))  # type: ignore[arg-type]
+
+
+def test_defaults_are_a_valid_persistent_2_file_system() -> None:
+    plan = plan_lustre(P, LustreSpec())
+    assert (plan.spec.deployment_type, plan.spec.storage_capacity_gib, plan.per_unit_storage_throughput) == (
+        "PERSISTENT_2", 1200, 125)
+
+
+def test_scratch_1_capacity_is_1200_2400_or_a_multiple_of_3600() -> None:
+    for gib in (1_200, 2_400, 3_600, 7_200, 36_000):
+        ok(deployment_type="SCRATCH_1", storage_capacity_gib=gib)
+    for gib in (1_199, 1_201, 2_399, 2_401, 3_599, 3_601, 4_800, 0):
+        bad("storage_capacity_gib", deployment_type="SCRATCH_1", storage_capacity_gib=gib)
+
+
+@pytest.mark.parametrize(("deployment", "throughput"), [("SCRATCH_2", None), ("PERSISTENT_1", 50),
+                                                        ("PERSISTENT_2", 125)])
+def test_ssd_capacity_is_1200_or_a_multiple_of_2400(deployment: str, throughput: int | None) -> None:
+    for gib in (1_200, 2_400, 4_800, 9_600):
+        ok(deployment_type=deployment, storage_capacity_gib=gib, per_unit_storage_throughput=throughput)
+    for gib in (1_199, 1_201, 2_399, 2_401, 3_600, 4_799, 4_801):
+        bad("storage_capacity_gib", deployment_type=deployment, storage_capacity_gib=gib,
+            per_unit_storage_throughput=throughput)
+
+
+def test_persistent_1_hdd_at_12_is_a_multiple_of_6000() -> None:
+    for gib in (6_000, 12_000):
+        ok(deployment_type="PERSISTENT_1", storage_type="HDD", per_unit_storage_throughput=12, storage_capacity_gib=gib)
+    for gib in (5_999, 6_001, 1_800, 1_200):
+        bad("multiple of 6,000", deployment_type="PERSISTENT_1", storage_type="HDD", per_unit_storage_throughput=12,
+            storage_capacity_gib=gib)
+
+
+def test_persistent_1_hdd_at_40_is_a_multiple_of_1800() -> None:
+    for gib in (1_800, 3_600, 6_000 * 3):
+        ok(deployment_type="PERSISTENT_1", storage_type="HDD", per_unit_storage_throughput=40, storage_capacity_gib=gib)
+    for gib in (1_799, 1_801, 6_000, 1_200):
+        bad("multiple of 1,800", deployment_type="PERSISTENT_1", storage_type="HDD", per_unit_storage_throughput=40,
+            storage_capacity_gib=gib)
+
+
+@pytest.mark.parametrize(("deployment", "storage", "allowed", "refused"), [
+    ("PERSISTENT_1", "SSD", (50, 100, 200), (12, 40, 49, 51, 125, 201)),
+    ("PERSISTENT_1", "HDD", (12, 40), (11, 13, 39, 41, 50)),
+    ("PERSISTENT_2", "SSD", (125, 250, 500, 1_000), (50, 124, 126, 200, 999, 1_001)),
+])
+def test_per_unit_throughput(deployment: str, storage: str, allowed: tuple[int, ...], refused: tuple[int, ...]) -> None:
+    for value in allowed:
+        gib = {12: 6_000, 40: 1_800}.get(value, 2_400)
+        ok(deployment_type=deployment, storage_type=storage, per_unit_storage_throughput=value,
+           storage_capacity_gib=gib)
+    for value in refused:
+        bad("per_unit_storage_throughput", deployment_type=deployment, storage_type=storage,
+            per_unit_storage_throughput=value, storage_capacity_gib=6_000 if storage == "HDD" else 2_400)
+
+
+@pytest.mark.parametrize("deployment", ["SCRATCH_1", "SCRATCH_2"])
+def test_scratch_takes_no_per_unit_throughput(deployment: str) -> None:
+    bad("none on SCRATCH", deployment_type=deployment, per_unit_storage_throughput=200)
+
+
+@pytest.mark.parametrize("deployment", ["SCRATCH_1", "SCRATCH_2", "PERSISTENT_2"])
+def test_hdd_only_with_persistent_1(deployment: str) -> None:
+    bad("HDD only with PERSISTENT_1", deployment_type=deployment, storage_type="HDD", storage_capacity_gib=6_000)
+
+
+def test_drive_cache_is_hdd_only_and_defaults_to_none() -> None:
+    plan = plan_lustre(P, LustreSpec(6_000, "PERSISTENT_1", 12, "HDD"))
+    assert plan.drive_cache_type == "NONE"
+    ok(deployment_type="PERSISTENT_1", storage_type="HDD", per_unit_storage_throughput=12,
+       storage_capacity_gib=6_000, drive_cache_type="READ")
+    bad("drive_cache_type", drive_cache_type="READ")
+
+
+def test_unknown_deployment_type_is_refused() -> None:
+    bad("deployment_type='PERSISTENT_3'", deployment_type="PERSISTENT_3")
+
+
+@pytest.mark.parametrize("deployment", ["SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"])
+def test_up_to_8_data_repository_associations(deployment: str) -> None:
+    repos = tuple(LustreDataRepository(f"/d{i}", f"s3://hpc-data/{i}/") for i in range(9))
+    throughput = {"SCRATCH_2": None, "PERSISTENT_1": 50, "PERSISTENT_2": 125}[deployment]
+    ok(deployment_type=deployment, per_unit_storage_throughput=throughput, data_repositories=repos[:7])
+    ok(deployment_type=deployment, per_unit_storage_throughput=throughput, data_repositories=repos[:8])
+    bad("at most 8", deployment_type=deployment, per_unit_storage_throughput=throughput, data_repositories=repos)
+
+
+def test_no_data_repository_associations_on_scratch_1() -> None:
+    bad("none on SCRATCH_1", deployment_type="SCRATCH_1", data_repositories=(REPO,))
+    ok(deployment_type="SCRATCH_1", import_path="s3://hpc-data/in")
+
+
+def test_no_data_repository_associations_on_lustre_2_10() -> None:
+    bad("2.12 or 2.15", deployment_type="SCRATCH_2", lustre_version="2.10", data_repositories=(REPO,))
+
+
+def test_persistent_2_refuses_lustre_2_10() -> None:
+    bad("lustre_version='2.10'", lustre_version="2.10")
+    ok(lustre_version="2.12")
+
+
+def test_associations_never_combined_with_import_export_paths() -> None:
+    bad("no import/export path", data_repositories=(REPO,), import_path="s3://hpc-data/in")
+    bad("export path only with an import path", deployment_type="SCRATCH_2", export_path="s3://hpc-data/out")
+
+
+def test_repository_paths_are_checked() -> None:
+    bad(r"data_repositories\[0\].file_system_path", data_repositories=(LustreDataRepository("data"),))
+    bad(r"data_repositories\[0\].data_repository_path",
+        data_repositories=(LustreDataRepository("/data", "https://bucket/x"),))
+    bad("each file-system path", data_repositories=(REPO, LustreDataRepository("/data", "s3://other-bucket/")))
+
+
+def test_backups_only_on_persistent_types() -> None:
+    ok(automatic_backup_retention_days=0)
+    ok(automatic_backup_retention_days=90)
+    bad("0 to 90", automatic_backup_retention_days=91)
+    bad("no backups on SCRATCH_2", deployment_type="SCRATCH_2", automatic_backup_retention_days=7)
+    bad("not supported on file systems linked to S3", automatic_backup_retention_days=7, data_repositories=(REPO,))
+    assert plan_lustre(P, LustreSpec()).automatic_backup_retention_days == 7
+    assert plan_lustre(P, LustreSpec(deployment_type="SCRATCH_2")).automatic_backup_retention_days is None
+    assert plan_lustre(P, LustreSpec(data_repositories=(REPO,))).automatic_backup_retention_days is None
+
+
+def test_aggregate_throughput_figures() -> None:
+    persistent = plan_lustre(P, LustreSpec(2_400, "PERSISTENT_2", 250))
+    assert persistent.throughput_mbps == 600  # 2.4 TiB x 250 MB/s/TiB, FSx's own arithmetic
+    scratch = plan_lustre(P, LustreSpec(3_600, "SCRATCH_1"))
+    assert scratch.throughput_mbps == 720  # 3.6 TiB x 200 MB/s/TiB baseline
+
+
+CAPACITIES = st.sampled_from([1_200, 1_800, 2_400, 3_600, 4_800, 6_000, 7_200]) | st.integers(0, 20_000)
+
+
+@given(capacity=CAPACITIES, deployment=st.sampled_from(["SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"]),
+       storage=st.sampled_from(["SSD", "HDD"]),
+       throughput=st.none() | st.sampled_from([12, 40, 50, 100, 125, 200, 250, 500, 1_000, 7]),
+       repos=st.integers(0, 9), version=st.sampled_from(["2.10", "2.12", "2.15"]))
+def test_any_lustre_spec_is_accepted_or_refused(capacity: int, deployment: str, storage: str,
+                                                throughput: int | None, repos: int, version: str) -> None:
+    spec = LustreSpec(capacity, deployment, throughput, storage, lustre_version=version,
+                      data_repositories=tuple(LustreDataRepository(f"/d{i}", f"s3://b-{i}x/") for i in range(repos)))
+    try:
+        plan = plan_lustre(P, spec)
+    except ConfigError as err:
+        assert str(err).startswith(f"{P}: lustre.")
+        return
+    assert storage == "SSD" or deployment == "PERSISTENT_1"
+    assert repos <= 8 and not (repos and (deployment == "SCRATCH_1" or version == "2.10"))
+    assert (plan.per_unit_storage_throughput is None) == deployment.startswith("SCRATCH")
+    assert plan.throughput_mbps > 0

@@ -1,0 +1,258 @@
+"""StorageLayer: resources, defaults that keep data, and mount_on(fleet)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk.assertions import Match, Template
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hpc_constructs import (
+    ComputeFleet,
+    ConfigError,
+    EbsSpec,
+    EfsSpec,
+    HpcNetwork,
+    LustreDataRepository,
+    LustreSpec,
+    StorageLayer,
+)
+from tests.cfn_lint import findings
+from tests.support import new_stack
+
+FULL = {
+    "bucket": True,
+    "ebs_volumes": [EbsSpec(2_048, "io2", iops=64_000, name="project")],
+    "lustre": LustreSpec(2_400, "PERSISTENT_2", 250, data_repositories=(LustreDataRepository("/data"),)),
+    "efs": EfsSpec(mount_point="/shared/home"),
+}
+
+
+@pytest.fixture(scope="module")
+def mounted() -> tuple[Stack, StorageLayer, ComputeFleet, Template]:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    fleet = ComputeFleet(stack, "Fleet", vpc=network.vpc, subnet=network.cluster_subnet,
+                         instance_types=["hpc7a.96xlarge"], max_capacity=2)
+    storage = StorageLayer(stack, "Storage", vpc=network.vpc, subnet=network.cluster_subnet, **FULL)  # type: ignore[arg-type]
+    storage.mount_on(fleet)
+    return stack, storage, fleet, Template.from_stack(stack)
+
+
+def _by_type(template: Template, kind: str) -> dict[str, Any]:
+    found: dict[str, Any] = template.find_resources(kind)
+    return found
+
+
+def test_every_stateful_resource_is_retained(mounted: Any) -> None:
+    _, _, _, template = mounted
+    for kind in ("AWS::EC2::Volume", "AWS::FSx::FileSystem", "AWS::EFS::FileSystem", "AWS::S3::Bucket"):
+        resources = _by_type(template, kind)
+        assert resources, kind
+        for resource in resources.values():
+            assert resource["DeletionPolicy"] == "Retain", kind
+            assert resource["UpdateReplacePolicy"] == "Retain", kind
+
+
+def test_removal_policy_can_be_changed_explicitly() -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    StorageLayer(stack, "Storage", vpc=network.vpc, ebs_volumes=[EbsSpec(100, "gp3")],
+                 removal_policy=RemovalPolicy.SNAPSHOT)
+    Template.from_stack(stack).has_resource("AWS::EC2::Volume", {"DeletionPolicy": "Snapshot"})
+
+
+def test_io2_volume_is_a_cfn_volume_encrypted_beyond_cdk_l2_limits() -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    StorageLayer(stack, "Storage", vpc=network.vpc, ebs_volumes=[EbsSpec(65_536, "io2", iops=256_000)])
+    Template.from_stack(stack).has_resource_properties("AWS::EC2::Volume", {
+        "VolumeType": "io2", "Size": 65_536, "Iops": 256_000, "Encrypted": True})
+
+
+def test_bucket_is_private_tls_only_encrypted_versioned_and_logged(mounted: Any) -> None:
+    _, storage, _, template = mounted
+    assert storage.bucket is not None and storage.log_bucket is not None
+    template.has_resource_properties("AWS::S3::Bucket", {
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "BucketEncryption": Match.object_like({}),
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "LoggingConfiguration": Match.object_like({"DestinationBucketName": Match.any_value()}),
+    })
+    template.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": Match.object_like({
+        "Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])})})
+
+
+def test_efs_is_encrypted_elastic_in_private_subnets(mounted: Any) -> None:
+    _, _, _, template = mounted
+    template.has_resource_properties("AWS::EFS::FileSystem", {"Encrypted": True, "ThroughputMode": "elastic"})
+    template.resource_count_is("AWS::EFS::MountTarget", 2)
+
+
+def test_efs_provisioned_throughput() -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    StorageLayer(stack, "Storage", vpc=network.vpc, efs=EfsSpec("provisioned", 512))
+    Template.from_stack(stack).has_resource_properties("AWS::EFS::FileSystem", {
+        "ThroughputMode": "provisioned", "ProvisionedThroughputInMibps": 512})
+
+
+@pytest.mark.parametrize(("spec", "match"), [
+    (EfsSpec("provisioned"), "provisioned_throughput_mibps=None"),
+    (EfsSpec("provisioned", 0), "provisioned_throughput_mibps=0"),
+    (EfsSpec("provisioned", 3_415), "provisioned_throughput_mibps=3415"),
+    (EfsSpec("elastic", 100), "none with elastic"),
+    (EfsSpec("elastic", performance_mode="maxIO"), "Max I/O"),
+])
+def test_efs_rules(spec: EfsSpec, match: str) -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    with pytest.raises(ConfigError, match=match):
+        StorageLayer(stack, "Storage", vpc=network.vpc, efs=spec)
+
+
+def test_lustre_is_in_one_subnet_with_its_configuration(mounted: Any) -> None:
+    _, storage, _, template = mounted
+    (fs,) = _by_type(template, "AWS::FSx::FileSystem").values()
+    props = fs["Properties"]
+    assert len(props["SubnetIds"]) == 1
+    assert props["StorageCapacity"] == 2_400
+    assert props["LustreConfiguration"]["DeploymentType"] == "PERSISTENT_2"
+    assert props["LustreConfiguration"]["PerUnitStorageThroughput"] == 250
+    assert "ImportPath" not in props["LustreConfiguration"]
+    assert storage.lustre is not None
+    assert storage.lustre.dns_name and storage.lustre.mount_name
+
+
+def test_lustre_links_the_layer_bucket_through_a_data_repository_association(mounted: Any) -> None:
+    _, _, _, template = mounted
+    template.has_resource_properties("AWS::FSx::DataRepositoryAssociation", {
+        "FileSystemPath": "/data",
+        "DataRepositoryPath": {"Fn::Join": ["", ["s3://", {"Ref": Match.string_like_regexp("StorageBucket")}, "/"]]},
+        "S3": {"AutoImportPolicy": {"Events": ["NEW", "CHANGED", "DELETED"]},
+               "AutoExportPolicy": {"Events": ["NEW", "CHANGED", "DELETED"]}},
+    })
+
+
+def test_repository_without_a_path_needs_the_layer_bucket() -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    with pytest.raises(ConfigError, match="bucket=True"):
+        StorageLayer(stack, "Storage", vpc=network.vpc,
+                     lustre=LustreSpec(data_repositories=(LustreDataRepository("/data"),)))
+
+
+def _group_id(template: Template, description: str) -> dict[str, Any]:
+    groups = template.find_resources("AWS::EC2::SecurityGroup", {
+        "Properties": {"GroupDescription": Match.string_like_regexp(description)}})
+    assert len(groups) == 1, groups
+    return {"Fn::GetAtt": [next(iter(groups)), "GroupId"]}
+
+
+def _rules_between(template: Template, a: dict[str, Any], b: dict[str, Any]) -> set[tuple[str, str, int, int]]:
+    """(direction, protocol, from, to) of every rule on group a whose peer is group b."""
+    rules = set()
+    for kind, peer_key, direction in (("AWS::EC2::SecurityGroupIngress", "SourceSecurityGroupId", "in"),
+                                      ("AWS::EC2::SecurityGroupEgress", "DestinationSecurityGroupId", "out")):
+        for rule in _by_type(template, kind).values():
+            p = rule["Properties"]
+            if p["GroupId"] == a and p.get(peer_key) == b:
+                rules.add((direction, p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1)))
+    return rules
+
+
+def test_mount_on_opens_exactly_the_lustre_ports_and_the_nfs_port(mounted: Any) -> None:
+    _, _, _, template = mounted
+    fleet_sg = _group_id(template, "fleet nodes")
+    lustre_sg = _group_id(template, "FSx for Lustre")
+    efs_sg = _group_id(template, "Storage/Efs")
+    lustre = {("tcp", 988, 988), ("tcp", 1018, 1023)}
+    assert _rules_between(template, lustre_sg, fleet_sg) == {("in", *p) for p in lustre} | {("out", *p) for p in lustre}
+    assert _rules_between(template, fleet_sg, lustre_sg) == {("in", *p) for p in lustre}
+    assert _rules_between(template, efs_sg, fleet_sg) == {("in", "tcp", 2049, 2049)}
+    assert _rules_between(template, fleet_sg, efs_sg) == set()
+
+
+def _user_data(template: Template) -> str:
+    (lt,) = _by_type(template, "AWS::EC2::LaunchTemplate").values()
+    return json.dumps(lt["Properties"]["LaunchTemplateData"]["UserData"])
+
+
+def test_mount_on_adds_idempotent_mounts_at_stable_paths(mounted: Any) -> None:
+    _, _, _, template = mounted
+    user_data = _user_data(template)
+    assert "dnf install -y lustre-client" in user_data
+    assert "grep -qs ' /fsx lustre ' /etc/fstab ||" in user_data
+    assert "mountpoint -q /fsx || mount /fsx" in user_data
+    assert "grep -qs ' /shared/home efs ' /etc/fstab ||" in user_data
+    assert "mountpoint -q /shared/home || mount /shared/home" in user_data
+    assert "/usr/local/sbin/hpc-ebs-attach" in user_data and "/ebs/project" in user_data
+
+
+def test_ebs_attach_script_is_valid_bash(tmp_path: Any) -> None:
+    import subprocess
+    from importlib import resources
+
+    script = resources.files("hpc_constructs").joinpath("scripts/hpc-ebs-attach.sh").read_text()
+    assert "nvme-Amazon_Elastic_Block_Store_" in script  # found by volume ID, not by device name
+    assert 'mountpoint -q "$MOUNT_POINT"' in script and 'blkid "$LINK"' in script
+    path = tmp_path / "hpc-ebs-attach"
+    path.write_text(script)
+    subprocess.run(["bash", "-n", str(path)], check=True)
+
+
+def test_mounting_twice_is_refused(mounted: Any) -> None:
+    _, storage, fleet, _ = mounted
+    with pytest.raises(ConfigError, match="each fleet once"):
+        storage.mount_on(fleet)
+
+
+def test_grant_read_write_covers_bucket_and_efs() -> None:
+    from aws_cdk import aws_iam as iam
+
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    storage = StorageLayer(stack, "Storage", vpc=network.vpc, bucket=True, efs=EfsSpec())
+    role = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+    storage.grant_read(role)
+    policy = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
+    assert "s3:GetObject*" in policy and "elasticfilesystem:ClientMount" in policy
+    assert "s3:PutObject" not in policy
+
+
+def test_figures_report_throughput(mounted: Any) -> None:
+    _, storage, _, _ = mounted
+    assert "600 MB/s aggregate" in str(storage.figures["lustre"])
+    assert "64,000 IOPS" in str(storage.figures["ebs project"])
+    assert "elastic" in str(storage.figures["efs"])
+
+
+def test_template_is_clean_under_cfn_lint(mounted: Any) -> None:
+    _, _, _, template = mounted
+    assert findings(template.to_json()) == []
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(size=st.integers(1, 70_000), kind=st.sampled_from(["io2", "io1", "gp3", "st1", "sc1"]),
+       iops=st.none() | st.integers(50, 300_000),
+       capacity=st.sampled_from([1_200, 2_400, 3_600, 4_800, 6_000, 1_000]),
+       deployment=st.sampled_from(["SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"]),
+       throughput=st.none() | st.sampled_from([50, 125, 200, 250]))
+def test_random_specs_synthesize_cleanly_or_raise_config_error(size: int, kind: str, iops: int | None, capacity: int,
+                                                               deployment: str, throughput: int | None) -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    try:
+        StorageLayer(stack, "Storage", vpc=network.vpc, ebs_volumes=[EbsSpec(size, kind, iops=iops)],
+                     lustre=LustreSpec(capacity, deployment, throughput))
+    except ConfigError as err:
+        assert str(err).startswith("Test/Storage: ")
+        return
+    assert findings(Template.from_stack(stack).to_json()) == []
+
