@@ -14,6 +14,9 @@ from hpc_constructs.catalog.limits import (
     LUSTRE_HDD_CAPACITY_STEP_GIB,
     LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS,
     LUSTRE_VERSIONS,
+    METADATA_IOPS_FIXED,
+    METADATA_IOPS_MAX,
+    METADATA_IOPS_STEP,
     LustreDeploymentLimits,
 )
 from hpc_constructs.errors import ConfigError
@@ -58,6 +61,12 @@ class LustreSpec:
                                      and none otherwise; 0 to 90 on persistent types; backups are not
                                      available on scratch types or file systems linked to S3.
     mount_point: "/fsx". Where mount_on mounts it.
+    efa: False. True makes an EFA-enabled file system (EFA and GPUDirect Storage to EFA clients):
+         PERSISTENT_2 SSD on Lustre 2.15 with a metadata configuration; its security group then allows
+         all traffic to and from itself and its clients. Fixed at creation.
+    metadata_iops: None. PERSISTENT_2 only. None gives no metadata configuration, or AUTOMATIC mode when
+                   efa=True; a number provisions that many metadata IOPS (USER_PROVISIONED: 1,500, 3,000,
+                   6,000, 12,000, or a multiple of 12,000 up to 192,000) and needs Lustre 2.15.
     """
 
     storage_capacity_gib: int = 1200
@@ -72,6 +81,8 @@ class LustreSpec:
     data_compression: str = "LZ4"
     automatic_backup_retention_days: int | None = None
     mount_point: str = "/fsx"
+    efa: bool = False
+    metadata_iops: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,7 @@ class LustrePlan:
     automatic_backup_retention_days: int | None
     throughput_mbps: float  # aggregate baseline throughput
     throughput_basis: str
+    metadata_mode: str | None = None  # "AUTOMATIC", "USER_PROVISIONED" or None (no metadata configuration)
 
     @property
     def linked_to_s3(self) -> bool:
@@ -111,6 +123,7 @@ def plan_lustre(path: str, spec: LustreSpec) -> LustrePlan:
     _check_version(path, prop, spec)
     _check_s3_links(path, prop, spec, limits)
     backups = _backups(path, prop, spec, limits)
+    metadata_mode = _metadata(path, prop, spec)
     if not _FS_PATH.match(spec.mount_point) or spec.mount_point == "/":
         raise ConfigError(path, f"{prop}.mount_point", spec.mount_point, "an absolute path other than /")
 
@@ -123,7 +136,7 @@ def plan_lustre(path: str, spec: LustreSpec) -> LustrePlan:
         assert limits.baseline_throughput_per_tib is not None
         aggregate = tib * limits.baseline_throughput_per_tib
         basis = f"documented scratch baseline {limits.baseline_throughput_per_tib} MB/s/TiB x {tib:g} TiB"
-    return LustrePlan(spec, limits, throughput, drive_cache, backups, aggregate, basis)
+    return LustrePlan(spec, limits, throughput, drive_cache, backups, aggregate, basis, metadata_mode)
 
 
 def _per_unit_throughput(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLimits) -> int | None:
@@ -213,6 +226,29 @@ def _check_s3_links(path: str, prop: str, spec: LustreSpec, limits: LustreDeploy
             raise ConfigError(path, f"{item}.file_system_path", repo.file_system_path,
                               "each file-system path in one association only")
         seen.add(repo.file_system_path)
+
+
+def _metadata(path: str, prop: str, spec: LustreSpec) -> str | None:
+    """Metadata configuration and EFA: both PERSISTENT_2 only, both on Lustre 2.15 only."""
+    iops = spec.metadata_iops
+    if spec.efa and spec.deployment_type != "PERSISTENT_2":
+        raise ConfigError(path, f"{prop}.efa", True, "EFA only on PERSISTENT_2 file systems",
+                          hint="EFA-enabled FSx for Lustre is PERSISTENT_2 with a metadata configuration.")
+    if iops is not None and spec.deployment_type != "PERSISTENT_2":
+        raise ConfigError(path, f"{prop}.metadata_iops", iops, "a metadata configuration only on PERSISTENT_2")
+    if not spec.efa and iops is None:
+        return None
+    if spec.lustre_version != "2.15":
+        raise ConfigError(path, f"{prop}.lustre_version", spec.lustre_version,
+                          "2.15 with a metadata configuration (efa=True or metadata_iops)")
+    if iops is None:
+        return "AUTOMATIC"
+    steps = iops in METADATA_IOPS_FIXED or (iops % METADATA_IOPS_STEP == 0 and 0 < iops <= METADATA_IOPS_MAX)
+    if not steps:
+        raise ConfigError(path, f"{prop}.metadata_iops", iops,
+                          f"{', '.join(f'{v:,}' for v in METADATA_IOPS_FIXED)}, or a multiple of "
+                          f"{METADATA_IOPS_STEP:,} up to {METADATA_IOPS_MAX:,}")
+    return "USER_PROVISIONED"
 
 
 def _backups(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLimits) -> int | None:

@@ -235,10 +235,13 @@ class StorageLayer(Construct):
 
     def _make_lustre(self, plan: LustrePlan) -> LustreFileSystem:
         spec = plan.spec
+        traffic = "all traffic (EFA-enabled)" if spec.efa else "TCP 988, 1018-1023"
         sg = ec2.SecurityGroup(self, "LustreSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
-                               description=f"{self.node.path}: FSx for Lustre (TCP 988, 1018-1023)")
+                               description=f"{self.node.path}: FSx for Lustre ({traffic})")
         connections = ec2.Connections(security_groups=[sg])
-        for port in _lustre_ports():
+        # An EFA-enabled file system needs "all inbound and outbound traffic to and from the security
+        # group itself and the security group of the clients" (FSx for Lustre User Guide).
+        for port in [ec2.Port.all_traffic()] if spec.efa else _lustre_ports():
             connections.allow_internally(port, "Lustre traffic between file servers")
         linked = plan.linked_to_s3
         config = fsx.CfnFileSystem.LustreConfigurationProperty(
@@ -250,6 +253,9 @@ class StorageLayer(Construct):
             export_path=spec.export_path,
             automatic_backup_retention_days=plan.automatic_backup_retention_days,
             copy_tags_to_backups=True if plan.automatic_backup_retention_days and not linked else None,
+            efa_enabled=True if spec.efa else None,
+            metadata_configuration=fsx.CfnFileSystem.MetadataConfigurationProperty(
+                mode=plan.metadata_mode, iops=spec.metadata_iops) if plan.metadata_mode else None,
         )
         file_system = fsx.CfnFileSystem(
             self, "Lustre",
@@ -328,7 +334,8 @@ class StorageLayer(Construct):
         at a time (multi-attach aside): the first fleet instance in the volume's AZ to boot takes it,
         and the others log that it is in use. Pass False to leave the volumes off this fleet.
 
-        Lustre: TCP 988 and 1018-1023 both ways (clients and servers both open connections);
+        Lustre: TCP 988 and 1018-1023 both ways (clients and servers both open connections); an
+        EFA-enabled file system gets all traffic both ways instead, as FSx requires;
         EFS: NFS (TCP 2049) from the fleet. Nothing else is opened. Mounting the same layer on the
         same fleet twice is a ConfigError. The fleet's user data installs the clients and adds
         idempotent fstab entries (mounted at LustreSpec.mount_point and EfsSpec.mount_point); EBS
@@ -344,7 +351,9 @@ class StorageLayer(Construct):
         fleet_sg = fleet.security_group.security_group_id
         if self.lustre is not None:
             lustre_sg = self.lustre.security_group.security_group_id
-            for low, high in LUSTRE_CLIENT_PORTS:
+            if self.lustre.plan.spec.efa:
+                _all_traffic_rules(rules, lustre_sg, fleet_sg)
+            for low, high in [] if self.lustre.plan.spec.efa else LUSTRE_CLIENT_PORTS:
                 _tcp_rule(rules, f"LustreFromFleet{low}", group=lustre_sg, source=fleet_sg, ports=(low, high),
                           description="Lustre client to file servers")
                 _tcp_rule(rules, f"LustreToFleet{low}", group=lustre_sg, destination=fleet_sg, ports=(low, high),
@@ -405,6 +414,19 @@ def _validate(path: str, ebs_volumes: Sequence[EbsSpec], lustre: LustreSpec | No
     if efs_spec is not None:
         check_efs(path, efs_spec)
     return figures, plan
+
+
+def _all_traffic_rules(scope: Construct, lustre_sg: str, fleet_sg: str) -> None:
+    """EFA-enabled Lustre: all traffic both ways between the file system's group and the fleet's."""
+    description = "EFA-enabled Lustre and its clients (EFA traffic is not IP)"
+    ec2.CfnSecurityGroupIngress(scope, "LustreFromFleetAll", group_id=lustre_sg, source_security_group_id=fleet_sg,
+                                ip_protocol="-1", description=description)
+    ec2.CfnSecurityGroupEgress(scope, "LustreToFleetAll", group_id=lustre_sg, destination_security_group_id=fleet_sg,
+                               ip_protocol="-1", description=description)
+    ec2.CfnSecurityGroupIngress(scope, "FleetFromLustreAll", group_id=fleet_sg, source_security_group_id=lustre_sg,
+                                ip_protocol="-1", description=description)
+    ec2.CfnSecurityGroupEgress(scope, "FleetToLustreAll", group_id=fleet_sg, destination_security_group_id=lustre_sg,
+                               ip_protocol="-1", description=description)
 
 
 def _tcp_rule(scope: Construct, id: str, *, group: str, ports: tuple[int, int], description: str,

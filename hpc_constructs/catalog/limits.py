@@ -127,6 +127,13 @@ LUSTRE_VERSIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "PERSISTENT_1": ("2.10", "2.12", "2.15"),
     "PERSISTENT_2": ("2.12", "2.15"),
 })
+# PERSISTENT_2 metadata configuration, USER_PROVISIONED Iops: "For SSD file systems, valid values are 1500,
+# 3000, 6000, 12000, and multiples of 12000 up to a maximum of 192000" (FSx API,
+# CreateFileSystemLustreMetadataConfiguration). EFA: "EFA is supported on Persistent 2 file systems with a
+# metadata configuration specified" (FSx for Lustre User Guide, 'Working with EFA-enabled file systems').
+METADATA_IOPS_FIXED = (1_500, 3_000, 6_000, 12_000)
+METADATA_IOPS_STEP = 12_000
+METADATA_IOPS_MAX = 192_000
 LUSTRE_CLIENT_PORTS: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))  # TCP, FSx Lustre User Guide
 
 

@@ -171,3 +171,20 @@ def test_any_lustre_spec_is_accepted_or_refused(capacity: int, deployment: str, 
     assert repos <= 8 and not (repos and (deployment == "SCRATCH_1" or version == "2.10"))
     assert (plan.per_unit_storage_throughput is None) == deployment.startswith("SCRATCH")
     assert plan.throughput_mbps > 0
+
+
+def test_efa_needs_persistent_2_on_lustre_2_15_and_gets_automatic_metadata() -> None:
+    plan = plan_lustre(P, LustreSpec(4_800, "PERSISTENT_2", 500, efa=True))
+    assert plan.metadata_mode == "AUTOMATIC"
+    bad("EFA only on PERSISTENT_2", deployment_type="PERSISTENT_1", per_unit_storage_throughput=200, efa=True)
+    bad("EFA only on PERSISTENT_2", deployment_type="SCRATCH_2", efa=True)
+    bad("lustre_version='2.12'", efa=True, lustre_version="2.12")
+
+
+def test_metadata_iops_boundaries() -> None:
+    for iops in (1_500, 3_000, 6_000, 12_000, 24_000, 180_000, 192_000):
+        assert plan_lustre(P, LustreSpec(metadata_iops=iops)).metadata_mode == "USER_PROVISIONED"
+    for iops in (1_499, 1_501, 4_500, 12_001, 18_000, 191_999, 204_000, 0):
+        bad("metadata_iops", metadata_iops=iops)
+    bad("only on PERSISTENT_2", deployment_type="SCRATCH_2", metadata_iops=3_000)
+    assert plan_lustre(P, LustreSpec()).metadata_mode is None

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk.assertions import Match, Template
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from hpc_constructs import (
@@ -238,21 +238,75 @@ def test_template_is_clean_under_cfn_lint(mounted: Any) -> None:
     assert findings(template.to_json()) == []
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(size=st.integers(1, 70_000), kind=st.sampled_from(["io2", "io1", "gp3", "st1", "sc1"]),
-       iops=st.none() | st.integers(50, 300_000),
-       capacity=st.sampled_from([1_200, 2_400, 3_600, 4_800, 6_000, 1_000]),
-       deployment=st.sampled_from(["SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"]),
-       throughput=st.none() | st.sampled_from([50, 125, 200, 250]))
-def test_random_specs_synthesize_cleanly_or_raise_config_error(size: int, kind: str, iops: int | None, capacity: int,
-                                                               deployment: str, throughput: int | None) -> None:
+EBS_SIZES = st.sampled_from([1, 3, 4, 5, 124, 125, 126, 16_383, 16_384, 16_385, 65_535, 65_536, 65_537])
+EBS_IOPS = st.none() | st.sampled_from([99, 100, 101, 2_999, 3_000, 3_001, 63_999, 64_000, 64_001, 80_000, 80_001,
+                                        255_999, 256_000, 256_001])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs=st.lists(st.builds(EbsSpec, size_gib=EBS_SIZES, volume_type=st.sampled_from(["io2", "io1", "gp3", "st1",
+                                                                                          "sc1"]),
+                                iops=EBS_IOPS, throughput_mibps=st.none() | st.sampled_from([124, 125, 750, 2_000])),
+                      min_size=1, max_size=4, unique_by=lambda s: s.size_gib))
+def test_random_ebs_specs_synthesize_cleanly_or_raise_config_error(specs: list[EbsSpec]) -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    specs = [EbsSpec(s.size_gib, s.volume_type, s.iops, s.throughput_mibps, name=f"v{i}") for i, s in enumerate(specs)]
+    try:
+        StorageLayer(stack, "Storage", vpc=network.vpc, ebs_volumes=specs)
+    except ConfigError as err:
+        assert str(err).startswith("Test/Storage: ebs_volumes[")
+        event("refused")
+        return
+    event("accepted")
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::EC2::Volume", len(specs))
+    assert findings(template.to_json()) == []
+
+
+LUSTRE_SPECS = st.builds(
+    LustreSpec,
+    storage_capacity_gib=st.sampled_from([1_199, 1_200, 1_800, 2_400, 3_600, 4_800, 6_000, 7_200]),
+    deployment_type=st.sampled_from(["SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"]),
+    per_unit_storage_throughput=st.none() | st.sampled_from([12, 40, 50, 125, 200, 250, 1_000]),
+    storage_type=st.sampled_from(["SSD", "SSD", "HDD"]),
+    data_repositories=st.sampled_from([(), (LustreDataRepository("/data", "s3://hpc-data/in/"),)]),
+    lustre_version=st.sampled_from(["2.12", "2.15"]),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=LUSTRE_SPECS)
+def test_random_lustre_specs_synthesize_cleanly_or_raise_config_error(spec: LustreSpec) -> None:
     stack = new_stack()
     network = HpcNetwork(stack, "Net")
     try:
-        StorageLayer(stack, "Storage", vpc=network.vpc, ebs_volumes=[EbsSpec(size, kind, iops=iops)],
-                     lustre=LustreSpec(capacity, deployment, throughput))
+        StorageLayer(stack, "Storage", vpc=network.vpc, lustre=spec)
     except ConfigError as err:
-        assert str(err).startswith("Test/Storage: ")
+        assert str(err).startswith("Test/Storage: lustre.")
+        event("refused")
         return
-    assert findings(Template.from_stack(stack).to_json()) == []
+    event("accepted")
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::FSx::FileSystem", 1)
+    template.resource_count_is("AWS::FSx::DataRepositoryAssociation", len(spec.data_repositories))
+    assert findings(template.to_json()) == []
 
+
+def test_efa_enabled_lustre_allows_all_traffic_with_its_clients() -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    fleet = ComputeFleet(stack, "Fleet", vpc=network.vpc, subnet=network.cluster_subnet,
+                         instance_types=["p5.48xlarge"])
+    storage = StorageLayer(stack, "Storage", vpc=network.vpc, subnet=network.cluster_subnet,
+                           lustre=LustreSpec(4_800, "PERSISTENT_2", 1_000, efa=True))
+    storage.mount_on(fleet)
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::FSx::FileSystem", {"LustreConfiguration": Match.object_like({
+        "EfaEnabled": True, "MetadataConfiguration": {"Mode": "AUTOMATIC"}}), "FileSystemTypeVersion": "2.15"})
+    fleet_sg = _group_id(template, "fleet nodes")
+    lustre_sg = _group_id(template, "FSx for Lustre")
+    assert _rules_between(template, lustre_sg, lustre_sg) == {("in", "-1", -1, -1), ("out", "-1", -1, -1)}
+    assert _rules_between(template, lustre_sg, fleet_sg) == {("in", "-1", -1, -1), ("out", "-1", -1, -1)}
+    assert _rules_between(template, fleet_sg, lustre_sg) == {("in", "-1", -1, -1), ("out", "-1", -1, -1)}
+    assert findings(template.to_json()) == []
