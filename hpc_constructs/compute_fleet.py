@@ -14,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from hpc_constructs.catalog import InstanceType
+from hpc_constructs.catalog.limits import ROOT_VOLUME
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, plan_fleet
 
@@ -21,6 +22,8 @@ SCRATCH_MOUNT_POINT = "/scratch"
 # Every instance carries this tag (value: the fleet's construct path), so that IAM policies can name
 # the fleet's instances without referring to the Auto Scaling group (which would be a cycle).
 FLEET_TAG_KEY = "hpc-constructs:fleet"
+
+EBS_DEVICE_LETTERS = "fghijklmnopqrstuvwxyz"  # the names EC2 recommends for EBS volumes on Linux
 
 # The EFA installer's stable "latest" URL (EC2 User Guide, 'Get started with EFA and MPI', step 3).
 EFA_INSTALLER_URL = "https://efa-installer.amazonaws.com/aws-efa-installer-latest.tar.gz"
@@ -95,9 +98,10 @@ class ComputeFleet(Construct):
         if subnet is not None and vpc_subnets is not None:
             raise ConfigError(self.node.path, "vpc_subnets", "given with subnet", "subnet or vpc_subnets, not both")
         subnets = _subnets(vpc, subnet, vpc_subnets)
-        if not 8 <= root_volume_size_gib <= 16_384:
+        if not ROOT_VOLUME.min_gib <= root_volume_size_gib <= ROOT_VOLUME.max_gib:
             raise ConfigError(self.node.path, "root_volume_size_gib", root_volume_size_gib,
-                              "8 to 16,384 GiB (gp3 root volume; Amazon Linux 2023 needs at least 8)")
+                              f"{ROOT_VOLUME.min_gib} to {ROOT_VOLUME.max_gib:,} GiB (encrypted gp3 root volume; "
+                              "Amazon Linux 2023 needs at least 8)")
         self.plan: FleetPlan = plan_fleet(
             self.node.path, instance_types, efa=efa, placement_group=placement_group, spot=spot,
             min_capacity=min_capacity, max_capacity=max_capacity, desired_capacity=desired_capacity,
@@ -123,6 +127,7 @@ class ComputeFleet(Construct):
                                    description="All traffic to fleet nodes (EFA OS-bypass is not IP)")
         self.connections = ec2.Connections(security_groups=[self.security_group])
         self.mounted_storage: set[str] = set()  # paths of the StorageLayers mounted here (mount_on)
+        self._ebs_devices = 0
 
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
                              description=f"{self.node.path}: fleet nodes",
@@ -153,17 +158,22 @@ class ComputeFleet(Construct):
         )
         cfn_template = self.launch_template.node.default_child
         assert isinstance(cfn_template, ec2.CfnLaunchTemplate)
-        cfn_template.add_property_override("LaunchTemplateData.NetworkInterfaces", [
+        interfaces: list[dict[str, object]] = [
             {
                 "NetworkCardIndex": i.network_card_index,
                 "DeviceIndex": i.device_index,
                 "InterfaceType": i.interface_type,
                 "Groups": [self.security_group.security_group_id],
-                "AssociatePublicIpAddress": False,
                 "DeleteOnTermination": True,
             }
             for i in plan.interfaces
-        ])
+        ]
+        if len(interfaces) == 1:
+            # With several interfaces EC2 refuses the parameter even when false
+            # ("cannot be specified when launching with multiple network interfaces") and assigns no
+            # public IP anyway; with one interface, say no explicitly rather than follow the subnet.
+            interfaces[0]["AssociatePublicIpAddress"] = False
+        cfn_template.add_property_override("LaunchTemplateData.NetworkInterfaces", interfaces)
 
         self.placement_group: ec2.PlacementGroup | None = None
         if plan.placement_group:
@@ -218,11 +228,22 @@ class ComputeFleet(Construct):
             "capacity": f"{plan.min_capacity}-{plan.max_capacity} {'Spot' if plan.spot else 'On-Demand'}",
             "EFA interfaces per instance": plan.efa_interface_count,
             "network interfaces per instance": len(plan.interfaces),
-            "network bandwidth (Gbps)": f"{plan.network_bandwidth_gbps:g} of {plan.max_network_bandwidth_gbps:g} "
-                                        f"({plan.layout_type.name})",
+            "network bandwidth (Gbps)": f"{plan.network_bandwidth_gbps:g} of {plan.max_network_bandwidth_gbps:g}, "
+                                        f"summed card baselines of {plan.layout_type.name} (EC2 rates it "
+                                        f"'{plan.layout_type.network_performance}')",
             "cluster placement group": plan.placement_group,
             "NVMe scratch per instance (GB)": max(t.nvme_instance_store_gb for t in plan.instance_types),
         })
+
+
+    def next_ebs_device_name(self) -> str:
+        """A device name for the next EBS volume attached at boot (/dev/sdf to /dev/sdz), across layers."""
+        if self._ebs_devices >= len(EBS_DEVICE_LETTERS):
+            raise ConfigError(self.node.path, "ebs volumes mounted", self._ebs_devices + 1,
+                              f"at most {len(EBS_DEVICE_LETTERS)} volumes attached at boot (/dev/sdf to /dev/sdz)")
+        letter = EBS_DEVICE_LETTERS[self._ebs_devices]
+        self._ebs_devices += 1
+        return f"/dev/sd{letter}"
 
 
 def _subnets(vpc: ec2.IVpc, subnet: ec2.ISubnet | None,

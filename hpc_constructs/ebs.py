@@ -10,16 +10,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hpc_constructs.catalog.limits import EBS_VOLUME_TYPES, EbsVolumeLimits
+from hpc_constructs.catalog.limits import (
+    EBS_VOLUME_TYPES,
+    HDD_BASELINE_MIBPS_PER_TIB,
+    IO1_MAX_THROUGHPUT_MIBPS,
+    IO1_SMALL_VOLUME_MAX_IOPS,
+    IO1_SMALL_VOLUME_MAX_THROUGHPUT_MIBPS,
+    IO2_MAX_THROUGHPUT_MIBPS,
+    EbsVolumeLimits,
+)
 from hpc_constructs.errors import ConfigError
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
-# Documented maximum throughput per volume (EBS User Guide, 'Amazon EBS volume types'; checked 2026-11):
-# io2 Block Express up to 4,000 MiB/s and io1 up to 1,000 MiB/s, at 256 KiB per I/O (0.25 MiB/s per IOPS);
-# st1 40 MiB/s per TiB baseline up to 500; sc1 12 MiB/s per TiB baseline up to 250.
-_IO_MAX_THROUGHPUT = {"io2": 4_000, "io1": 1_000}
-_HDD_BASELINE = {"st1": (40, 500), "sc1": (12, 250)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +117,10 @@ def _check_throughput(path: str, prop: str, spec: EbsSpec, limits: EbsVolumeLimi
         if throughput is not None:
             raise ConfigError(path, f"{prop}.throughput_mibps", throughput,
                               f"no throughput setting for {limits.description} (gp3 only)")
-        if spec.volume_type in _IO_MAX_THROUGHPUT:
+        if spec.volume_type in ("io1", "io2"):
             assert iops is not None
-            return min(_IO_MAX_THROUGHPUT[spec.volume_type], iops * 0.25), "documented maximum at 256 KiB I/O"
-        per_tib, cap = _HDD_BASELINE[spec.volume_type]
+            return _io_throughput(spec.volume_type, iops), "documented maximum for the IOPS"
+        per_tib, cap = HDD_BASELINE_MIBPS_PER_TIB[spec.volume_type]
         return min(cap, per_tib * spec.size_gib / 1024), "documented baseline"
     if throughput is None:
         return float(limits.baseline_throughput_mibps or 0), "baseline"
@@ -131,3 +134,12 @@ def _check_throughput(path: str, prop: str, spec: EbsSpec, limits: EbsVolumeLimi
                           f"at most {ratio} MiB/s per provisioned IOPS: {ratio * iops:g} MiB/s at {iops:,} IOPS",
                           hint=f"{throughput:,} MiB/s needs at least {int(-(-throughput // ratio)):,} IOPS.")
     return float(throughput), "provisioned"
+
+
+def _io_throughput(volume_type: str, iops: int) -> float:
+    """The most an io1/io2 volume with `iops` can move (EBS User Guide, Provisioned IOPS SSD volumes)."""
+    if volume_type == "io2":
+        return min(IO2_MAX_THROUGHPUT_MIBPS, iops * 0.25)  # 256 KiB per I/O
+    if iops <= IO1_SMALL_VOLUME_MAX_IOPS:
+        return min(IO1_SMALL_VOLUME_MAX_THROUGHPUT_MIBPS, iops * 0.25)
+    return min(IO1_MAX_THROUGHPUT_MIBPS, iops / 64)  # 16 KiB per provisioned IOPS above 32,000

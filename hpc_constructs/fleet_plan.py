@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 from hpc_constructs import catalog
 from hpc_constructs.catalog import InstanceType
+from hpc_constructs.catalog.limits import AUTO_SCALING
 from hpc_constructs.errors import ConfigError
 
-# An Auto Scaling group's mixed-instances policy takes at most 40 launch-template overrides
-# (Amazon EC2 Auto Scaling User Guide, 'Mixed instances groups'; checked 2026-11).
-MAX_INSTANCE_TYPES = 40
+MAX_INSTANCE_TYPES = AUTO_SCALING.max_launch_template_overrides
 
 ENA_EXPLANATION = (
     "Every current EC2 instance type requires the Elastic Network Adapter (ENA); the library's images "
@@ -83,7 +82,7 @@ def plan_fleet(
     6. Placement: placement_group=True needs the cluster strategy on every type; None adds a cluster
        group when every type supports it and the fleet has one subnet.
     7. Subnets: an EFA fleet or a cluster placement group lives in exactly one subnet (one AZ).
-    8. Capacity: 0 <= min <= desired <= max, max >= 1.
+    8. Capacity: 0 <= min <= desired <= max (max 0 parks the fleet).
     """
     types = _instance_types(path, instance_types)
     _require_ena(path, types)
@@ -128,9 +127,10 @@ def efa_layout(types: Sequence[InstanceType], *, efa: bool) -> tuple[InterfacePl
       - if card 0 supports EFA, an efa-only interface at card 0, device 1;
       - on every further card, device 0: efa-only, which takes no IPv4 address from the subnet
         (a p5.48xlarge would otherwise take 32 addresses per instance);
-      - an ENA interface instead where a card cannot take EFA (p6-b300's card 0) or the type's
-        MaximumEfaInterfaces is used up (i7ie.48xlarge: 2 EFA-capable cards, 1 EFA interface), so
-        that every card carries traffic and the instance gets its full bandwidth.
+      - an ENA interface, at device index 1 as the guide gives for ENA on further cards, where a card
+        cannot take EFA or the type's MaximumEfaInterfaces is used up (i7ie.48xlarge: 2 EFA-capable
+        cards, 1 EFA interface), so that every card carries traffic and the instance gets its full
+        bandwidth. (p6-b300's card 0 is ENA-only: it carries just the ENA primary.)
     Where card 0 can hold only one interface, the primary itself is an EFA-with-ENA ("efa")
     interface, the other documented layout.
     For several types the layout is made for the type with the fewest cards, and each card's
@@ -153,14 +153,14 @@ def efa_layout(types: Sequence[InstanceType], *, efa: bool) -> tuple[InterfacePl
     else:
         interfaces.append(InterfacePlan(0, 0, "interface"))
     for index in range(1, card_count):
-        kind = "interface"
         if efa_budget and shared(index, "efa-only"):
-            kind = "efa-only"
-        elif efa_budget and shared(index, "efa"):
-            kind = "efa"
-        if kind != "interface":
+            interfaces.append(InterfacePlan(index, 0, "efa-only"))
             efa_budget -= 1
-        interfaces.append(InterfacePlan(index, 0, kind))
+        elif efa_budget and shared(index, "efa"):
+            interfaces.append(InterfacePlan(index, 0, "efa"))
+            efa_budget -= 1
+        else:
+            interfaces.append(InterfacePlan(index, 1, "interface"))
     return tuple(interfaces)
 
 
@@ -244,8 +244,8 @@ def _decide_placement_group(path: str, types: Sequence[InstanceType], placement_
 def _check_capacity(path: str, min_capacity: int, max_capacity: int, desired_capacity: int | None) -> None:
     if min_capacity < 0:
         raise ConfigError(path, "min_capacity", min_capacity, "0 or more")
-    if max_capacity < 1:
-        raise ConfigError(path, "max_capacity", max_capacity, "1 or more")
+    if max_capacity < 0:
+        raise ConfigError(path, "max_capacity", max_capacity, "0 or more")
     if min_capacity > max_capacity:
         raise ConfigError(path, "min_capacity", min_capacity, f"at most max_capacity ({max_capacity})")
     if desired_capacity is not None and not min_capacity <= desired_capacity <= max_capacity:

@@ -23,7 +23,8 @@ from hpc_constructs.errors import ConfigError
 
 DEPLOYMENT_TYPES = ("SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2")
 STORAGE_TYPES = ("SSD", "HDD")
-_FS_PATH = re.compile(r"^/[^\s]{0,4095}$")
+_FS_PATH = re.compile(r"^/[^\s'\"`$\\]{0,4095}$")
+MOUNT_POINT = re.compile(r"^(/[A-Za-z0-9._-]+)+$")  # goes into fstab and shell: no spaces or quotes
 _S3_PATH = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
 
 
@@ -61,9 +62,10 @@ class LustreSpec:
                                      and none otherwise; 0 to 90 on persistent types; backups are not
                                      available on scratch types or file systems linked to S3.
     mount_point: "/fsx". Where mount_on mounts it.
-    efa: False. True makes an EFA-enabled file system (EFA and GPUDirect Storage to EFA clients):
-         PERSISTENT_2 SSD on Lustre 2.15 with a metadata configuration; its security group then allows
-         all traffic to and from itself and its clients. Fixed at creation.
+    efa: False. True makes an EFA-enabled file system: PERSISTENT_2 SSD on Lustre 2.15 with a
+         metadata configuration; its security group then allows all traffic to and from itself and
+         the fleets that mount it. Fixed at creation. mount_on mounts it over TCP; clients use EFA only
+         after the FSx EFA client set-up (EFA driver, LNet EFA configuration), which is not automated here.
     metadata_iops: None. PERSISTENT_2 only. None gives no metadata configuration, or AUTOMATIC mode when
                    efa=True; a number provisions that many metadata IOPS (USER_PROVISIONED: 1,500, 3,000,
                    6,000, 12,000, or a multiple of 12,000 up to 192,000) and needs Lustre 2.15.
@@ -124,8 +126,9 @@ def plan_lustre(path: str, spec: LustreSpec) -> LustrePlan:
     _check_s3_links(path, prop, spec, limits)
     backups = _backups(path, prop, spec, limits)
     metadata_mode = _metadata(path, prop, spec)
-    if not _FS_PATH.match(spec.mount_point) or spec.mount_point == "/":
-        raise ConfigError(path, f"{prop}.mount_point", spec.mount_point, "an absolute path other than /")
+    if not MOUNT_POINT.match(spec.mount_point):
+        raise ConfigError(path, f"{prop}.mount_point", spec.mount_point,
+                          "an absolute path other than /, of letters, digits, '.', '_', '-' and '/'")
 
     # FSx counts the 2,400 GiB file system as 2.4 TiB: "For a 2.4-TiB file system, provisioning
     # 50 MB/s/TiB of PerUnitStorageThroughput yields 120 MB/s" (FSx API, CreateFileSystemLustreConfiguration).
@@ -193,12 +196,21 @@ def _check_version(path: str, prop: str, spec: LustreSpec) -> None:
 
 def _check_s3_links(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLimits) -> None:
     repos = list(spec.data_repositories)
-    if spec.export_path is not None and spec.import_path is None:
-        raise ConfigError(path, f"{prop}.export_path", spec.export_path, "an export path only with an import path")
     for name in ("import_path", "export_path"):
         value = getattr(spec, name)
         if value is not None and not _S3_PATH.match(value):
             raise ConfigError(path, f"{prop}.{name}", value, "an S3 URI, s3://bucket[/prefix]")
+    if spec.import_path is not None and not limits.import_export_paths:
+        raise ConfigError(path, f"{prop}.import_path", spec.import_path,
+                          f"no import/export path on {spec.deployment_type}",
+                          hint="PERSISTENT_2 links S3 only through data repository associations: "
+                               "LustreDataRepository('/', 's3://bucket/prefix/').")
+    if spec.export_path is not None:
+        if spec.import_path is None:
+            raise ConfigError(path, f"{prop}.export_path", spec.export_path, "an export path only with an import path")
+        if _bucket(spec.export_path) != _bucket(spec.import_path):
+            raise ConfigError(path, f"{prop}.export_path", spec.export_path,
+                              f"a path in the import path's bucket ({_bucket(spec.import_path)})")
     if not repos:
         return
     if spec.import_path is not None:
@@ -214,18 +226,47 @@ def _check_s3_links(path: str, prop: str, spec: LustreSpec, limits: LustreDeploy
     if len(repos) > LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS:
         raise ConfigError(path, f"{prop}.data_repositories", f"{len(repos)} associations",
                           f"at most {LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS} per file system")
-    seen: set[str] = set()
+    # "Two data repository associations cannot have overlapping file system paths" and "each data
+    # repository association must have a unique ... S3 bucket or prefix" (FSx API, CreateDataRepositoryAssociation).
+    seen_paths: list[str] = []
+    seen_s3: list[str] = []
     for i, repo in enumerate(repos):
         item = f"{prop}.data_repositories[{i}]"
         if not _FS_PATH.match(repo.file_system_path):
             raise ConfigError(path, f"{item}.file_system_path", repo.file_system_path, "an absolute path, e.g. /data")
-        if repo.data_repository_path is not None and not _S3_PATH.match(repo.data_repository_path):
+        fs_path = _directory(repo.file_system_path)
+        for other in seen_paths:
+            if _overlaps(fs_path, other):
+                raise ConfigError(path, f"{item}.file_system_path", repo.file_system_path,
+                                  f"a path that does not overlap another association's ({other})",
+                                  hint="Associations cannot nest: /ns1 and /ns1/ns2 overlap, and / overlaps all.")
+        seen_paths.append(fs_path)
+        s3_path = repo.data_repository_path or "<the layer's bucket>/"
+        if repo.data_repository_path is not None and not _is_token(s3_path):
+            if not _S3_PATH.match(s3_path):
+                raise ConfigError(path, f"{item}.data_repository_path", s3_path, "an S3 URI, s3://bucket[/prefix]")
+            s3_path = _directory(s3_path)
+        if s3_path in seen_s3:
             raise ConfigError(path, f"{item}.data_repository_path", repo.data_repository_path,
-                              "an S3 URI, s3://bucket[/prefix]")
-        if repo.file_system_path in seen:
-            raise ConfigError(path, f"{item}.file_system_path", repo.file_system_path,
-                              "each file-system path in one association only")
-        seen.add(repo.file_system_path)
+                              "a unique S3 bucket or prefix for each association")
+        seen_s3.append(s3_path)
+
+
+def _bucket(s3_uri: str) -> str:
+    return s3_uri.removeprefix("s3://").split("/", 1)[0]
+
+
+def _directory(value: str) -> str:
+    """A path with exactly one trailing slash, so that /data and /data/ compare equal."""
+    return value.rstrip("/") + "/"
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return a.startswith(b) or b.startswith(a)
+
+
+def _is_token(value: str) -> bool:
+    return "${Token[" in value
 
 
 def _metadata(path: str, prop: str, spec: LustreSpec) -> str | None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Size, Stack, Validations, aws_efs
+from aws_cdk import Acknowledgment, Names, RemovalPolicy, Size, Stack, Validations, aws_efs
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_iam as iam
@@ -17,7 +17,7 @@ from hpc_constructs.catalog.limits import EFS_MAX_PROVISIONED_THROUGHPUT_MIBPS, 
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs
 from hpc_constructs.errors import ConfigError
-from hpc_constructs.lustre import LustrePlan, LustreSpec, plan_lustre
+from hpc_constructs.lustre import MOUNT_POINT, LustrePlan, LustreSpec, plan_lustre
 
 EBS_MOUNT_ROOT = "/ebs"
 NFS_PORT = 2049
@@ -94,8 +94,9 @@ def check_efs(path: str, spec: EfsSpec) -> None:
     if spec.performance_mode == "maxIO" and spec.throughput_mode == "elastic":
         raise ConfigError(path, "efs.performance_mode", "maxIO",
                           "generalPurpose with elastic throughput (Max I/O needs bursting or provisioned)")
-    if not spec.mount_point.startswith("/") or spec.mount_point == "/":
-        raise ConfigError(path, "efs.mount_point", spec.mount_point, "an absolute path other than /")
+    if not MOUNT_POINT.match(spec.mount_point):
+        raise ConfigError(path, "efs.mount_point", spec.mount_point,
+                          "an absolute path other than /, of letters, digits, '.', '_', '-' and '/'")
 
 
 class StorageLayer(Construct):
@@ -330,9 +331,11 @@ class StorageLayer(Construct):
     def mount_on(self, fleet: ComputeFleet, *, ebs_volumes: bool = True) -> None:
         """Open the ports between `fleet` and each file system, and mount everything at boot.
 
-        ebs_volumes: True also attaches the layer's EBS volumes. An EBS volume attaches to one instance
-        at a time (multi-attach aside): the first fleet instance in the volume's AZ to boot takes it,
-        and the others log that it is in use. Pass False to leave the volumes off this fleet.
+        ebs_volumes: True also attaches the layer's EBS volumes. A volume attaches to one instance at a
+        time: the first fleet instance in the volume's AZ to boot takes it, and the others log that it
+        is in use. A multi-attach volume attaches to every instance in its AZ (up to EBS's limit) but
+        is never formatted or mounted: it needs a cluster file system. Pass False to leave the volumes
+        off this fleet.
 
         Lustre: TCP 988 and 1018-1023 both ways (clients and servers both open connections); an
         EFA-enabled file system gets all traffic both ways instead, as FSx requires;
@@ -347,7 +350,7 @@ class StorageLayer(Construct):
         lines = ["# hpc-constructs StorageLayer " + self.node.path]
         # The rules live in the fleet's scope (its stack), so that a layer in another stack never
         # depends on the fleet's stack: that would be a cycle with the user data's references.
-        rules = Construct(fleet, f"Mount{self.node.id}")
+        rules = Construct(fleet, f"Mount{Names.unique_id(self)}")
         fleet_sg = fleet.security_group.security_group_id
         if self.lustre is not None:
             lustre_sg = self.lustre.security_group.security_group_id
@@ -382,11 +385,11 @@ class StorageLayer(Construct):
             script = resources.files("hpc_constructs").joinpath("scripts/hpc-ebs-attach.sh").read_text()
             lines += ["cat > /usr/local/sbin/hpc-ebs-attach <<'HPC_EBS'", *script.rstrip("\n").split("\n"),
                       "HPC_EBS", "chmod 0755 /usr/local/sbin/hpc-ebs-attach"]
-            for i, (volume, (spec, figures)) in enumerate(zip(self.volumes, self._volume_specs, strict=True)):
-                fmt = "no" if spec.multi_attach else "yes"
-                device = f"/dev/sd{chr(ord('f') + i)}"
+            for volume, (spec, figures) in zip(self.volumes, self._volume_specs, strict=True):
+                device = fleet.next_ebs_device_name()
+                mode = "multi" if spec.multi_attach else "single"
                 lines.append(f"/usr/local/sbin/hpc-ebs-attach {volume.ref} {device} "
-                             f"{EBS_MOUNT_ROOT}/{figures.name} {fmt} || true")
+                             f"{EBS_MOUNT_ROOT}/{figures.name} {mode} || true")
         fleet.user_data.add_commands(*lines)
         store = max(t.nvme_instance_store_gb for t in fleet.instance_types)
         self.node.add_metadata("hpc:figures", {
@@ -447,8 +450,10 @@ def _lustre_ports() -> list[ec2.Port]:
 
 def _lustre_mount_commands(lustre: LustreFileSystem) -> list[str]:
     mount_point = lustre.plan.spec.mount_point
+    # network-online.target, not network.service: Amazon Linux 2023 has no network.service unit.
     entry = (f"{lustre.dns_name}@tcp:/{lustre.mount_name} {mount_point} lustre "
-             "defaults,noatime,flock,_netdev,x-systemd.automount,x-systemd.requires=network.service 0 0")
+             "defaults,noatime,flock,_netdev,x-systemd.automount,x-systemd.requires=network-online.target,"
+             "x-systemd.after=network-online.target 0 0")
     return [
         "dnf install -y lustre-client",
         f"mkdir -p {mount_point}",

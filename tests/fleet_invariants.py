@@ -27,6 +27,12 @@ def check_layout(types: Sequence[InstanceType], interfaces: Sequence[dict[str, A
     for i in by_card[0]:
         if i is not primary[0]:
             assert i["DeviceIndex"] == 1, "further interfaces on card 0 use device index 1"
+    for card_index, on_card in by_card.items():
+        if card_index == 0:
+            continue
+        for i in on_card:  # EC2 User Guide: further cards take EFA at device 0 and ENA at device 1
+            expected_device = 0 if i["InterfaceType"] in EFA_KINDS else 1
+            assert i["DeviceIndex"] == expected_device, f"card {card_index}: {i['InterfaceType']} at {i['DeviceIndex']}"
     for t in types:
         for card_index, on_card in by_card.items():
             card = t.network_cards[card_index]
@@ -37,6 +43,7 @@ def check_layout(types: Sequence[InstanceType], interfaces: Sequence[dict[str, A
     efa_count = sum(1 for i in interfaces if i["InterfaceType"] in EFA_KINDS)
     if not efa:
         assert efa_count == 0, "EFA interfaces on a fleet without EFA"
+        check_no_public_ip(interfaces)
         return
     expected = min(min(len([c for c in t.network_cards[:cards] if c.supports_efa]) for t in types),
                    min(t.maximum_efa_interfaces for t in types))
@@ -44,5 +51,12 @@ def check_layout(types: Sequence[InstanceType], interfaces: Sequence[dict[str, A
     for card_index, on_card in by_card.items():
         efa_here = [i for i in on_card if i["InterfaceType"] in EFA_KINDS]
         assert len(efa_here) <= 1, f"card {card_index}: more than one EFA interface"
-    for i in interfaces:
-        assert i.get("AssociatePublicIpAddress") is False, "no public IPs with several interfaces"
+    check_no_public_ip(interfaces)
+
+
+def check_no_public_ip(interfaces: Sequence[dict[str, Any]]) -> None:
+    """No public IP; with several interfaces EC2 refuses AssociatePublicIpAddress even when false."""
+    if len(interfaces) == 1:
+        assert interfaces[0].get("AssociatePublicIpAddress") is False
+    else:
+        assert all("AssociatePublicIpAddress" not in i for i in interfaces), "AssociatePublicIpAddress with several"

@@ -53,6 +53,16 @@ class EbsVolumeLimits:
     source: str = EBS_SOURCE
 
 
+# Throughput the IOPS-rated and HDD types can reach, used for figures (EBS User Guide, volume types):
+# io2 Block Express up to 4,000 MiB/s at 256 KiB per I/O; io1 up to 500 MiB/s at 32,000 IOPS or fewer
+# (256 KiB I/O) and 16 KiB per provisioned IOPS above that, up to 1,000 MiB/s; st1 40 MiB/s per TiB
+# baseline up to 500; sc1 12 MiB/s per TiB up to 250.
+IO2_MAX_THROUGHPUT_MIBPS = 4_000
+IO1_MAX_THROUGHPUT_MIBPS = 1_000
+IO1_SMALL_VOLUME_MAX_THROUGHPUT_MIBPS = 500
+IO1_SMALL_VOLUME_MAX_IOPS = 32_000
+HDD_BASELINE_MIBPS_PER_TIB: Mapping[str, tuple[int, int]] = MappingProxyType({"st1": (40, 500), "sc1": (12, 250)})
+
 EBS_VOLUME_TYPES: Mapping[str, EbsVolumeLimits] = MappingProxyType({
     "io2": EbsVolumeLimits(
         "io2", "Provisioned IOPS SSD io2 Block Express", min_size_gib=4, max_size_gib=65_536,
@@ -86,6 +96,7 @@ class LustreDeploymentLimits:
     baseline_throughput_per_tib: int | None  # scratch: AWS's documented baseline, MB/s per TiB
     persistent: bool
     data_repository_associations: bool
+    import_export_paths: bool = True  # ImportPath/ExportPath/AutoImportPolicy: not on PERSISTENT_2
     source: str = FSX_LUSTRE_SOURCE
 
     def capacity_allowed(self, gib: int) -> bool:
@@ -93,10 +104,11 @@ class LustreDeploymentLimits:
 
 
 def _lustre(deployment: str, storage: str, fixed: tuple[int, ...], step: int, throughputs: tuple[int, ...],
-            *, baseline: int | None, persistent: bool, dra: bool) -> LustreDeploymentLimits:
+            *, baseline: int | None, persistent: bool, dra: bool, paths: bool = True) -> LustreDeploymentLimits:
     rule = " GiB, ".join(f"{v:,}" for v in fixed)
     rule = f"{rule} GiB, or a multiple of {step:,} GiB" if fixed else f"a multiple of {step:,} GiB"
-    return LustreDeploymentLimits(deployment, storage, rule, fixed, step, throughputs, baseline, persistent, dra)
+    return LustreDeploymentLimits(deployment, storage, rule, fixed, step, throughputs, baseline, persistent, dra,
+                                  paths)
 
 
 # Keyed by (deployment type, storage type). PERSISTENT_1 HDD's capacity step depends on the throughput
@@ -110,8 +122,11 @@ LUSTRE_DEPLOYMENTS: Mapping[tuple[str, str], LustreDeploymentLimits] = MappingPr
                                      persistent=True, dra=True),
     ("PERSISTENT_1", "HDD"): _lustre("PERSISTENT_1", "HDD", (), 6_000, (12, 40), baseline=None,
                                      persistent=True, dra=True),
+    # "The following parameters are not supported for file systems with the Persistent_2 deployment type
+    # [...]: AutoImportPolicy, ExportPath, ImportedChunkSize, ImportPath" (FSx API,
+    # CreateFileSystemLustreConfiguration; aws-cdk-lib's LustreConfiguration says the same).
     ("PERSISTENT_2", "SSD"): _lustre("PERSISTENT_2", "SSD", (1_200,), 2_400, (125, 250, 500, 1_000),
-                                     baseline=None, persistent=True, dra=True),
+                                     baseline=None, persistent=True, dra=True, paths=False),
 })
 LUSTRE_HDD_CAPACITY_STEP_GIB: Mapping[int, int] = MappingProxyType({12: 6_000, 40: 1_800})
 # DRAs: "supported on all FSx for Lustre 2.12 and 2.15 file systems, excluding scratch_1" (FSx API,
@@ -152,6 +167,26 @@ class BatchLimits:
 
 
 BATCH = BatchLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class AutoScalingLimits:
+    max_launch_template_overrides: int = 40  # mixed-instances policy: instance types per group
+    source: str = ("Amazon EC2 Auto Scaling User Guide, 'Create a mixed instances group' and the "
+                   f"AutoScaling API LaunchTemplate.Overrides (up to 40 items); checked {CHECKED}")
+
+
+AUTO_SCALING = AutoScalingLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class RootVolumeLimits:
+    min_gib: int = 8  # Amazon Linux 2023 AMIs need an 8 GiB root volume
+    max_gib: int = 16_384  # gp3 root volume, MBR/legacy-boot safe upper bound used by the library
+    source: str = f"Amazon Linux 2023 User Guide (AMI root volume 8 GiB) and EBS gp3 limits; checked {CHECKED}"
+
+
+ROOT_VOLUME = RootVolumeLimits()
 
 
 @dataclass(frozen=True, slots=True)

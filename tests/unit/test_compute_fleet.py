@@ -47,6 +47,8 @@ def test_p5_launch_template_has_an_efa_interface_on_each_of_32_cards(p5: Any) ->
     interfaces = _interfaces(template)
     check_layout([catalog.instance_type("p5.48xlarge")], interfaces, efa=True)
     assert sum(i["InterfaceType"] in ("efa", "efa-only") for i in interfaces) == 32
+    # EC2 refuses AssociatePublicIpAddress (even false) when launching with several interfaces
+    assert all("AssociatePublicIpAddress" not in i for i in interfaces)
     assert fleet.network_bandwidth_gbps == 3200 == fleet.max_network_bandwidth_gbps
 
 
@@ -149,6 +151,7 @@ def test_t3_micro_fleet_has_no_efa_and_no_placement_group() -> None:
     assert len(interfaces) == 1
     assert (interfaces[0]["NetworkCardIndex"], interfaces[0]["DeviceIndex"], interfaces[0]["InterfaceType"]) == (
         0, 0, "interface")
+    assert interfaces[0]["AssociatePublicIpAddress"] is False  # one interface: say no explicitly
     template.resource_count_is("AWS::EC2::PlacementGroup", 0)
     assert fleet.placement_group is None
 
@@ -172,7 +175,7 @@ def test_nvme_instance_store_is_striped_and_mounted_at_scratch(p5: Any) -> None:
     _, template, _ = p5
     user_data = _user_data(template)
     assert "Amazon EC2 NVMe Instance Storage" in user_data  # found by model, not by count
-    assert "--level=0" in user_data and "MOUNT_POINT=/scratch" in user_data
+    assert "--level=0" in user_data and 'HPC_SCRATCH_MOUNT_POINT:-/scratch' in user_data
     assert "systemctl enable --now hpc-scratch.service" in user_data  # runs at every boot
 
 

@@ -120,6 +120,9 @@ def test_figures() -> None:
     assert (io2.iops, io2.throughput_mibps) == (64_000, 4_000)
     gp3 = check_ebs(P, EbsSpec(100, "gp3"))
     assert (gp3.iops, gp3.throughput_mibps) == (3_000, 125)
+    assert check_ebs(P, EbsSpec(1_000, "io1", iops=10_000)).throughput_mibps == 500  # 256 KiB I/O cap
+    assert check_ebs(P, EbsSpec(1_000, "io1", iops=40_000)).throughput_mibps == 625  # 16 KiB per IOPS
+    assert check_ebs(P, EbsSpec(2_000, "io1", iops=64_000)).throughput_mibps == 1_000
     st1 = check_ebs(P, EbsSpec(2_048, "st1"))
     assert st1.iops is None and st1.throughput_mibps == 80
 

@@ -66,7 +66,10 @@ def test_efa_fleet_is_right_for(t: catalog.InstanceType, every_efa_fleet: dict[s
     assert ingress["Properties"]["IpProtocol"] == egress["Properties"]["IpProtocol"] == "-1"
     assert ingress["Properties"]["SourceSecurityGroupId"] == ingress["Properties"]["GroupId"]
     assert egress["Properties"]["DestinationSecurityGroupId"] == egress["Properties"]["GroupId"]
-    assert fleet.network_bandwidth_gbps == t.network_bandwidth_gbps
+    interfaces = launch_template["Properties"]["LaunchTemplateData"]["NetworkInterfaces"]
+    carried = {i["NetworkCardIndex"] for i in interfaces}
+    full = sum(card.baseline_bandwidth_gbps for card in t.network_cards)
+    assert fleet.network_bandwidth_gbps == sum(t.network_cards[c].baseline_bandwidth_gbps for c in carried) == full
 
 
 def test_every_efa_stack_is_clean_under_cfn_lint(every_efa_fleet: dict[str, Any]) -> None:

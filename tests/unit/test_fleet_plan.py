@@ -15,8 +15,11 @@ EFA_TYPES = [t for t in catalog.instance_types() if t.efa_supported]
 
 
 def _as_dicts(plan_interfaces):  # type: ignore[no-untyped-def]
-    return [{"NetworkCardIndex": i.network_card_index, "DeviceIndex": i.device_index,
-             "InterfaceType": i.interface_type, "AssociatePublicIpAddress": False} for i in plan_interfaces]
+    out = [{"NetworkCardIndex": i.network_card_index, "DeviceIndex": i.device_index,
+            "InterfaceType": i.interface_type} for i in plan_interfaces]
+    if len(out) == 1:
+        out[0]["AssociatePublicIpAddress"] = False
+    return out
 
 
 def _kinds(name: str) -> list[tuple[int, int, str]]:
@@ -44,14 +47,14 @@ def test_p6_b300_card_zero_is_ena_only_and_cards_1_to_16_get_efa() -> None:
 
 
 def test_i7ie_gets_one_efa_interface_and_ena_on_the_second_card() -> None:
-    assert _kinds("i7ie.48xlarge") == [(0, 0, "interface"), (0, 1, "efa-only"), (1, 0, "interface")]
+    assert _kinds("i7ie.48xlarge") == [(0, 0, "interface"), (0, 1, "efa-only"), (1, 1, "interface")]
     plan = plan_fleet(P, ["i7ie.48xlarge"])
-    assert plan.network_bandwidth_gbps == catalog.instance_type("i7ie.48xlarge").network_bandwidth_gbps
+    assert plan.network_bandwidth_gbps == 200  # 2 cards x 100 Gbps, both carrying an interface
 
 
 def test_efa_off_puts_an_ena_interface_on_every_card() -> None:
     kinds = _kinds_no_efa("p5.48xlarge")
-    assert kinds == [(card, 0, "interface") for card in range(32)]
+    assert kinds == [(0, 0, "interface")] + [(card, 1, "interface") for card in range(1, 32)]
 
 
 def _kinds_no_efa(name: str) -> list[tuple[int, int, str]]:
@@ -84,7 +87,7 @@ def test_every_efa_type_layout_follows_the_user_guide(t: catalog.InstanceType) -
     # vt1.24xlarge is the one EFA type whose catalog entry lacks the cluster strategy (partition, spread only)
     assert plan.placement_group == t.supports_cluster_placement
     check_layout([t], _as_dicts(plan.interfaces), efa=True)
-    assert plan.network_bandwidth_gbps == t.network_bandwidth_gbps
+    assert plan.network_bandwidth_gbps == sum(card.baseline_bandwidth_gbps for card in t.network_cards)
 
 
 def test_efa_requested_on_a_type_without_efa_names_alternatives() -> None:
@@ -158,7 +161,7 @@ def test_spot_on_a_type_without_spot_is_refused() -> None:
 
 @pytest.mark.parametrize(("kwargs", "prop"), [
     ({"min_capacity": -1}, "min_capacity"),
-    ({"max_capacity": 0}, "max_capacity"),
+    ({"max_capacity": -1}, "max_capacity"),
     ({"min_capacity": 3, "max_capacity": 2}, "min_capacity"),
     ({"min_capacity": 1, "max_capacity": 3, "desired_capacity": 0}, "desired_capacity"),
     ({"min_capacity": 1, "max_capacity": 3, "desired_capacity": 4}, "desired_capacity"),
@@ -166,6 +169,10 @@ def test_spot_on_a_type_without_spot_is_refused() -> None:
 def test_capacity_out_of_order_is_refused(kwargs: dict[str, int], prop: str) -> None:
     with pytest.raises(ConfigError, match=f"{prop}="):
         plan_fleet(P, ["c6i.large"], **kwargs)
+
+
+def test_max_capacity_zero_parks_the_fleet() -> None:
+    assert plan_fleet(P, ["c6i.large"], max_capacity=0).max_capacity == 0
 
 
 def test_capacity_boundaries_are_accepted() -> None:

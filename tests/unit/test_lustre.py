@@ -122,7 +122,8 @@ def test_persistent_2_refuses_lustre_2_10() -> None:
 
 
 def test_associations_never_combined_with_import_export_paths() -> None:
-    bad("no import/export path", data_repositories=(REPO,), import_path="s3://hpc-data/in")
+    bad("no import/export path", deployment_type="SCRATCH_2", data_repositories=(REPO,),
+        import_path="s3://hpc-data/in")
     bad("export path only with an import path", deployment_type="SCRATCH_2", export_path="s3://hpc-data/out")
 
 
@@ -130,7 +131,41 @@ def test_repository_paths_are_checked() -> None:
     bad(r"data_repositories\[0\].file_system_path", data_repositories=(LustreDataRepository("data"),))
     bad(r"data_repositories\[0\].data_repository_path",
         data_repositories=(LustreDataRepository("/data", "https://bucket/x"),))
-    bad("each file-system path", data_repositories=(REPO, LustreDataRepository("/data", "s3://other-bucket/")))
+    bad("does not overlap", data_repositories=(REPO, LustreDataRepository("/data", "s3://other-bucket/")))
+
+
+@pytest.mark.parametrize(("first", "second"), [("/ns1", "/ns1/ns2"), ("/ns1/ns2/", "/ns1"), ("/", "/data"),
+                                               ("/data", "/data/")])
+def test_association_file_system_paths_never_overlap(first: str, second: str) -> None:
+    bad("does not overlap", data_repositories=(LustreDataRepository(first, "s3://hpc-a/"),
+                                               LustreDataRepository(second, "s3://hpc-b/")))
+
+
+def test_sibling_association_paths_are_fine() -> None:
+    ok(data_repositories=(LustreDataRepository("/ns1", "s3://hpc-a/"), LustreDataRepository("/ns10", "s3://hpc-b/")))
+
+
+def test_each_association_has_its_own_s3_path() -> None:
+    bad("unique S3 bucket or prefix", data_repositories=(LustreDataRepository("/a", "s3://hpc-data/in"),
+                                                         LustreDataRepository("/b", "s3://hpc-data/in/")))
+    bad("unique S3 bucket or prefix", data_repositories=(LustreDataRepository("/a"), LustreDataRepository("/b")))
+    ok(data_repositories=(LustreDataRepository("/a", "s3://hpc-data/in/"), LustreDataRepository("/b", "s3://hpc-data/out/")))
+
+
+def test_persistent_2_has_no_import_path() -> None:
+    bad("no import/export path on PERSISTENT_2", import_path="s3://hpc-data/in")
+    ok(deployment_type="PERSISTENT_1", per_unit_storage_throughput=50, import_path="s3://hpc-data/in")
+
+
+def test_export_path_is_in_the_import_bucket() -> None:
+    ok(deployment_type="SCRATCH_2", import_path="s3://hpc-data/in", export_path="s3://hpc-data/out")
+    bad("import path's bucket", deployment_type="SCRATCH_2", import_path="s3://hpc-data/in",
+        export_path="s3://other-bucket/out")
+
+
+@pytest.mark.parametrize("mount_point", ["/", "fsx", "/my fsx", "/fsx'; rm -rf /", "/fsx/"])
+def test_mount_point_is_a_plain_absolute_path(mount_point: str) -> None:
+    bad("mount_point", mount_point=mount_point)
 
 
 def test_backups_only_on_persistent_types() -> None:

@@ -95,12 +95,13 @@ def test_efs_is_encrypted_elastic_in_private_subnets(mounted: Any) -> None:
     template.resource_count_is("AWS::EFS::MountTarget", 2)
 
 
-def test_efs_provisioned_throughput() -> None:
+@pytest.mark.parametrize("mibps", [1, 2, 512, 3_413, 3_414])
+def test_efs_provisioned_throughput(mibps: int) -> None:
     stack = new_stack()
     network = HpcNetwork(stack, "Net")
-    StorageLayer(stack, "Storage", vpc=network.vpc, efs=EfsSpec("provisioned", 512))
+    StorageLayer(stack, "Storage", vpc=network.vpc, efs=EfsSpec("provisioned", mibps))
     Template.from_stack(stack).has_resource_properties("AWS::EFS::FileSystem", {
-        "ThroughputMode": "provisioned", "ProvisionedThroughputInMibps": 512})
+        "ThroughputMode": "provisioned", "ProvisionedThroughputInMibps": mibps})
 
 
 @pytest.mark.parametrize(("spec", "match"), [
@@ -109,6 +110,8 @@ def test_efs_provisioned_throughput() -> None:
     (EfsSpec("provisioned", 3_415), "provisioned_throughput_mibps=3415"),
     (EfsSpec("elastic", 100), "none with elastic"),
     (EfsSpec("elastic", performance_mode="maxIO"), "Max I/O"),
+    (EfsSpec(mount_point="/shared home"), "mount_point"),
+    (EfsSpec(mount_point="/"), "mount_point"),
 ])
 def test_efs_rules(spec: EfsSpec, match: str) -> None:
     stack = new_stack()
@@ -238,16 +241,27 @@ def test_template_is_clean_under_cfn_lint(mounted: Any) -> None:
     assert findings(template.to_json()) == []
 
 
-EBS_SIZES = st.sampled_from([1, 3, 4, 5, 124, 125, 126, 16_383, 16_384, 16_385, 65_535, 65_536, 65_537])
-EBS_IOPS = st.none() | st.sampled_from([99, 100, 101, 2_999, 3_000, 3_001, 63_999, 64_000, 64_001, 80_000, 80_001,
-                                        255_999, 256_000, 256_001])
+@st.composite
+def ebs_specs(draw: st.DrawFn) -> EbsSpec:
+    """Mostly specs inside the table (so that the synth path is exercised), sometimes one step outside."""
+    from hpc_constructs.catalog.limits import EBS_VOLUME_TYPES
+
+    kind = draw(st.sampled_from(sorted(EBS_VOLUME_TYPES)))
+    limits = EBS_VOLUME_TYPES[kind]
+    size = draw(st.integers(limits.min_size_gib, limits.max_size_gib) | st.sampled_from(
+        [limits.min_size_gib - 1, limits.max_size_gib + 1]))
+    iops = None
+    if limits.min_iops is not None and limits.max_iops is not None and limits.max_iops_per_gib is not None:
+        top = max(limits.min_iops, min(limits.max_iops, limits.max_iops_per_gib * max(size, 1)))
+        iops = draw(st.integers(limits.min_iops, top) | st.sampled_from([limits.min_iops - 1, limits.max_iops + 1]))
+    throughput = None
+    if kind == "gp3" and draw(st.booleans()):
+        throughput = draw(st.integers(125, max(125, min(2_000, int((iops or 3_000) * 0.25)))) | st.just(2_001))
+    return EbsSpec(size, kind, iops=iops, throughput_mibps=throughput)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(specs=st.lists(st.builds(EbsSpec, size_gib=EBS_SIZES, volume_type=st.sampled_from(["io2", "io1", "gp3", "st1",
-                                                                                          "sc1"]),
-                                iops=EBS_IOPS, throughput_mibps=st.none() | st.sampled_from([124, 125, 750, 2_000])),
-                      min_size=1, max_size=4, unique_by=lambda s: s.size_gib))
+@given(specs=st.lists(ebs_specs(), min_size=1, max_size=4))
 def test_random_ebs_specs_synthesize_cleanly_or_raise_config_error(specs: list[EbsSpec]) -> None:
     stack = new_stack()
     network = HpcNetwork(stack, "Net")
@@ -264,19 +278,28 @@ def test_random_ebs_specs_synthesize_cleanly_or_raise_config_error(specs: list[E
     assert findings(template.to_json()) == []
 
 
-LUSTRE_SPECS = st.builds(
-    LustreSpec,
-    storage_capacity_gib=st.sampled_from([1_199, 1_200, 1_800, 2_400, 3_600, 4_800, 6_000, 7_200]),
-    deployment_type=st.sampled_from(["SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"]),
-    per_unit_storage_throughput=st.none() | st.sampled_from([12, 40, 50, 125, 200, 250, 1_000]),
-    storage_type=st.sampled_from(["SSD", "SSD", "HDD"]),
-    data_repositories=st.sampled_from([(), (LustreDataRepository("/data", "s3://hpc-data/in/"),)]),
-    lustre_version=st.sampled_from(["2.12", "2.15"]),
-)
+@st.composite
+def lustre_specs(draw: st.DrawFn) -> LustreSpec:
+    """Mostly valid combinations of the capacity and throughput tables, sometimes one step outside."""
+    from hpc_constructs.catalog.limits import LUSTRE_DEPLOYMENTS, LUSTRE_HDD_CAPACITY_STEP_GIB
+
+    deployment, storage = draw(st.sampled_from(sorted(LUSTRE_DEPLOYMENTS)))
+    limits = LUSTRE_DEPLOYMENTS[(deployment, storage)]
+    throughput = draw(st.sampled_from(limits.per_unit_throughputs)) if limits.per_unit_throughputs else None
+    if draw(st.integers(0, 9)) == 0:
+        throughput = draw(st.sampled_from([12, 50, 125, 200, 1_000]))
+    step = LUSTRE_HDD_CAPACITY_STEP_GIB.get(throughput or 0, limits.capacity_step_gib) if storage == "HDD" \
+        else limits.capacity_step_gib
+    capacity = draw(st.sampled_from(limits.fixed_capacities_gib or (step,)) | st.integers(1, 8).map(lambda n: n * step))
+    if draw(st.integers(0, 9)) == 0:
+        capacity += draw(st.sampled_from([-1, 1]))
+    repos = (LustreDataRepository("/data", "s3://hpc-data/in/"),) if draw(st.booleans()) else ()
+    return LustreSpec(capacity, deployment, throughput, storage, data_repositories=repos,
+                      efa=deployment == "PERSISTENT_2" and draw(st.booleans()))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(spec=LUSTRE_SPECS)
+@given(spec=lustre_specs())
 def test_random_lustre_specs_synthesize_cleanly_or_raise_config_error(spec: LustreSpec) -> None:
     stack = new_stack()
     network = HpcNetwork(stack, "Net")
@@ -310,3 +333,19 @@ def test_efa_enabled_lustre_allows_all_traffic_with_its_clients() -> None:
     assert _rules_between(template, lustre_sg, fleet_sg) == {("in", "-1", -1, -1), ("out", "-1", -1, -1)}
     assert _rules_between(template, fleet_sg, lustre_sg) == {("in", "-1", -1, -1), ("out", "-1", -1, -1)}
     assert findings(template.to_json()) == []
+
+
+def test_two_layers_on_one_fleet_get_distinct_devices_and_rules() -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    fleet = ComputeFleet(stack, "Fleet", vpc=network.vpc, subnet=network.cluster_subnet,
+                         instance_types=["c7i.4xlarge"])
+    from constructs import Construct
+
+    for scope_id in ("A", "B"):  # the same layer id under two scopes
+        scope = Construct(stack, scope_id)
+        layer = StorageLayer(scope, "Storage", vpc=network.vpc, subnet=network.cluster_subnet,
+                             ebs_volumes=[EbsSpec(100, "gp3", name="data")])
+        layer.mount_on(fleet)
+    user_data = _user_data(Template.from_stack(stack))
+    assert "/dev/sdf /ebs/data" in user_data and "/dev/sdg /ebs/data" in user_data
