@@ -109,7 +109,8 @@ class StorageLayer(Construct):
       lustre: None. A LustreSpec: one FSx for Lustre file system in `subnet`.
       efs: None. An EfsSpec: encrypted, elastic throughput by default, mount targets in private subnets.
       bucket: False. True or a BucketSpec for an S3 bucket (BPA, TLS-only, encrypted, versioned, logged).
-      subnet: None uses the VPC's first private subnet (HpcNetwork.cluster_subnet is the same one):
+      subnet: None uses the VPC's first private subnet (HpcNetwork.cluster_subnet is the same one;
+              isolated, then public subnets where a VPC has no private ones):
               the Lustre file system and EBS volumes without an availability_zone live there.
       removal_policy: RemovalPolicy.RETAIN for every stateful resource: deleting the stack never
                       deletes data.
@@ -139,7 +140,7 @@ class StorageLayer(Construct):
         bucket_spec = BucketSpec() if bucket is True else (bucket or None)
         ebs_figures, lustre_plan = _validate(self.node.path, ebs_volumes, lustre, efs, bucket_spec)
         self.vpc = vpc
-        self.subnet = subnet or (list(vpc.private_subnets) or list(vpc.isolated_subnets))[0]
+        self.subnet = subnet or _inner_subnets(self.node.path, vpc)[0]
         self.removal_policy = removal_policy
         self.figures: dict[str, object] = {}
 
@@ -215,7 +216,7 @@ class StorageLayer(Construct):
             "bursting": aws_efs.ThroughputMode.BURSTING,
             "provisioned": aws_efs.ThroughputMode.PROVISIONED,
         }[spec.throughput_mode]
-        subnets = ec2.SubnetSelection(subnets=list(self.vpc.private_subnets) or list(self.vpc.isolated_subnets))
+        subnets = ec2.SubnetSelection(subnets=_inner_subnets(self.node.path, self.vpc))
         self.file_system = aws_efs.FileSystem(
             self, "Efs",
             vpc=self.vpc,
@@ -395,6 +396,14 @@ class StorageLayer(Construct):
         self.node.add_metadata("hpc:figures", {
             f"instance store on {fleet.node.path}": f"{store:,} GB NVMe per instance at /scratch" if store else "none",
         })
+
+
+def _inner_subnets(path: str, vpc: ec2.IVpc) -> list[ec2.ISubnet]:
+    """The VPC's private subnets, else its isolated ones, else (a public-only VPC) its public ones."""
+    subnets = list(vpc.private_subnets) or list(vpc.isolated_subnets) or list(vpc.public_subnets)
+    if not subnets:
+        raise ConfigError(path, "vpc", "a VPC without subnets", "a VPC with at least one subnet")
+    return subnets
 
 
 def _validate(path: str, ebs_volumes: Sequence[EbsSpec], lustre: LustreSpec | None, efs_spec: EfsSpec | None,

@@ -349,3 +349,16 @@ def test_two_layers_on_one_fleet_get_distinct_devices_and_rules() -> None:
         layer.mount_on(fleet)
     user_data = _user_data(Template.from_stack(stack))
     assert "/dev/sdf /ebs/data" in user_data and "/dev/sdg /ebs/data" in user_data
+
+
+def test_layer_works_in_a_plain_vpc_with_isolated_subnets() -> None:
+    from aws_cdk import aws_ec2 as ec2
+
+    stack = new_stack()
+    isolated = ec2.SubnetConfiguration(name="Iso", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+    vpc = ec2.Vpc(stack, "Plain", max_azs=2, nat_gateways=0, restrict_default_security_group=False,
+                  subnet_configuration=[isolated])
+    StorageLayer(stack, "Storage", vpc=vpc, lustre=LustreSpec(), efs=EfsSpec(), ebs_volumes=[EbsSpec(100, "gp3")])
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::EFS::MountTarget", 2)
+    template.resource_count_is("AWS::FSx::FileSystem", 1)
