@@ -79,7 +79,7 @@ def check_ebs(path: str, spec: EbsSpec, index: int = 0) -> EbsFigures:
 
 def _check_size(path: str, prop: str, spec: EbsSpec, limits: EbsVolumeLimits) -> None:
     size = spec.size_gib
-    if not isinstance(size, int) or isinstance(size, bool) or not limits.min_size_gib <= size <= limits.max_size_gib:
+    if not _is_int(size) or not limits.min_size_gib <= size <= limits.max_size_gib:
         raise ConfigError(path, f"{prop}.size_gib", size,
                           f"{limits.min_size_gib:,} to {limits.max_size_gib:,} GiB for {limits.description}")
 
@@ -96,9 +96,9 @@ def _check_iops(path: str, prop: str, spec: EbsSpec, limits: EbsVolumeLimits) ->
             raise ConfigError(path, f"{prop}.iops", None,
                               f"{limits.min_iops:,} to {limits.max_iops:,} IOPS (required for {spec.volume_type})")
         return limits.baseline_iops
-    if not limits.min_iops <= iops <= limits.max_iops:
+    if not _is_int(iops) or not limits.min_iops <= iops <= limits.max_iops:
         raise ConfigError(path, f"{prop}.iops", iops,
-                          f"{limits.min_iops:,} to {limits.max_iops:,} IOPS for {limits.description}")
+                          f"a whole number, {limits.min_iops:,} to {limits.max_iops:,} IOPS for {limits.description}")
     per_gib = limits.max_iops_per_gib
     baseline = limits.baseline_iops or 0
     if per_gib is not None and iops > baseline and iops > per_gib * spec.size_gib:
@@ -124,7 +124,7 @@ def _check_throughput(path: str, prop: str, spec: EbsSpec, limits: EbsVolumeLimi
         return min(cap, per_tib * spec.size_gib / 1024), "documented baseline"
     if throughput is None:
         return float(limits.baseline_throughput_mibps or 0), "baseline"
-    if not limits.min_throughput_mibps <= throughput <= limits.max_throughput_mibps:
+    if not _is_int(throughput) or not limits.min_throughput_mibps <= throughput <= limits.max_throughput_mibps:
         raise ConfigError(path, f"{prop}.throughput_mibps", throughput,
                           f"{limits.min_throughput_mibps:,} to {limits.max_throughput_mibps:,} MiB/s for gp3")
     ratio = limits.max_throughput_mibps_per_iops
@@ -134,6 +134,10 @@ def _check_throughput(path: str, prop: str, spec: EbsSpec, limits: EbsVolumeLimi
                           f"at most {ratio} MiB/s per provisioned IOPS: {ratio * iops:g} MiB/s at {iops:,} IOPS",
                           hint=f"{throughput:,} MiB/s needs at least {int(-(-throughput // ratio)):,} IOPS.")
     return float(throughput), "provisioned"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _io_throughput(volume_type: str, iops: int) -> float:

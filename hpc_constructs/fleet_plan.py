@@ -160,7 +160,10 @@ def efa_layout(types: Sequence[InstanceType], *, efa: bool) -> tuple[InterfacePl
             interfaces.append(InterfacePlan(index, 0, "efa"))
             efa_budget -= 1
         else:
-            interfaces.append(InterfacePlan(index, 1, "interface"))
+            # ENA on a further card goes at device 1, as the guide gives, unless the card holds one
+            # interface only (hpc6id.32xlarge): then device 0 is the only place it can go.
+            room = min(t.network_cards[index].maximum_network_interfaces for t in types)
+            interfaces.append(InterfacePlan(index, 1 if room >= 2 else 0, "interface"))
     return tuple(interfaces)
 
 
@@ -193,6 +196,10 @@ def _one_architecture(path: str, types: Sequence[InstanceType]) -> str:
         detail = "; ".join(f"{arch}: {', '.join(names)}" for arch, names in sorted(by_arch.items()))
         raise ConfigError(path, "instance_types", detail, "instance types of one architecture",
                           hint="One launch template carries one image; build one fleet per architecture.")
+    mac = [t.name for t in types if t.architecture not in ("x86_64", "arm64")]
+    if mac:
+        raise ConfigError(path, "instance_types", ", ".join(mac), "x86_64 or arm64 (Linux) instance types",
+                          hint="Mac instances run macOS on Dedicated Hosts, not in Auto Scaling groups.")
     return types[0].architecture
 
 

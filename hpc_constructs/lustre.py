@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from hpc_constructs.catalog.limits import (
     LUSTRE_DEPLOYMENTS,
+    LUSTRE_EFA_CAPACITY_STEP_GIB,
     LUSTRE_HDD_CAPACITY_STEP_GIB,
     LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS,
     LUSTRE_VERSIONS,
@@ -53,8 +54,8 @@ class LustreSpec:
     per_unit_storage_throughput: MB/s per TiB. None picks the lowest tier of a persistent type
                                  (PERSISTENT_2: 125, PERSISTENT_1 SSD: 50, HDD: 12); scratch takes none.
     storage_type: "SSD"; "HDD" only with PERSISTENT_1.
-    drive_cache_type: None means "NONE" on HDD; "READ" caches 20% of capacity on SSD. HDD only.
     data_repositories: up to 8 DRAs. Not on SCRATCH_1, not on Lustre 2.10, not with import_path.
+    drive_cache_type: None means "NONE" on HDD; "READ" caches 20% of capacity on SSD. HDD only.
     import_path / export_path: the older file-system-level S3 link ("s3://bucket/prefix"); not with DRAs.
     lustre_version: "2.15" (2.10 not on PERSISTENT_2).
     data_compression: "LZ4" or "NONE". Default "LZ4".
@@ -63,7 +64,8 @@ class LustreSpec:
                                      available on scratch types or file systems linked to S3.
     mount_point: "/fsx". Where mount_on mounts it.
     efa: False. True makes an EFA-enabled file system: PERSISTENT_2 SSD on Lustre 2.15 with a
-         metadata configuration; its security group then allows all traffic to and from itself and
+         metadata configuration, its capacity a multiple of 38,400 / 19,200 / 9,600 / 4,800 GiB at
+         125 / 250 / 500 / 1,000 MB/s/TiB; its security group then allows all traffic to and from itself and
          the fleets that mount it. Fixed at creation. mount_on mounts it over TCP; clients use EFA only
          after the FSx EFA client set-up (EFA driver, LNet EFA configuration), which is not automated here.
     metadata_iops: None. PERSISTENT_2 only. None gives no metadata configuration, or AUTOMATIC mode when
@@ -75,8 +77,8 @@ class LustreSpec:
     deployment_type: str = "PERSISTENT_2"
     per_unit_storage_throughput: int | None = None
     storage_type: str = "SSD"
-    drive_cache_type: str | None = None
     data_repositories: Sequence[LustreDataRepository] = field(default_factory=tuple)
+    drive_cache_type: str | None = None
     import_path: str | None = None
     export_path: str | None = None
     lustre_version: str = "2.15"
@@ -151,7 +153,7 @@ def _per_unit_throughput(path: str, prop: str, spec: LustreSpec, limits: LustreD
         return None
     if value is None:
         return limits.per_unit_throughputs[0]
-    if value not in limits.per_unit_throughputs:
+    if not _is_int(value) or value not in limits.per_unit_throughputs:
         allowed = ", ".join(str(v) for v in limits.per_unit_throughputs)
         raise ConfigError(path, f"{prop}.per_unit_storage_throughput", value,
                           f"{allowed} MB/s/TiB for {spec.deployment_type} {spec.storage_type}")
@@ -161,7 +163,12 @@ def _per_unit_throughput(path: str, prop: str, spec: LustreSpec, limits: LustreD
 def _check_capacity(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLimits,
                     throughput: int | None) -> None:
     gib = spec.storage_capacity_gib
-    if spec.storage_type == "HDD":
+    if spec.efa and spec.deployment_type == "PERSISTENT_2" and throughput is not None \
+            and throughput in LUSTRE_EFA_CAPACITY_STEP_GIB:
+        step = LUSTRE_EFA_CAPACITY_STEP_GIB[throughput]
+        ok = _is_int(gib) and gib > 0 and gib % step == 0
+        rule = f"a multiple of {step:,} GiB for an EFA-enabled file system at {throughput} MB/s/TiB"
+    elif spec.storage_type == "HDD":
         assert throughput is not None
         step = LUSTRE_HDD_CAPACITY_STEP_GIB[throughput]
         ok = isinstance(gib, int) and gib > 0 and gib % step == 0
@@ -169,8 +176,12 @@ def _check_capacity(path: str, prop: str, spec: LustreSpec, limits: LustreDeploy
     else:
         ok = isinstance(gib, int) and limits.capacity_allowed(gib)
         rule = f"{limits.capacity_rule} for {spec.deployment_type}"
-    if not ok or isinstance(gib, bool):
+    if not ok or not _is_int(gib):
         raise ConfigError(path, f"{prop}.storage_capacity_gib", gib, rule)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _drive_cache(path: str, prop: str, spec: LustreSpec) -> str | None:
@@ -195,6 +206,9 @@ def _check_version(path: str, prop: str, spec: LustreSpec) -> None:
 
 
 def _check_s3_links(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLimits) -> None:
+    if isinstance(spec.data_repositories, (str, LustreDataRepository)):
+        raise ConfigError(path, f"{prop}.data_repositories", spec.data_repositories,
+                          "a sequence of LustreDataRepository")
     repos = list(spec.data_repositories)
     for name in ("import_path", "export_path"):
         value = getattr(spec, name)
@@ -232,6 +246,8 @@ def _check_s3_links(path: str, prop: str, spec: LustreSpec, limits: LustreDeploy
     seen_s3: list[str] = []
     for i, repo in enumerate(repos):
         item = f"{prop}.data_repositories[{i}]"
+        if not isinstance(repo, LustreDataRepository):
+            raise ConfigError(path, item, repo, "a LustreDataRepository(file_system_path, data_repository_path)")
         if not _FS_PATH.match(repo.file_system_path):
             raise ConfigError(path, f"{item}.file_system_path", repo.file_system_path, "an absolute path, e.g. /data")
         fs_path = _directory(repo.file_system_path)
@@ -284,7 +300,8 @@ def _metadata(path: str, prop: str, spec: LustreSpec) -> str | None:
                           "2.15 with a metadata configuration (efa=True or metadata_iops)")
     if iops is None:
         return "AUTOMATIC"
-    steps = iops in METADATA_IOPS_FIXED or (iops % METADATA_IOPS_STEP == 0 and 0 < iops <= METADATA_IOPS_MAX)
+    steps = _is_int(iops) and (
+        iops in METADATA_IOPS_FIXED or (iops % METADATA_IOPS_STEP == 0 and 0 < iops <= METADATA_IOPS_MAX))
     if not steps:
         raise ConfigError(path, f"{prop}.metadata_iops", iops,
                           f"{', '.join(f'{v:,}' for v in METADATA_IOPS_FIXED)}, or a multiple of "

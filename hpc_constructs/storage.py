@@ -137,6 +137,10 @@ class StorageLayer(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
+        # Server access logs are delivered through a bucket policy, not the LogDeliveryWrite ACL, so that
+        # both buckets can enforce bucket-owner object ownership (ACLs off). This is CDK's recommended
+        # flag; setting it here makes the layer behave the same in an app without cdk.json's flags.
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         bucket_spec = BucketSpec() if bucket is True else (bucket or None)
         ebs_figures, lustre_plan = _validate(self.node.path, ebs_volumes, lustre, efs, bucket_spec)
         self.vpc = vpc
@@ -370,6 +374,8 @@ class StorageLayer(Construct):
             _tcp_rule(rules, "EfsFromFleet", group=efs_sg, source=fleet_sg, ports=(NFS_PORT, NFS_PORT),
                       description="NFS from the fleet")
             self.file_system.grant_read_write(fleet.role)
+            # Instances must not boot before the mount targets exist, or the first mount fails.
+            fleet.auto_scaling_group.node.add_dependency(self.file_system.mount_targets_available)
             lines += _efs_mount_commands(self.file_system.file_system_id, self._efs_spec.mount_point)
         if self.volumes and ebs_volumes:
             tag_key, tag_value = fleet.fleet_tag
@@ -468,7 +474,8 @@ def _lustre_mount_commands(lustre: LustreFileSystem) -> list[str]:
         f"mkdir -p {mount_point}",
         f"grep -qs ' {mount_point} lustre ' /etc/fstab || echo '{entry}' >> /etc/fstab",
         "systemctl daemon-reload",
-        f"mountpoint -q {mount_point} || mount {mount_point}",
+        f"mountpoint -q {mount_point} || mount {mount_point} || "
+        f"echo 'hpc-constructs: mounting {mount_point} failed; the automount retries at first access' >&2",
     ]
 
 
@@ -478,6 +485,7 @@ def _efs_mount_commands(file_system_id: str, mount_point: str) -> list[str]:
         "dnf install -y amazon-efs-utils",
         f"mkdir -p {mount_point}",
         f"grep -qs ' {mount_point} efs ' /etc/fstab || echo '{entry}' >> /etc/fstab",
-        f"mountpoint -q {mount_point} || mount {mount_point}",
+        f"mountpoint -q {mount_point} || mount {mount_point} || "
+        f"echo 'hpc-constructs: mounting {mount_point} failed; run: mount {mount_point}' >&2",
     ]
 

@@ -30,8 +30,9 @@ def check_layout(types: Sequence[InstanceType], interfaces: Sequence[dict[str, A
     for card_index, on_card in by_card.items():
         if card_index == 0:
             continue
+        room = min(t.network_cards[card_index].maximum_network_interfaces for t in types)
         for i in on_card:  # EC2 User Guide: further cards take EFA at device 0 and ENA at device 1
-            expected_device = 0 if i["InterfaceType"] in EFA_KINDS else 1
+            expected_device = 0 if i["InterfaceType"] in EFA_KINDS or room == 1 else 1
             assert i["DeviceIndex"] == expected_device, f"card {card_index}: {i['InterfaceType']} at {i['DeviceIndex']}"
     for t in types:
         for card_index, on_card in by_card.items():

@@ -129,6 +129,11 @@ LUSTRE_DEPLOYMENTS: Mapping[tuple[str, str], LustreDeploymentLimits] = MappingPr
                                      baseline=None, persistent=True, dra=True, paths=False),
 })
 LUSTRE_HDD_CAPACITY_STEP_GIB: Mapping[int, int] = MappingProxyType({12: 6_000, 40: 1_800})
+# EFA-enabled file systems grow in units of 4,800 MB/s: "multiples of 38400 GiB for 125 MBps/TiB file
+# systems, 19200 GiB for 250, 9600 GiB for 500 and 4800 GiB for 1000" (FSx for Lustre User Guide,
+# 'Increasing storage capacity'); the same units apply at creation.
+LUSTRE_EFA_CAPACITY_STEP_GIB: Mapping[int, int] = MappingProxyType({125: 38_400, 250: 19_200, 500: 9_600,
+                                                                    1_000: 4_800})
 # DRAs: "supported on all FSx for Lustre 2.12 and 2.15 file systems, excluding scratch_1" (FSx API,
 # CreateDataRepositoryAssociation), at most 8 per file system, and never with ImportPath/ExportPath/
 # AutoImportPolicy ("not supported for file systems with a data repository association").

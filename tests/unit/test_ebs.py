@@ -146,3 +146,9 @@ def test_any_spec_is_accepted_within_limits_or_refused(size: int, kind: str, iop
     if throughput is not None:
         assert kind == "gp3" and figures.iops is not None
         assert 125 <= throughput <= 2_000 and (throughput <= 125 or throughput <= 0.25 * figures.iops)
+
+
+def test_fractional_iops_and_throughput_are_refused() -> None:
+    bad("iops=1000.5", size_gib=100, volume_type="io2", iops=1000.5)
+    bad("throughput_mibps=125.5", size_gib=100, volume_type="gp3", throughput_mibps=125.5)
+    bad("size_gib=100.0", size_gib=100.0, volume_type="gp3")

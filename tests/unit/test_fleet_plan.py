@@ -206,3 +206,14 @@ def test_any_input_gives_a_valid_plan_or_config_error(names: list[str], efa: boo
     check_layout(plan.instance_types, _as_dicts(plan.interfaces), efa=plan.efa)
     assert not (plan.efa and subnet_count != 1)
     assert 0 <= plan.min_capacity <= plan.max_capacity
+
+
+def test_mac_instances_are_refused() -> None:
+    with pytest.raises(ConfigError, match="Dedicated Hosts"):
+        plan_fleet(P, ["mac2.metal"])
+
+
+def test_ena_on_a_card_with_room_for_one_interface_goes_at_device_0() -> None:
+    hpc6id = catalog.instance_type("hpc6id.32xlarge")
+    assert [c.maximum_network_interfaces for c in hpc6id.network_cards] == [1, 1]
+    assert _kinds_no_efa("hpc6id.32xlarge") == [(0, 0, "interface"), (1, 0, "interface")]

@@ -209,11 +209,11 @@ def test_any_lustre_spec_is_accepted_or_refused(capacity: int, deployment: str, 
 
 
 def test_efa_needs_persistent_2_on_lustre_2_15_and_gets_automatic_metadata() -> None:
-    plan = plan_lustre(P, LustreSpec(4_800, "PERSISTENT_2", 500, efa=True))
+    plan = plan_lustre(P, LustreSpec(9_600, "PERSISTENT_2", 500, efa=True))
     assert plan.metadata_mode == "AUTOMATIC"
     bad("EFA only on PERSISTENT_2", deployment_type="PERSISTENT_1", per_unit_storage_throughput=200, efa=True)
     bad("EFA only on PERSISTENT_2", deployment_type="SCRATCH_2", efa=True)
-    bad("lustre_version='2.12'", efa=True, lustre_version="2.12")
+    bad("lustre_version='2.12'", efa=True, lustre_version="2.12", storage_capacity_gib=38_400)
 
 
 def test_metadata_iops_boundaries() -> None:
@@ -223,3 +223,24 @@ def test_metadata_iops_boundaries() -> None:
         bad("metadata_iops", metadata_iops=iops)
     bad("only on PERSISTENT_2", deployment_type="SCRATCH_2", metadata_iops=3_000)
     assert plan_lustre(P, LustreSpec()).metadata_mode is None
+
+
+@pytest.mark.parametrize(("throughput", "unit"), [(125, 38_400), (250, 19_200), (500, 9_600), (1_000, 4_800)])
+def test_efa_enabled_capacity_is_a_multiple_of_4800_mbps_units(throughput: int, unit: int) -> None:
+    for gib in (unit, 2 * unit):
+        ok(storage_capacity_gib=gib, per_unit_storage_throughput=throughput, efa=True)
+    for gib in (unit - 2_400, unit + 2_400, 1_200):
+        bad("EFA-enabled", storage_capacity_gib=gib, per_unit_storage_throughput=throughput, efa=True)
+
+
+def test_contract_positional_order() -> None:
+    spec = LustreSpec(2_400, "PERSISTENT_2", 250, "SSD", [LustreDataRepository("/data", "s3://hpc-data/")])
+    assert plan_lustre(P, spec).spec.data_repositories[0].file_system_path == "/data"
+
+
+def test_wrong_types_are_config_errors() -> None:
+    bad("per_unit_storage_throughput", per_unit_storage_throughput=125.0)
+    bad("storage_capacity_gib", storage_capacity_gib=2_400.0)
+    bad(r"data_repositories\[0\]", data_repositories=({"file_system_path": "/data"},))
+    bad("a sequence of LustreDataRepository", data_repositories=LustreDataRepository("/data", "s3://b-1/"))
+    bad("metadata_iops", metadata_iops=3_000.0)

@@ -362,3 +362,22 @@ def test_layer_works_in_a_plain_vpc_with_isolated_subnets() -> None:
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::EFS::MountTarget", 2)
     template.resource_count_is("AWS::FSx::FileSystem", 1)
+
+
+def test_layer_with_bucket_works_in_a_plain_app_without_cdk_json_flags() -> None:
+    from aws_cdk import App
+    from aws_cdk import aws_ec2 as ec2
+
+    stack = Stack(App(), "Plain")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+    storage = StorageLayer(stack, "Storage", vpc=vpc, bucket=True)
+    assert storage.bucket is not None and storage.log_bucket is not None
+    Template.from_stack(stack).has_resource_properties("AWS::S3::Bucket", {
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}})
+
+
+def test_fleet_waits_for_the_efs_mount_targets(mounted: Any) -> None:
+    _, _, _, template = mounted
+    (group,) = _by_type(template, "AWS::AutoScaling::AutoScalingGroup").values()
+    targets = set(_by_type(template, "AWS::EFS::MountTarget"))
+    assert targets and targets <= set(group.get("DependsOn", []))
