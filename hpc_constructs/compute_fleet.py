@@ -14,7 +14,6 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from hpc_constructs.catalog import InstanceType
-from hpc_constructs.catalog.limits import ROOT_VOLUME
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, plan_fleet
 
@@ -56,17 +55,17 @@ class ComputeFleet(Construct):
       notifications_topic: None. An SNS topic for the group's launch/terminate notifications.
 
     Rules (checked at synth time, in this order, by fleet_plan.plan_fleet):
-      known, distinct instance types; ENA on every type; one architecture; EFA only where every type
-      has it; Spot only where offered; cluster placement only where supported; EFA and cluster
-      placement in exactly one subnet; 0 <= min <= desired <= max.
+      known, distinct instance types; ENA on every type; one (Linux) architecture; EFA only where
+      every type has it; Spot only where offered; cluster placement only where supported; EFA and
+      cluster placement in exactly one subnet; 0 <= min <= desired <= max; root volume size.
 
     Network layout: one interface on every network card, so the instance can use its full
     bandwidth. We use AWS's recommended layout (ENA primary at card 0/device 0, efa-only at card 0/
     device 1 and at device 0 of every further EFA-capable card), rather than EFA on the primary,
     because efa-only interfaces take no IPv4 address (a 32-card p5.48xlarge fleet would otherwise
     drain the subnet) and it is the only layout that also fits types whose card 0 is ENA-only
-    (p6-b300). Cards that cannot take EFA, or that come after MaximumEfaInterfaces is used up, get an
-    ENA interface. No interface gets a public IP. See fleet_plan.efa_layout.
+    (p6-b300). Further cards that cannot take EFA, or that come after MaximumEfaInterfaces is used
+    up, get an ENA interface at device 1. No interface gets a public IP. See fleet_plan.efa_layout.
 
     Attributes: launch_template, placement_group (None without one), security_group, connections,
     auto_scaling_group, role, user_data, fleet_tag (instance tag key and value), instance_types
@@ -98,14 +97,10 @@ class ComputeFleet(Construct):
         if subnet is not None and vpc_subnets is not None:
             raise ConfigError(self.node.path, "vpc_subnets", "given with subnet", "subnet or vpc_subnets, not both")
         subnets = _subnets(vpc, subnet, vpc_subnets)
-        if not ROOT_VOLUME.min_gib <= root_volume_size_gib <= ROOT_VOLUME.max_gib:
-            raise ConfigError(self.node.path, "root_volume_size_gib", root_volume_size_gib,
-                              f"{ROOT_VOLUME.min_gib} to {ROOT_VOLUME.max_gib:,} GiB (encrypted gp3 root volume; "
-                              "Amazon Linux 2023 needs at least 8)")
         self.plan: FleetPlan = plan_fleet(
             self.node.path, instance_types, efa=efa, placement_group=placement_group, spot=spot,
             min_capacity=min_capacity, max_capacity=max_capacity, desired_capacity=desired_capacity,
-            subnet_count=len(subnets),
+            subnet_count=len(subnets), root_volume_size_gib=root_volume_size_gib,
         )
         plan = self.plan
         self.instance_types: tuple[InstanceType, ...] = plan.instance_types
@@ -264,14 +259,19 @@ def scratch_script() -> str:
     return resources.files("hpc_constructs").joinpath("scripts/hpc-scratch.sh").read_text()
 
 
+def install_boot_script(name: str) -> list[str]:
+    """User-data lines that write hpc_constructs/scripts/<name>.sh to /usr/local/sbin/<name>."""
+    text = resources.files("hpc_constructs").joinpath(f"scripts/{name}.sh").read_text()
+    marker = name.upper().replace("-", "_")  # quoted heredoc: the script is written as it is
+    return [f"cat > /usr/local/sbin/{name} <<'{marker}'", *text.rstrip("\n").split("\n"), marker,
+            f"chmod 0755 /usr/local/sbin/{name}"]
+
+
 def scratch_commands() -> list[str]:
     """User-data lines that install scratch_script() as a systemd unit run at every boot."""
     return [
         "dnf install -y mdadm xfsprogs nvme-cli",
-        "cat > /usr/local/sbin/hpc-scratch <<'HPC_SCRATCH'",
-        *scratch_script().rstrip("\n").split("\n"),
-        "HPC_SCRATCH",
-        "chmod 0755 /usr/local/sbin/hpc-scratch",
+        *install_boot_script("hpc-scratch"),
         "cat > /etc/systemd/system/hpc-scratch.service <<'HPC_UNIT'",
         "[Unit]",
         "Description=Stripe NVMe instance-store disks (RAID0) and mount them at " + SCRATCH_MOUNT_POINT,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hpc_constructs import catalog
 from hpc_constructs.catalog import InstanceType
-from hpc_constructs.catalog.limits import AUTO_SCALING
+from hpc_constructs.catalog.limits import AUTO_SCALING, ROOT_VOLUME
 from hpc_constructs.errors import ConfigError
 
 MAX_INSTANCE_TYPES = AUTO_SCALING.max_launch_template_overrides
@@ -71,6 +71,7 @@ def plan_fleet(
     max_capacity: int = 1,
     desired_capacity: int | None = None,
     subnet_count: int = 1,
+    root_volume_size_gib: int = 64,
 ) -> FleetPlan:
     """Validate a fleet's props and decide its layout. Rules, in order:
 
@@ -83,6 +84,7 @@ def plan_fleet(
        group when every type supports it and the fleet has one subnet.
     7. Subnets: an EFA fleet or a cluster placement group lives in exactly one subnet (one AZ).
     8. Capacity: 0 <= min <= desired <= max (max 0 parks the fleet).
+    9. Root volume: 8 to 16,384 GiB.
     """
     types = _instance_types(path, instance_types)
     _require_ena(path, types)
@@ -95,6 +97,10 @@ def plan_fleet(
                           hint="EFA traffic does not cross Availability Zones: pass subnet=<one subnet>, "
                                "or efa=False for a fleet that spans AZs.")
     _check_capacity(path, min_capacity, max_capacity, desired_capacity)
+    if not ROOT_VOLUME.min_gib <= root_volume_size_gib <= ROOT_VOLUME.max_gib:
+        raise ConfigError(path, "root_volume_size_gib", root_volume_size_gib,
+                          f"{ROOT_VOLUME.min_gib} to {ROOT_VOLUME.max_gib:,} GiB (encrypted gp3 root volume; "
+                          "Amazon Linux 2023 needs at least 8)")
 
     layout_type = min(types, key=lambda t: (len(t.network_cards), t.network_bandwidth_gbps, t.name))
     interfaces = efa_layout(types, efa=use_efa)
@@ -173,7 +179,8 @@ def _instance_types(path: str, names: Sequence[str]) -> tuple[InstanceType, ...]
                           hint=f"Write instance_types=[{names!r}].")
     if not 1 <= len(names) <= MAX_INSTANCE_TYPES:
         raise ConfigError(path, "instance_types", list(names), f"1 to {MAX_INSTANCE_TYPES} instance types",
-                          hint="An Auto Scaling group's mixed-instances policy takes at most 40 types.")
+                          hint=f"An Auto Scaling group's mixed-instances policy takes at most "
+                               f"{MAX_INSTANCE_TYPES} types.")
     duplicates = sorted({n for n in names if list(names).count(n) > 1})
     if duplicates:
         raise ConfigError(path, "instance_types", list(names), "each instance type once",

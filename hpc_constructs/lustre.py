@@ -13,6 +13,7 @@ from hpc_constructs.catalog.limits import (
     LUSTRE_DEPLOYMENTS,
     LUSTRE_EFA_CAPACITY_STEP_GIB,
     LUSTRE_HDD_CAPACITY_STEP_GIB,
+    LUSTRE_MAX_BACKUP_RETENTION_DAYS,
     LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS,
     LUSTRE_VERSIONS,
     METADATA_IOPS_FIXED,
@@ -321,6 +322,7 @@ def _backups(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLim
         raise ConfigError(path, f"{prop}.automatic_backup_retention_days", days,
                           "0: backups are not supported on file systems linked to S3",
                           hint="S3 is the durable copy of a linked file system.")
-    if not 0 <= days <= 90:
-        raise ConfigError(path, f"{prop}.automatic_backup_retention_days", days, "0 to 90 days")
+    if not 0 <= days <= LUSTRE_MAX_BACKUP_RETENTION_DAYS:
+        raise ConfigError(path, f"{prop}.automatic_backup_retention_days", days,
+                          f"0 to {LUSTRE_MAX_BACKUP_RETENTION_DAYS} days")
     return days

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 
 from aws_cdk import Acknowledgment, Names, RemovalPolicy, Size, Stack, Validations, aws_efs
 from aws_cdk import aws_ec2 as ec2
@@ -14,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from hpc_constructs.catalog.limits import EFS_MAX_PROVISIONED_THROUGHPUT_MIBPS, LUSTRE_CLIENT_PORTS
-from hpc_constructs.compute_fleet import ComputeFleet
+from hpc_constructs.compute_fleet import SCRATCH_MOUNT_POINT, ComputeFleet, install_boot_script
 from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.lustre import MOUNT_POINT, LustrePlan, LustreSpec, plan_lustre
@@ -346,8 +345,8 @@ class StorageLayer(Construct):
         EFA-enabled file system gets all traffic both ways instead, as FSx requires;
         EFS: NFS (TCP 2049) from the fleet. Nothing else is opened. Mounting the same layer on the
         same fleet twice is a ConfigError. The fleet's user data installs the clients and adds
-        idempotent fstab entries (mounted at LustreSpec.mount_point and EfsSpec.mount_point); EBS
-        volumes are attached by the first fleet instance in their AZ and mounted at /ebs/<name>.
+        idempotent fstab entries (at LustreSpec.mount_point and EfsSpec.mount_point); EBS volumes
+        are mounted at /ebs/<name>.
         """
         if self.node.path in fleet.mounted_storage:
             raise ConfigError(self.node.path, "mount_on", fleet.node.path, "each fleet once per StorageLayer")
@@ -387,11 +386,9 @@ class StorageLayer(Construct):
                 id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:"
                    "<AWS::AccountId>:instance/*]",
                 reason="Instances of an Auto Scaling group are not known at synth time; the statement is "
-                       "limited to instances tagged with this fleet's group name.",
+                       "limited to instances carrying this fleet's hpc-constructs:fleet tag.",
             ))
-            script = resources.files("hpc_constructs").joinpath("scripts/hpc-ebs-attach.sh").read_text()
-            lines += ["cat > /usr/local/sbin/hpc-ebs-attach <<'HPC_EBS'", *script.rstrip("\n").split("\n"),
-                      "HPC_EBS", "chmod 0755 /usr/local/sbin/hpc-ebs-attach"]
+            lines += install_boot_script("hpc-ebs-attach")
             for volume, (spec, figures) in zip(self.volumes, self._volume_specs, strict=True):
                 device = fleet.next_ebs_device_name()
                 mode = "multi" if spec.multi_attach else "single"
@@ -399,9 +396,8 @@ class StorageLayer(Construct):
                              f"{EBS_MOUNT_ROOT}/{figures.name} {mode} || true")
         fleet.user_data.add_commands(*lines)
         store = max(t.nvme_instance_store_gb for t in fleet.instance_types)
-        self.node.add_metadata("hpc:figures", {
-            f"instance store on {fleet.node.path}": f"{store:,} GB NVMe per instance at /scratch" if store else "none",
-        })
+        figure = f"{store:,} GB NVMe per instance at {SCRATCH_MOUNT_POINT}" if store else "none"
+        self.node.add_metadata("hpc:figures", {f"instance store on {fleet.node.path}": figure})
 
 
 def _inner_subnets(path: str, vpc: ec2.IVpc) -> list[ec2.ISubnet]:

@@ -154,6 +154,8 @@ LUSTRE_VERSIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 METADATA_IOPS_FIXED = (1_500, 3_000, 6_000, 12_000)
 METADATA_IOPS_STEP = 12_000
 METADATA_IOPS_MAX = 192_000
+# AutomaticBackupRetentionDays: 0 to 90 (FSx API, CreateFileSystemLustreConfiguration; checked 2026-11).
+LUSTRE_MAX_BACKUP_RETENTION_DAYS = 90
 LUSTRE_CLIENT_PORTS: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))  # TCP, FSx Lustre User Guide
 
 
@@ -187,8 +189,8 @@ AUTO_SCALING = AutoScalingLimits()
 @dataclass(frozen=True, slots=True)
 class RootVolumeLimits:
     min_gib: int = 8  # Amazon Linux 2023 AMIs need an 8 GiB root volume
-    max_gib: int = 16_384  # gp3 root volume, MBR/legacy-boot safe upper bound used by the library
-    source: str = f"Amazon Linux 2023 User Guide (AMI root volume 8 GiB) and EBS gp3 limits; checked {CHECKED}"
+    max_gib: int = 16_384  # a library bound, not an AWS limit: scratch and data belong on other volumes
+    source: str = f"Amazon Linux 2023 User Guide (AMI root volume 8 GiB); checked {CHECKED}"
 
 
 ROOT_VOLUME = RootVolumeLimits()

@@ -204,7 +204,7 @@ def test_legacy_type_is_refused_with_an_ena_explanation() -> None:
 
 
 def test_root_volume_size_is_validated() -> None:
-    with pytest.raises(ConfigError, match="root_volume_size_gib=4"):
+    with pytest.raises(ConfigError, match="Test/Fleet: root_volume_size_gib=4"):
         _fleet(instance_types=["c7i.large"], root_volume_size_gib=4)
 
 

@@ -152,3 +152,11 @@ def test_fractional_iops_and_throughput_are_refused() -> None:
     bad("iops=1000.5", size_gib=100, volume_type="io2", iops=1000.5)
     bad("throughput_mibps=125.5", size_gib=100, volume_type="gp3", throughput_mibps=125.5)
     bad("size_gib=100.0", size_gib=100.0, volume_type="gp3")
+
+
+def test_volume_name_boundaries() -> None:
+    ok(size_gib=100, volume_type="gp3", name="a" * 32)
+    ok(size_gib=100, volume_type="gp3", name="a")
+    bad(r"name='a{33}'", size_gib=100, volume_type="gp3", name="a" * 33)
+    bad("name='Data'", size_gib=100, volume_type="gp3", name="Data")
+    bad("name='1data'", size_gib=100, volume_type="gp3", name="1data")

@@ -217,3 +217,11 @@ def test_ena_on_a_card_with_room_for_one_interface_goes_at_device_0() -> None:
     hpc6id = catalog.instance_type("hpc6id.32xlarge")
     assert [c.maximum_network_interfaces for c in hpc6id.network_cards] == [1, 1]
     assert _kinds_no_efa("hpc6id.32xlarge") == [(0, 0, "interface"), (1, 0, "interface")]
+
+
+def test_root_volume_size_boundaries() -> None:
+    for gib in (8, 9, 16_383, 16_384):
+        assert plan_fleet(P, ["c6i.large"], root_volume_size_gib=gib)
+    for gib in (7, 16_385):
+        with pytest.raises(ConfigError, match=f"root_volume_size_gib={gib} is not allowed. Allowed: 8 to 16,384 GiB"):
+            plan_fleet(P, ["c6i.large"], root_volume_size_gib=gib)

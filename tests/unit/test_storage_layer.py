@@ -241,6 +241,22 @@ def test_template_is_clean_under_cfn_lint(mounted: Any) -> None:
     assert findings(template.to_json()) == []
 
 
+def _synth_or_refused(props: dict[str, Any], error_prefix: str) -> Template | None:
+    """A StorageLayer with `props`: its template, clean under cfn-lint; or None when ConfigError refused it."""
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    try:
+        StorageLayer(stack, "Storage", vpc=network.vpc, **props)
+    except ConfigError as err:
+        assert str(err).startswith(error_prefix)
+        event("refused")
+        return None
+    event("accepted")
+    template = Template.from_stack(stack)
+    assert findings(template.to_json()) == []
+    return template
+
+
 @st.composite
 def ebs_specs(draw: st.DrawFn) -> EbsSpec:
     """Mostly specs inside the table (so that the synth path is exercised), sometimes one step outside."""
@@ -263,19 +279,10 @@ def ebs_specs(draw: st.DrawFn) -> EbsSpec:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs=st.lists(ebs_specs(), min_size=1, max_size=4))
 def test_random_ebs_specs_synthesize_cleanly_or_raise_config_error(specs: list[EbsSpec]) -> None:
-    stack = new_stack()
-    network = HpcNetwork(stack, "Net")
     specs = [EbsSpec(s.size_gib, s.volume_type, s.iops, s.throughput_mibps, name=f"v{i}") for i, s in enumerate(specs)]
-    try:
-        StorageLayer(stack, "Storage", vpc=network.vpc, ebs_volumes=specs)
-    except ConfigError as err:
-        assert str(err).startswith("Test/Storage: ebs_volumes[")
-        event("refused")
-        return
-    event("accepted")
-    template = Template.from_stack(stack)
-    template.resource_count_is("AWS::EC2::Volume", len(specs))
-    assert findings(template.to_json()) == []
+    template = _synth_or_refused({"ebs_volumes": specs}, "Test/Storage: ebs_volumes[")
+    if template is not None:
+        template.resource_count_is("AWS::EC2::Volume", len(specs))
 
 
 @st.composite
@@ -301,19 +308,10 @@ def lustre_specs(draw: st.DrawFn) -> LustreSpec:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=lustre_specs())
 def test_random_lustre_specs_synthesize_cleanly_or_raise_config_error(spec: LustreSpec) -> None:
-    stack = new_stack()
-    network = HpcNetwork(stack, "Net")
-    try:
-        StorageLayer(stack, "Storage", vpc=network.vpc, lustre=spec)
-    except ConfigError as err:
-        assert str(err).startswith("Test/Storage: lustre.")
-        event("refused")
-        return
-    event("accepted")
-    template = Template.from_stack(stack)
-    template.resource_count_is("AWS::FSx::FileSystem", 1)
-    template.resource_count_is("AWS::FSx::DataRepositoryAssociation", len(spec.data_repositories))
-    assert findings(template.to_json()) == []
+    template = _synth_or_refused({"lustre": spec}, "Test/Storage: lustre.")
+    if template is not None:
+        template.resource_count_is("AWS::FSx::FileSystem", 1)
+        template.resource_count_is("AWS::FSx::DataRepositoryAssociation", len(spec.data_repositories))
 
 
 def test_efa_enabled_lustre_allows_all_traffic_with_its_clients() -> None:
@@ -381,3 +379,13 @@ def test_fleet_waits_for_the_efs_mount_targets(mounted: Any) -> None:
     (group,) = _by_type(template, "AWS::AutoScaling::AutoScalingGroup").values()
     targets = set(_by_type(template, "AWS::EFS::MountTarget"))
     assert targets and targets <= set(group.get("DependsOn", []))
+
+
+def test_more_than_21_volumes_attached_at_boot_is_refused() -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    fleet = ComputeFleet(stack, "Fleet", vpc=network.vpc, subnet=network.cluster_subnet, instance_types=["c7i.large"])
+    StorageLayer(stack, "A", vpc=network.vpc, ebs_volumes=[EbsSpec(10, "gp3", name=f"v{i}") for i in range(21)]
+                 ).mount_on(fleet)  # /dev/sdf to /dev/sdz
+    with pytest.raises(ConfigError, match="at most 21 volumes attached at boot"):
+        StorageLayer(stack, "B", vpc=network.vpc, ebs_volumes=[EbsSpec(10, "gp3")]).mount_on(fleet)
