@@ -44,6 +44,8 @@ FIELDS = [
     "burstable",
     "bare_metal",
     "usage_classes",
+    "hypervisor",  # "nitro" or "xen"; "" for bare metal (which runs on the Nitro system without a hypervisor)
+    "ebs_nvme_support",  # EbsInfo.NvmeSupport: "required" means EBS volumes appear as NVMe devices
 ]
 
 
@@ -82,6 +84,8 @@ def _row(t: dict[str, Any]) -> list[Any]:
         bool(t.get("BurstablePerformanceSupported", False)),
         bool(t.get("BareMetal", False)),
         t.get("SupportedUsageClasses", []),
+        t.get("Hypervisor", ""),
+        t.get("EbsInfo", {}).get("NvmeSupport", "unsupported"),
     ]
 
 

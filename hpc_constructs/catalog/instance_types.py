@@ -67,6 +67,28 @@ class InstanceType:
     burstable: bool
     bare_metal: bool
     usage_classes: tuple[str, ...]
+    hypervisor: str  # "nitro", "xen", or "" for bare metal (Nitro system, no hypervisor)
+    ebs_nvme_support: str  # "required", "supported" or "unsupported": do EBS volumes appear as NVMe?
+
+    @property
+    def has_gpu(self) -> bool:
+        """Carries GPUs, whole or fractional (g6f and gr6f list an L4 with a count of 0)."""
+        return self.gpus > 0 or bool(self.gpu_manufacturer)
+
+    @property
+    def nitro(self) -> bool:
+        """Built on the Nitro system: a Nitro hypervisor, or bare metal (which DescribeInstanceTypes
+        lists without a hypervisor)."""
+        return self.hypervisor in ("nitro", "")
+
+    @property
+    def ebs_as_nvme(self) -> bool:
+        """EBS volumes always appear as NVMe devices, with the volume ID as the serial number.
+
+        On Xen types (i3, m4, r4, x1, ...) EBS appears as /dev/xvd* (or, on i3, optionally as NVMe
+        depending on the image's drivers), so the library's boot scripts cannot find it by volume ID.
+        """
+        return self.ebs_nvme_support == "required"
 
     @property
     def family(self) -> str:

@@ -157,6 +157,20 @@ METADATA_IOPS_MAX = 192_000
 # AutomaticBackupRetentionDays: 0 to 90 (FSx API, CreateFileSystemLustreConfiguration; checked 2026-11).
 LUSTRE_MAX_BACKUP_RETENTION_DAYS = 90
 LUSTRE_CLIENT_PORTS: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))  # TCP, FSx Lustre User Guide
+# EFA clients of an EFA-enabled file system (FSx for Lustre User Guide, 'Configuring EFA clients',
+# checked 2026-11): the EFA interfaces that a client configures for LNet by default, by instance type:
+# the listed GPU types by name, "other instances with multiple network cards" 2, "with a single network
+# card" 1. "Each FSx for Lustre file system has a maximum limit of 1024 EFA connections across all
+# client instances"; each configured interface is one connection. "EFA is supported on Nitro v4 (or
+# higher) EC2 instances that support EFA, excluding the trn2 instance family."
+LUSTRE_EFA_CLIENT_INTERFACES: Mapping[str, int] = MappingProxyType({
+    "p6-b300.48xlarge": 16, "p6e-gb200.36xlarge": 8, "p6-b200.48xlarge": 8, "p5en.48xlarge": 8,
+    "p5e.48xlarge": 8, "p5.48xlarge": 8,
+})
+LUSTRE_EFA_CLIENT_INTERFACES_MULTI_CARD = 2
+LUSTRE_EFA_CLIENT_INTERFACES_SINGLE_CARD = 1
+LUSTRE_EFA_MAX_CONNECTIONS = 1024
+LUSTRE_EFA_CLIENT_EXCLUDED_FAMILIES: tuple[str, ...] = ("trn2",)
 
 
 # EFS ProvisionedThroughputInMibps: "Valid values are 1-3414 MiBps, with the upper limit depending on

@@ -93,3 +93,21 @@ def test_every_efa_type_has_a_consistent_record() -> None:
         assert t.maximum_efa_interfaces >= 1, t.name
         assert t.efa_capable_cards, t.name
         assert [c.index for c in t.network_cards] == list(range(len(t.network_cards))), t.name
+
+
+@pytest.mark.parametrize(("name", "hypervisor", "nitro", "ebs_as_nvme"), [
+    ("i3.16xlarge", "xen", False, False),  # ENA-capable, but EBS appears as /dev/xvd*
+    ("m4.16xlarge", "xen", False, False),
+    ("p5.48xlarge", "nitro", True, True),
+    ("c7i.large", "nitro", True, True),
+    ("i3en.metal", "", True, True),  # bare metal: no hypervisor, Nitro system, EBS over NVMe
+])
+def test_hypervisor_and_ebs_over_nvme(name: str, hypervisor: str, nitro: bool, ebs_as_nvme: bool) -> None:
+    t = catalog.instance_type(name)
+    assert (t.hypervisor, t.nitro, t.ebs_as_nvme) == (hypervisor, nitro, ebs_as_nvme)
+
+
+@pytest.mark.parametrize(("name", "gpu"), [("p5.48xlarge", True), ("g6f.large", True), ("g5g.xlarge", True),
+                                           ("c7i.large", False), ("trn2.48xlarge", False)])
+def test_gpu_types_are_known(name: str, gpu: bool) -> None:
+    assert catalog.instance_type(name).has_gpu is gpu
