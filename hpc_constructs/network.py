@@ -15,6 +15,9 @@ _MIN_AZS = 2
 class HpcNetwork(Construct):
     """A multi-AZ VPC with public and private subnets, NAT, flow logs and an S3 gateway endpoint.
 
+    A created VPC's default security group has no rules (CDK's restrict-default-security-group custom
+    resource removes them), in any app, with or without cdk.json's feature flags.
+
     Works with no options. Attributes:
       vpc             the ec2.IVpc (created, or the one passed in)
       cluster_subnet  one private subnet, in one AZ, meant for tightly coupled EFA fleets and the
@@ -61,6 +64,9 @@ class HpcNetwork(Construct):
                 ip_addresses=ec2.IpAddresses.cidr(cidr),
                 max_azs=max_azs,
                 nat_gateways=nat_gateways,
+                # Explicit, not left to cdk.json's feature flag: in an app without that flag the VPC's
+                # default security group would keep its allow-all rules.
+                restrict_default_security_group=True,
                 subnet_configuration=[
                     ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                     ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,

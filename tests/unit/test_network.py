@@ -87,3 +87,15 @@ def test_wrapped_vpc_without_private_subnets_is_refused() -> None:
                   subnet_configuration=[ec2.SubnetConfiguration(name="Pub", subnet_type=ec2.SubnetType.PUBLIC)])
     with pytest.raises(ConfigError, match="private or isolated subnet"):
         HpcNetwork(stack, "Net", vpc=vpc)
+
+
+def test_default_security_group_is_locked_down_in_an_app_without_cdk_json_context() -> None:
+    """A plain App() has none of cdk.json's feature flags: the lockdown must not depend on them."""
+    from aws_cdk import App
+
+    stack = Stack(App(), "Plain")
+    HpcNetwork(stack, "Net")
+    template = Template.from_stack(stack)
+    template.resource_count_is("Custom::VpcRestrictDefaultSG", 1)
+    template.has_resource_properties("Custom::VpcRestrictDefaultSG", {
+        "DefaultSecurityGroupId": {"Fn::GetAtt": [Match.string_like_regexp("NetVpc"), "DefaultSecurityGroup"]}})
