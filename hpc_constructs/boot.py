@@ -1,0 +1,100 @@
+"""What a node does at boot, as user-data lines (pure functions, no CDK).
+
+A fleet's user data is a sequence of named steps. Each step runs on its own, in a subshell with
+`set -e`; a failed step is logged, the steps after it still run (a failed EFA install never skips the
+mounts), and the user data exits non-zero at the end, naming every failed step, so that
+`cloud-init status` and /var/lib/hpc-constructs/failed-steps show it. Whatever must also happen at
+every later boot (scratch, mounts, LNet set-up, EBS takeover) is a systemd unit or an fstab entry;
+the steps only install and start them.
+
+The scripts that the user data installs live in hpc_constructs/scripts/ and are tested there against
+stub commands. They need a dnf-based image with systemd: Amazon Linux 2023 (the library's default
+images, the AWS Deep Learning AMIs on Amazon Linux 2023 included), or a RHEL 9 family image with the
+same packages.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+FAILED_STEPS_FILE = "/var/lib/hpc-constructs/failed-steps"
+
+# Defined before any step; the CDK user data's exit trap calls hpc_boot_report at the end.
+PRELUDE: tuple[str, ...] = (
+    "# hpc-constructs: each step runs on its own; a failed step is reported at the end and never",
+    "# skips the steps after it.",
+    "set -uo pipefail",
+    "HPC_FAILED_STEPS=()",
+    "hpc_step() {",
+    '  local name="$1"; shift',
+    '  echo "hpc-constructs: step: $name"',
+    '  ( set -e; "$@" )',
+    "  local status=$?",
+    '  if [ "$status" -ne 0 ]; then',
+    '    echo "hpc-constructs: step failed (exit $status): $name" >&2',
+    '    HPC_FAILED_STEPS+=("$name")',
+    "  fi",
+    "  return 0",
+    "}",
+    "hpc_retry() {  # hpc_retry ATTEMPTS COMMAND...: network installs at first boot, with a growing pause",
+    '  local attempts="$1" n=1; shift',
+    '  until "$@"; do',
+    '    [ "$n" -ge "$attempts" ] && return 1',
+    '    sleep $((n * ${HPC_RETRY_SECONDS:-10})); n=$((n + 1))',
+    "  done",
+    "}",
+    "hpc_boot_report() {",
+    f"  mkdir -p {FAILED_STEPS_FILE.rsplit('/', 1)[0]}",
+    '  if [ "${#HPC_FAILED_STEPS[@]}" -gt 0 ]; then',
+    f"    printf '%s\\n' \"${{HPC_FAILED_STEPS[@]}}\" > {FAILED_STEPS_FILE}",
+    '    echo "hpc-constructs: ${#HPC_FAILED_STEPS[@]} boot step(s) failed: ${HPC_FAILED_STEPS[*]}" >&2',
+    "    exit 1",
+    "  fi",
+    f"  : > {FAILED_STEPS_FILE}",
+    '  echo "hpc-constructs: every boot step succeeded"',
+    "}",
+)
+ON_EXIT: tuple[str, ...] = ("hpc_boot_report",)
+
+_STEP_NAME = re.compile(r"^[A-Za-z0-9 ,./_:()-]+$")
+
+
+def script_text(name: str) -> str:
+    """The text of hpc_constructs/scripts/<name>.sh."""
+    return resources.files("hpc_constructs").joinpath(f"scripts/{name}.sh").read_text()
+
+
+def write_file(path: str, text: str, *, mode: str = "0644") -> list[str]:
+    """Lines that write `text` to `path` as it is (a quoted heredoc: no expansion)."""
+    marker = "HPC_" + re.sub(r"[^A-Za-z0-9]", "_", path.rsplit("/", 1)[-1]).upper()
+    body = text.rstrip("\n").split("\n")
+    assert marker not in body, f"heredoc marker {marker} occurs in {path}"
+    return [f"mkdir -p {path.rsplit('/', 1)[0] or '/'}", f"cat > {path} <<'{marker}'", *body, marker,
+            f"chmod {mode} {path}"]
+
+
+def install_boot_script(name: str) -> list[str]:
+    """Lines that write hpc_constructs/scripts/<name>.sh to /usr/local/sbin/<name>."""
+    return write_file(f"/usr/local/sbin/{name}", script_text(name), mode="0755")
+
+
+def systemd_unit(name: str, text: str) -> list[str]:
+    """Lines that write a systemd unit file to /etc/systemd/system/<name>."""
+    return write_file(f"/etc/systemd/system/{name}", text)
+
+
+def step(name: str, *command: str) -> str:
+    """One boot step: `command` (a function or program and its arguments) run by hpc_step."""
+    assert _STEP_NAME.match(name), name
+    return f"hpc_step '{name}' " + " ".join(command)
+
+
+def function(name: str, body: list[str] | tuple[str, ...]) -> list[str]:
+    """A shell function for a step with several commands; run it with step(title, name)."""
+    return [f"{name}() {{", *(f"  {line}" for line in body), "}"]
+
+
+def fstab_entry(entry: str, mount_point: str, fstype: str) -> str:
+    """An idempotent line that adds `entry` to /etc/fstab unless the mount point has one."""
+    return f"grep -qs ' {mount_point} {fstype} ' /etc/fstab || echo '{entry}' >> /etc/fstab"
