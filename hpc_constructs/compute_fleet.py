@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 
 import jsii
 from aws_cdk import Acknowledgment, Tags, Validations
@@ -13,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from hpc_constructs import boot
 from hpc_constructs.catalog import InstanceType
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, plan_fleet
@@ -24,8 +24,6 @@ FLEET_TAG_KEY = "hpc-constructs:fleet"
 
 EBS_DEVICE_LETTERS = "fghijklmnopqrstuvwxyz"  # the names EC2 recommends for EBS volumes on Linux
 
-# The EFA installer's stable "latest" URL (EC2 User Guide, 'Get started with EFA and MPI', step 3).
-EFA_INSTALLER_URL = "https://efa-installer.amazonaws.com/aws-efa-installer-latest.tar.gz"
 
 
 @jsii.implements(ec2.IConnectable)
@@ -46,18 +44,38 @@ class ComputeFleet(Construct):
       spot: False. True runs Spot capacity with the price-capacity-optimized allocation strategy and
             capacity rebalancing; False runs On-Demand.
       min_capacity: 0, max_capacity: 1, desired_capacity: None (left to scaling). 0 <= min <= desired <= max.
-      machine_image: None uses the latest Amazon Linux 2023 for the types' architecture, from the
-                     catalog. A custom image must support ENA (and carry EFA software, or keep
-                     install_efa_software=True).
-      root_volume_size_gib: 64. Encrypted gp3 root volume.
-      install_efa_software: True. On an EFA fleet, user data runs the AWS EFA installer (kernel
-                            module, libfabric, Open MPI) unless the image already has it.
+      subnet / vpc_subnets: None picks the VPC's first private subnet, else its first isolated one; a
+                  VPC with only public subnets is a ConfigError unless the subnet is passed (nodes get
+                  no public IP, so a public subnet gives them no route out).
+      machine_image: None uses, from its public SSM parameter (resolved at deploy time), the latest
+                     Amazon Linux 2023 for the types' architecture, or for GPU types the AWS Deep
+                     Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023: NVIDIA driver, fabric
+                     manager for NVSwitch, GDRCopy, EFA software). GPU types that image does not support
+                     (p3dn, g7, g6f, gr6f) need a machine_image. The boot scripts use dnf and systemd:
+                     Amazon Linux 2023 or a RHEL 9 family image. See catalog/software.py.
+      root_device_name: None. Required with machine_image (e.g. "/dev/xvda" on Amazon Linux,
+                        "/dev/sda1" on Ubuntu and RHEL): the encrypted gp3 root is mapped under it.
+      root_volume_size_gib: None gives 64 GiB on Amazon Linux 2023 and the image's own size on other
+                            images. Encrypted gp3 root volume, deleted with the node.
+      install_efa_software: True. On an EFA fleet whose image lacks the EFA software, the first boot
+                            downloads the pinned EFA installer, checks its GPG signature against the
+                            pinned key fingerprint, and runs it. False: the image has it. In an isolated
+                            subnet (no route out) True is a ConfigError.
+      efa_installer_version: None pins catalog.software.EFA_INSTALLER (1.51.0); another release number
+                             (1.25.0 or later).
+      efa_installer_key_fingerprint: None pins the fingerprint AWS documents for the installer's key.
       notifications_topic: None. An SNS topic for the group's launch/terminate notifications.
 
     Rules (checked at synth time, in this order, by fleet_plan.plan_fleet):
       known, distinct instance types; ENA on every type; one (Linux) architecture; EFA only where
       every type has it; Spot only where offered; cluster placement only where supported; EFA and
-      cluster placement in exactly one subnet; 0 <= min <= desired <= max; root volume size.
+      cluster placement in exactly one subnet; 0 <= min <= desired <= max; the image (GPU types);
+      root volume size; EFA software (version, fingerprint, route out).
+
+    Boot: user data of named steps (hpc_constructs.boot): a failed step never skips the ones after
+    it, and the user data exits 1 naming them (cloud-init status; /var/lib/hpc-constructs/failed-steps).
+    Instance-store NVMe disks are striped and mounted at /scratch by a unit run at every boot. The
+    Auto Scaling group waits for the security-group rules its nodes need.
 
     Network layout: one interface on every network card, so the instance can use its full
     bandwidth. We use AWS's recommended layout (ENA primary at card 0/device 0, efa-only at card 0/
@@ -68,6 +86,7 @@ class ComputeFleet(Construct):
     up, get an ENA interface at device 1. No interface gets a public IP. See fleet_plan.efa_layout.
 
     Attributes: launch_template, placement_group (None without one), security_group, connections,
+    installed_boot_scripts,
     auto_scaling_group, role, user_data, fleet_tag (instance tag key and value), instance_types
     (catalog records), plan, network_bandwidth_gbps (what the configured interfaces carry) and
     max_network_bandwidth_gbps (the type's full bandwidth).
@@ -89,18 +108,25 @@ class ComputeFleet(Construct):
         max_capacity: int = 1,
         desired_capacity: int | None = None,
         machine_image: ec2.IMachineImage | None = None,
-        root_volume_size_gib: int = 64,
+        root_device_name: str | None = None,
+        root_volume_size_gib: int | None = None,
         install_efa_software: bool = True,
+        efa_installer_version: str | None = None,
+        efa_installer_key_fingerprint: str | None = None,
         notifications_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
         if subnet is not None and vpc_subnets is not None:
             raise ConfigError(self.node.path, "vpc_subnets", "given with subnet", "subnet or vpc_subnets, not both")
-        subnets = _subnets(vpc, subnet, vpc_subnets)
+        subnets = _subnets(self.node.path, vpc, subnet, vpc_subnets)
         self.plan: FleetPlan = plan_fleet(
             self.node.path, instance_types, efa=efa, placement_group=placement_group, spot=spot,
             min_capacity=min_capacity, max_capacity=max_capacity, desired_capacity=desired_capacity,
             subnet_count=len(subnets), root_volume_size_gib=root_volume_size_gib,
+            custom_image=machine_image is not None, root_device_name=root_device_name,
+            install_efa_software=install_efa_software, efa_installer_version=efa_installer_version,
+            efa_installer_key_fingerprint=efa_installer_key_fingerprint,
+            route_out=not _without_route_out(vpc, subnets),
         )
         plan = self.plan
         self.instance_types: tuple[InstanceType, ...] = plan.instance_types
@@ -113,13 +139,14 @@ class ComputeFleet(Construct):
         )
         # EFA's OS-bypass traffic is not IP, so the 0.0.0.0/0 egress rule does not cover it:
         # both self-referencing rules are explicit, separate resources.
-        ec2.CfnSecurityGroupIngress(self, "SelfIngress", group_id=self.security_group.security_group_id,
-                                    ip_protocol="-1", source_security_group_id=self.security_group.security_group_id,
-                                    description="All traffic from fleet nodes (EFA, MPI)")
-        ec2.CfnSecurityGroupEgress(self, "SelfEgress", group_id=self.security_group.security_group_id,
-                                   ip_protocol="-1",
-                                   destination_security_group_id=self.security_group.security_group_id,
-                                   description="All traffic to fleet nodes (EFA OS-bypass is not IP)")
+        self_ingress = ec2.CfnSecurityGroupIngress(
+            self, "SelfIngress", group_id=self.security_group.security_group_id, ip_protocol="-1",
+            source_security_group_id=self.security_group.security_group_id,
+            description="All traffic from fleet nodes (EFA, MPI)")
+        self_egress = ec2.CfnSecurityGroupEgress(
+            self, "SelfEgress", group_id=self.security_group.security_group_id, ip_protocol="-1",
+            destination_security_group_id=self.security_group.security_group_id,
+            description="All traffic to fleet nodes (EFA OS-bypass is not IP)")
         self.connections = ec2.Connections(security_groups=[self.security_group])
         self.mounted_storage: set[str] = set()  # paths of the StorageLayers mounted here (mount_on)
         self._ebs_devices = 0
@@ -134,25 +161,29 @@ class ComputeFleet(Construct):
         ))
 
         self.user_data = ec2.UserData.for_linux()
-        self.user_data.add_commands("set -euo pipefail")
-        if plan.efa and install_efa_software:
-            self.user_data.add_commands(*_efa_install_commands())
+        self.user_data.add_on_exit_commands(*boot.ON_EXIT)
+        self.user_data.add_commands(*boot.PRELUDE)
+        self.installed_boot_scripts: set[str] = set()
+        self._mount_points: dict[str, str] = {}
+        if plan.efa_software == "install":
+            self.install_boot_script("hpc-efa-install")
+            self.add_boot_commands(boot.step(
+                f"EFA software {plan.efa_installer.version}", "/usr/local/sbin/hpc-efa-install",
+                plan.efa_installer.version, plan.efa_installer.key_fingerprint))
         if plan.nvme_instance_store:
-            self.user_data.add_commands(*scratch_commands())
+            self.install_boot_script("hpc-scratch")
+            self.add_boot_commands(*scratch_commands())
 
-        cpu = ec2.AmazonLinuxCpuType.ARM_64 if plan.architecture == "arm64" else ec2.AmazonLinuxCpuType.X86_64
         self.launch_template = ec2.LaunchTemplate(
             self, "LaunchTemplate",
-            machine_image=machine_image or ec2.MachineImage.latest_amazon_linux2023(cpu_type=cpu),
+            machine_image=machine_image or _default_image(plan),
             require_imdsv2=True,
             role=self.role,
             user_data=self.user_data,
-            block_devices=[ec2.BlockDevice(device_name="/dev/xvda", volume=ec2.BlockDeviceVolume.ebs(
-                root_volume_size_gib, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3,
-                delete_on_termination=True))],
         )
         cfn_template = self.launch_template.node.default_child
         assert isinstance(cfn_template, ec2.CfnLaunchTemplate)
+        self._cfn_template = cfn_template
         interfaces: list[dict[str, object]] = [
             {
                 "NetworkCardIndex": i.network_card_index,
@@ -163,6 +194,11 @@ class ComputeFleet(Construct):
             }
             for i in plan.interfaces
         ]
+        root: dict[str, object] = {"DeleteOnTermination": True, "Encrypted": True, "VolumeType": "gp3"}
+        if plan.root_volume_size_gib is not None:
+            root["VolumeSize"] = plan.root_volume_size_gib
+        self._block_devices: list[dict[str, object]] = [{"DeviceName": plan.image.root_device_name, "Ebs": root}]
+        cfn_template.add_property_override("LaunchTemplateData.BlockDeviceMappings", self._block_devices)
         if len(interfaces) == 1:
             # With several interfaces EC2 refuses the parameter even when false
             # ("cannot be specified when launching with multiple network interfaces") and assigns no
@@ -200,6 +236,9 @@ class ComputeFleet(Construct):
             notifications=[autoscaling.NotificationConfiguration(topic=notifications_topic)]
             if notifications_topic else None,
         )
+        # Nodes must not boot before the rules that MPI and EFA between them need: with min_capacity > 0
+        # the first nodes would otherwise start while the rules are still being created.
+        self.auto_scaling_group.node.add_dependency(self_ingress, self_egress)
         self.fleet_tag = (FLEET_TAG_KEY, self.node.path)
         Tags.of(self.auto_scaling_group).add(*self.fleet_tag, apply_to_launched_instances=True)
         cfn_group = self.auto_scaling_group.node.default_child
@@ -228,8 +267,48 @@ class ComputeFleet(Construct):
                                         f"'{plan.layout_type.network_performance}')",
             "cluster placement group": plan.placement_group,
             "NVMe scratch per instance (GB)": max(t.nvme_instance_store_gb for t in plan.instance_types),
+            "image": plan.image.description,
+            "EFA software": {"install": f"EFA installer {plan.efa_installer.version}, GPG-verified at first boot",
+                             "image": "from the image", "none": "none (no EFA)"}[plan.efa_software],
         })
 
+
+    # -- what other constructs (StorageLayer.mount_on) add to the nodes -------------------------
+
+    def add_boot_commands(self, *lines: str) -> None:
+        """Lines for the nodes' user data, after everything added before (see hpc_constructs.boot)."""
+        self.user_data.add_commands(*lines)
+
+    def add_boot_step(self, name: str, *command: str) -> None:
+        """A named boot step: run on its own, reported at the end of the user data if it fails."""
+        self.user_data.add_commands(boot.step(name, *command))
+
+    def install_boot_script(self, name: str) -> None:
+        """Install hpc_constructs/scripts/<name>.sh as /usr/local/sbin/<name>, once per fleet."""
+        if name not in self.installed_boot_scripts:
+            self.installed_boot_scripts.add(name)
+            self.add_boot_commands(*boot.install_boot_script(name))
+
+    def claim_mount_point(self, mount_point: str, owner: str) -> None:
+        """Reserve a mount point on the nodes; a second claim is a ConfigError naming the first owner."""
+        if mount_point in self._mount_points:
+            raise ConfigError(owner, "mount point", mount_point,
+                              f"a mount point not already used on {self.node.path}",
+                              hint=f"{self._mount_points[mount_point]} mounts {mount_point} there already; "
+                                   "give one of them another mount_point or volume name.")
+        self._mount_points[mount_point] = owner
+
+    def add_node_volume(self, *, device_name: str, size_gib: int, volume_type: str, iops: int | None = None,
+                        throughput_mibps: int | None = None) -> None:
+        """An encrypted EBS volume on every node, in the launch template, deleted with its node."""
+        ebs: dict[str, object] = {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": size_gib,
+                                  "VolumeType": volume_type}
+        if iops is not None:
+            ebs["Iops"] = iops
+        if throughput_mibps is not None:
+            ebs["Throughput"] = throughput_mibps
+        self._block_devices.append({"DeviceName": device_name, "Ebs": ebs})
+        self._cfn_template.add_property_override("LaunchTemplateData.BlockDeviceMappings", self._block_devices)
 
     def next_ebs_device_name(self) -> str:
         """A device name for the next EBS volume attached at boot (/dev/sdf to /dev/sdz), across layers."""
@@ -241,7 +320,17 @@ class ComputeFleet(Construct):
         return f"/dev/sd{letter}"
 
 
-def _subnets(vpc: ec2.IVpc, subnet: ec2.ISubnet | None,
+def _default_image(plan: FleetPlan) -> ec2.IMachineImage:
+    """The public image the plan chose, resolved from its SSM parameter at deploy time."""
+    public = plan.image.public
+    assert public is not None
+    if not public.gpu_driver:  # CDK's own Amazon Linux 2023 lookup: the same public parameter
+        cpu = ec2.AmazonLinuxCpuType.ARM_64 if public.architecture == "arm64" else ec2.AmazonLinuxCpuType.X86_64
+        return ec2.MachineImage.latest_amazon_linux2023(cpu_type=cpu)
+    return ec2.MachineImage.from_ssm_parameter(public.ssm_parameter, os=ec2.OperatingSystemType.LINUX)
+
+
+def _subnets(path: str, vpc: ec2.IVpc, subnet: ec2.ISubnet | None,
              vpc_subnets: ec2.SubnetSelection | None) -> list[ec2.ISubnet]:
     if subnet is not None:
         return [subnet]
@@ -251,50 +340,39 @@ def _subnets(vpc: ec2.IVpc, subnet: ec2.ISubnet | None,
             subnet_filters=vpc_subnets.subnet_filters, subnet_group_name=vpc_subnets.subnet_group_name,
             subnets=vpc_subnets.subnets, subnet_type=vpc_subnets.subnet_type).subnets)
     private = list(vpc.private_subnets) or list(vpc.isolated_subnets)
-    return private[:1] if private else list(vpc.public_subnets[:1])
+    if not private:
+        raise ConfigError(path, "subnet", None, "a private or isolated subnet, or a subnet passed explicitly",
+                          hint="The VPC has only public subnets. Fleet nodes get no public IP, so in a public "
+                               "subnet they would have no route out (no package installs, no SSM). Add private "
+                               "subnets with a NAT gateway (HpcNetwork does), or pass subnet= to choose one.")
+    return private[:1]
 
 
-def scratch_script() -> str:
-    """The boot script that stripes every NVMe instance-store disk as RAID0 and mounts it."""
-    return resources.files("hpc_constructs").joinpath("scripts/hpc-scratch.sh").read_text()
-
-
-def install_boot_script(name: str) -> list[str]:
-    """User-data lines that write hpc_constructs/scripts/<name>.sh to /usr/local/sbin/<name>."""
-    text = resources.files("hpc_constructs").joinpath(f"scripts/{name}.sh").read_text()
-    marker = name.upper().replace("-", "_")  # quoted heredoc: the script is written as it is
-    return [f"cat > /usr/local/sbin/{name} <<'{marker}'", *text.rstrip("\n").split("\n"), marker,
-            f"chmod 0755 /usr/local/sbin/{name}"]
+def _without_route_out(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> bool:
+    """True when every subnet is one of the VPC's isolated subnets (no NAT, no internet gateway)."""
+    isolated = {s.node.path for s in vpc.isolated_subnets}
+    return bool(subnets) and all(s.node.path in isolated for s in subnets)
 
 
 def scratch_commands() -> list[str]:
-    """User-data lines that install scratch_script() as a systemd unit run at every boot."""
+    """User-data lines that install hpc-scratch as a systemd unit run at every boot, and start it."""
     return [
-        "dnf install -y mdadm xfsprogs nvme-cli",
-        *install_boot_script("hpc-scratch"),
-        "cat > /etc/systemd/system/hpc-scratch.service <<'HPC_UNIT'",
-        "[Unit]",
-        "Description=Stripe NVMe instance-store disks (RAID0) and mount them at " + SCRATCH_MOUNT_POINT,
-        "After=local-fs.target",
-        "Before=remote-fs-pre.target",
-        "[Service]",
-        "Type=oneshot",
-        "RemainAfterExit=yes",
-        "ExecStart=/usr/local/sbin/hpc-scratch",
-        "[Install]",
-        "WantedBy=multi-user.target",
-        "HPC_UNIT",
+        *boot.function("hpc_scratch_tools", [
+            "rpm -q mdadm xfsprogs >/dev/null 2>&1 || hpc_retry 5 dnf install -y mdadm xfsprogs",
+        ]),
+        boot.step("scratch tools (mdadm, xfsprogs)", "hpc_scratch_tools"),
+        *boot.systemd_unit("hpc-scratch.service", "\n".join([
+            "[Unit]",
+            "Description=Stripe NVMe instance-store disks (RAID0) and mount them at " + SCRATCH_MOUNT_POINT,
+            "After=local-fs.target",
+            "Before=remote-fs-pre.target",
+            "[Service]",
+            "Type=oneshot",
+            "RemainAfterExit=yes",
+            "ExecStart=/usr/local/sbin/hpc-scratch",
+            "[Install]",
+            "WantedBy=multi-user.target",
+        ])),
         "systemctl daemon-reload",
-        "systemctl enable --now hpc-scratch.service",
-    ]
-
-
-def _efa_install_commands() -> list[str]:
-    return [
-        "if [ ! -e /opt/amazon/efa/bin/fi_info ]; then",
-        "  dnf install -y tar",
-        f"  curl -fsSL -o /tmp/aws-efa-installer.tar.gz {EFA_INSTALLER_URL}",
-        "  tar -xzf /tmp/aws-efa-installer.tar.gz -C /tmp",
-        "  (cd /tmp/aws-efa-installer && ./efa_installer.sh -y)",
-        "fi",
+        boot.step(f"NVMe scratch at {SCRATCH_MOUNT_POINT}", "systemctl", "enable", "--now", "hpc-scratch.service"),
     ]

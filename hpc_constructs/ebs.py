@@ -22,7 +22,7 @@ from hpc_constructs.catalog.limits import (
 from hpc_constructs.errors import ConfigError
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-
+ATTACH_MODES = ("one_node", "per_node")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +34,26 @@ class EbsSpec:
     iops: required for io1 and io2; optional for gp3 (baseline 3,000); not allowed otherwise.
     throughput_mibps: gp3 only (baseline 125).
     availability_zone: None puts the volume in the AZ of the layer's subnet (the cluster subnet), so
-                       that a fleet in that subnet can attach it.
+                       that a fleet in that subnet can attach it. one_node only.
     name: None names the volume "vol<N>" (its position); mounted at /ebs/<name>.
-    multi_attach: False. io1/io2 only; needs a cluster-aware file system, so mount_on never formats it.
+    multi_attach: False. io1/io2 only, one_node only; every node in the volume's AZ attaches it (up
+                  to EBS's limit), but it needs a cluster-aware file system, so it is never formatted
+                  or mounted.
+    attach: how a fleet that mounts the layer (StorageLayer.mount_on) gets the volume.
+      "one_node" (default): one standalone volume, retained with the stack's data. One node of each
+          mounting fleet holds it at a time: a systemd timer on every node attaches it to a node when
+          no node holds it (at first boot, and again when its holder goes away), formats it only if
+          blank, and mounts it at /ebs/<name>. Mounting it on a fleet whose max_capacity is above 1
+          adds a CDK warning. For data that every node reads and writes, use EFS or FSx for Lustre.
+      "per_node": no standalone volume: the launch template of every mounting fleet gets the
+          volume in its block device mappings, so each node gets its own encrypted volume with these
+          IOPS and this throughput, formatted at first boot and mounted at /ebs/<name>. It is deleted
+          with its node (scale-in, Spot interruption, replacement): node-local working space, never
+          the place for results.
+      one_node is the default because a volume in a StorageLayer is expected to keep its data when
+      nodes come and go: per_node volumes are deleted with their nodes, and a default that loses data
+      on scale-in would surprise more than one that reaches one node at a time (which the warning
+      names at synth time).
     """
 
     size_gib: int
@@ -46,6 +63,7 @@ class EbsSpec:
     availability_zone: str | None = None
     name: str | None = None
     multi_attach: bool = False
+    attach: str = "one_node"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +74,7 @@ class EbsFigures:
     iops: int | None  # provisioned or baseline; None for HDD types (MiB/s-rated)
     throughput_mibps: float  # provisioned, baseline or documented maximum (see max_throughput_basis)
     throughput_basis: str
+    attach: str = "one_node"
 
 
 def check_ebs(path: str, spec: EbsSpec, index: int = 0) -> EbsFigures:
@@ -74,7 +93,18 @@ def check_ebs(path: str, spec: EbsSpec, index: int = 0) -> EbsFigures:
     throughput, basis = _check_throughput(path, prop, spec, limits, iops)
     if spec.multi_attach and spec.volume_type not in ("io1", "io2"):
         raise ConfigError(path, f"{prop}.multi_attach", True, "multi-attach only on io1 and io2 volumes")
-    return EbsFigures(name, spec.volume_type, spec.size_gib, iops, throughput, basis)
+    if spec.attach not in ATTACH_MODES:
+        raise ConfigError(path, f"{prop}.attach", spec.attach, " or ".join(ATTACH_MODES),
+                          hint="one_node: a standalone, retained volume that one node holds at a time; "
+                               "per_node: a volume of its own on every node, deleted with the node.")
+    if spec.attach == "per_node":
+        if spec.multi_attach:
+            raise ConfigError(path, f"{prop}.multi_attach", True, "multi-attach only with attach='one_node'",
+                              hint="A per-node volume belongs to one node; Multi-Attach shares one standalone volume.")
+        if spec.availability_zone is not None:
+            raise ConfigError(path, f"{prop}.availability_zone", spec.availability_zone,
+                              "None with attach='per_node' (each node's volume is made in the node's AZ)")
+    return EbsFigures(name, spec.volume_type, spec.size_gib, iops, throughput, basis, spec.attach)
 
 
 def _check_size(path: str, prop: str, spec: EbsSpec, limits: EbsVolumeLimits) -> None:

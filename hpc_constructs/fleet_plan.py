@@ -8,12 +8,24 @@ configured interfaces can carry. It raises ConfigError for anything AWS would re
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hpc_constructs import catalog
 from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import AUTO_SCALING, ROOT_VOLUME
+from hpc_constructs.catalog.software import (
+    AMAZON_LINUX_2023,
+    EFA_INSTALLER,
+    EFA_INSTALLER_MIN_VERSION,
+    EFA_INSTALLER_VERSION_PATTERN,
+    GPU_BASE_IMAGES,
+    KEY_FINGERPRINT_PATTERN,
+    EfaInstaller,
+    PublicImage,
+    version_tuple,
+)
 from hpc_constructs.errors import ConfigError
 
 MAX_INSTANCE_TYPES = AUTO_SCALING.max_launch_template_overrides
@@ -40,6 +52,20 @@ class InterfacePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ImagePlan:
+    """The nodes' image: a public image by its SSM parameter, or the user's machine_image."""
+
+    public: PublicImage | None  # None: the user's machine_image
+    root_device_name: str
+
+    @property
+    def description(self) -> str:
+        if self.public is None:
+            return f"custom (machine_image), root device {self.root_device_name}"
+        return f"{self.public.name} (SSM parameter {self.public.ssm_parameter})"
+
+
+@dataclass(frozen=True, slots=True)
 class FleetPlan:
     instance_types: tuple[InstanceType, ...]
     architecture: str
@@ -54,6 +80,10 @@ class FleetPlan:
     network_bandwidth_gbps: float
     max_network_bandwidth_gbps: float
     nvme_instance_store: bool  # some type has NVMe instance-store disks: stripe and mount them
+    image: ImagePlan
+    root_volume_size_gib: int | None  # None: the image's own root volume size
+    efa_software: str  # "install" (at first boot, pinned and verified), "image" or "none" (no EFA)
+    efa_installer: EfaInstaller
 
     @property
     def efa_interface_count(self) -> int:
@@ -71,7 +101,13 @@ def plan_fleet(
     max_capacity: int = 1,
     desired_capacity: int | None = None,
     subnet_count: int = 1,
-    root_volume_size_gib: int = 64,
+    root_volume_size_gib: int | None = None,
+    custom_image: bool = False,
+    root_device_name: str | None = None,
+    install_efa_software: bool = True,
+    efa_installer_version: str | None = None,
+    efa_installer_key_fingerprint: str | None = None,
+    route_out: bool = True,
 ) -> FleetPlan:
     """Validate a fleet's props and decide its layout. Rules, in order:
 
@@ -84,7 +120,15 @@ def plan_fleet(
        group when every type supports it and the fleet has one subnet.
     7. Subnets: an EFA fleet or a cluster placement group lives in exactly one subnet (one AZ).
     8. Capacity: 0 <= min <= desired <= max (max 0 parks the fleet).
-    9. Root volume: 8 to 16,384 GiB.
+    9. Image: without a custom image, Amazon Linux 2023 for the architecture, or for GPU types the
+       AWS GPU base image (NVIDIA driver, fabric manager, GDRCopy, EFA); GPU types that image does
+       not support need a custom image. A custom image needs root_device_name.
+    10. Root volume: 8 to 16,384 GiB; None is 64 GiB on Amazon Linux 2023 and the image's own size
+        on other images.
+    11. EFA software: on an EFA fleet, from the image where it has it (the GPU base image, or
+        install_efa_software=False for a custom image that does), else the pinned installer at first
+        boot, verified against its GPG key: a well-formed version (1.25.0 or later, the first with
+        Amazon Linux 2023) and key fingerprint, and a subnet with a route out to download it.
     """
     types = _instance_types(path, instance_types)
     _require_ena(path, types)
@@ -97,10 +141,11 @@ def plan_fleet(
                           hint="EFA traffic does not cross Availability Zones: pass subnet=<one subnet>, "
                                "or efa=False for a fleet that spans AZs.")
     _check_capacity(path, min_capacity, max_capacity, desired_capacity)
-    if not ROOT_VOLUME.min_gib <= root_volume_size_gib <= ROOT_VOLUME.max_gib:
-        raise ConfigError(path, "root_volume_size_gib", root_volume_size_gib,
-                          f"{ROOT_VOLUME.min_gib} to {ROOT_VOLUME.max_gib:,} GiB (encrypted gp3 root volume; "
-                          "Amazon Linux 2023 needs at least 8)")
+    image = choose_image(path, types, architecture, custom_image=custom_image, root_device_name=root_device_name)
+    root_size = _root_volume(path, image, root_volume_size_gib)
+    efa_software, installer = _efa_software(
+        path, use_efa, image, install_efa_software=install_efa_software, version=efa_installer_version,
+        fingerprint=efa_installer_key_fingerprint, route_out=route_out)
 
     layout_type = min(types, key=lambda t: (len(t.network_cards), t.network_bandwidth_gbps, t.name))
     interfaces = efa_layout(types, efa=use_efa)
@@ -120,7 +165,95 @@ def plan_fleet(
         network_bandwidth_gbps=bandwidth,
         max_network_bandwidth_gbps=layout_type.network_bandwidth_gbps,
         nvme_instance_store=any(t.nvme_instance_store_gb > 0 for t in types),
+        image=image,
+        root_volume_size_gib=root_size,
+        efa_software=efa_software,
+        efa_installer=installer,
     )
+
+
+ROOT_DEVICE_NAME = re.compile(r"^/dev/(xvd[a-z]|sd[a-z][0-9]?|nvme0n1)$")
+DEFAULT_AL2023_ROOT_GIB = 64
+
+
+def choose_image(path: str, types: Sequence[InstanceType], architecture: str, *, custom_image: bool,
+                 root_device_name: str | None) -> ImagePlan:
+    """The image rule (9): a public image for the types, or the user's image with its root device."""
+    if custom_image:
+        if root_device_name is None:
+            raise ConfigError(path, "root_device_name", None, "the custom image's root device name, e.g. /dev/xvda "
+                              "or /dev/sda1",
+                              hint="The launch template maps the encrypted gp3 root volume under this name; a wrong "
+                                   "name adds a spare volume and leaves the image's own root as it is. Read it "
+                                   "with: aws ec2 describe-images --image-ids <ami> --query "
+                                   "'Images[0].RootDeviceName'.")
+        if not ROOT_DEVICE_NAME.match(root_device_name):
+            raise ConfigError(path, "root_device_name", root_device_name,
+                              "a Linux root device name: /dev/xvda (Amazon Linux), /dev/sda1 (Ubuntu, RHEL), ...")
+        return ImagePlan(None, root_device_name)
+    if root_device_name is not None:
+        raise ConfigError(path, "root_device_name", root_device_name, "None without machine_image",
+                          hint="The library's default images say their own root device.")
+    gpu = [t for t in types if t.has_gpu]
+    if not gpu:
+        public = AMAZON_LINUX_2023[architecture]
+        return ImagePlan(public, public.root_device_name)
+    public = GPU_BASE_IMAGES[architecture]
+    unsupported = [t.name for t in gpu if t.family not in public.families]
+    if unsupported:
+        raise ConfigError(path, "machine_image", None,
+                          f"an image with an NVIDIA driver for {', '.join(unsupported)}",
+                          hint=f"The default GPU image, {public.name} (SSM parameter {public.ssm_parameter}), "
+                               f"supports the {', '.join(public.families)} families only. Pass machine_image= an "
+                               "image with the driver these types need (and root_device_name=).")
+    return ImagePlan(public, public.root_device_name)
+
+
+def _root_volume(path: str, image: ImagePlan, size: int | None) -> int | None:
+    if size is None:
+        if image.public is not None and not image.public.gpu_driver:
+            return DEFAULT_AL2023_ROOT_GIB
+        return None  # the image's own snapshot size: a smaller root volume would not launch
+    if not _is_int(size) or not ROOT_VOLUME.min_gib <= size <= ROOT_VOLUME.max_gib:
+        raise ConfigError(path, "root_volume_size_gib", size,
+                          f"{ROOT_VOLUME.min_gib} to {ROOT_VOLUME.max_gib:,} GiB (encrypted gp3 root volume; "
+                          "Amazon Linux 2023 needs at least 8; at least the image's own root snapshot)")
+    return size
+
+
+def _efa_software(path: str, efa: bool, image: ImagePlan, *, install_efa_software: bool, version: str | None,
+                  fingerprint: str | None, route_out: bool) -> tuple[str, EfaInstaller]:
+    """The EFA software rule (11): where the EFA software comes from, and the installer if it is installed."""
+    version = EFA_INSTALLER.version if version is None else version
+    fingerprint = EFA_INSTALLER.key_fingerprint if fingerprint is None else fingerprint
+    if not isinstance(version, str) or not EFA_INSTALLER_VERSION_PATTERN.match(version) \
+            or version_tuple(version) < version_tuple(EFA_INSTALLER_MIN_VERSION):
+        raise ConfigError(path, "efa_installer_version", version,
+                          f"a release number such as {EFA_INSTALLER.version}, {EFA_INSTALLER_MIN_VERSION} or later "
+                          "(the first release that installs on Amazon Linux 2023)",
+                          hint="Releases are listed in the EC2 User Guide's 'EFA installer release notes'.")
+    normalized = fingerprint.replace(" ", "").upper() if isinstance(fingerprint, str) else fingerprint
+    if not isinstance(normalized, str) or not KEY_FINGERPRINT_PATTERN.match(normalized):
+        raise ConfigError(path, "efa_installer_key_fingerprint", fingerprint,
+                          "a 40-digit hexadecimal OpenPGP fingerprint (spaces allowed)",
+                          hint=f"AWS documents {EFA_INSTALLER.key_fingerprint} for the EFA installer's key.")
+    installer = EfaInstaller(version, normalized)
+    if not efa:
+        return "none", installer
+    if (image.public is not None and image.public.efa_software) or not install_efa_software:
+        return "image", installer
+    if not route_out:
+        raise ConfigError(path, "install_efa_software", True,
+                          "an image that already has the EFA software, in a subnet with no route out",
+                          hint="The fleet's subnet is isolated (no NAT gateway, no internet gateway), so the EFA "
+                               f"installer cannot be downloaded from {installer.url}. Pass machine_image= an image "
+                               "built with the EFA installer and install_efa_software=False, or put the fleet in "
+                               "a private subnet with a NAT gateway.")
+    return "install", installer
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def efa_layout(types: Sequence[InstanceType], *, efa: bool) -> tuple[InterfacePlan, ...]:

@@ -6,12 +6,17 @@ Limits live in catalog.limits (LUSTRE_DEPLOYMENTS and friends), with their sourc
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import (
     LUSTRE_DEPLOYMENTS,
     LUSTRE_EFA_CAPACITY_STEP_GIB,
+    LUSTRE_EFA_CLIENT_EXCLUDED_FAMILIES,
+    LUSTRE_EFA_CLIENT_INTERFACES,
+    LUSTRE_EFA_CLIENT_INTERFACES_MULTI_CARD,
+    LUSTRE_EFA_CLIENT_INTERFACES_SINGLE_CARD,
     LUSTRE_HDD_CAPACITY_STEP_GIB,
     LUSTRE_MAX_BACKUP_RETENTION_DAYS,
     LUSTRE_MAX_DATA_REPOSITORY_ASSOCIATIONS,
@@ -67,8 +72,10 @@ class LustreSpec:
     efa: False. True makes an EFA-enabled file system: PERSISTENT_2 SSD on Lustre 2.15 with a
          metadata configuration, its capacity a multiple of 38,400 / 19,200 / 9,600 / 4,800 GiB at
          125 / 250 / 500 / 1,000 MB/s/TiB; its security group then allows all traffic to and from itself and
-         the fleets that mount it. Fixed at creation. mount_on mounts it over TCP; clients use EFA only
-         after the FSx EFA client set-up (EFA driver, LNet EFA configuration), which is not automated here.
+         the fleets that mount it. Fixed at creation. mount_on mounts it over EFA on EFA-enabled fleets
+         (LNet configured at every boot as the FSx for Lustre User Guide's 'Configuring EFA clients'
+         describes; the guide's default number of EFA interfaces per type, each one of the file system's
+         1,024 EFA connections), and over TCP on other fleets.
     metadata_iops: None. PERSISTENT_2 only. None gives no metadata configuration, or AUTOMATIC mode when
                    efa=True; a number provisions that many metadata IOPS (USER_PROVISIONED: 1,500, 3,000,
                    6,000, 12,000, or a multiple of 12,000 up to 192,000) and needs Lustre 2.15.
@@ -326,3 +333,74 @@ def _backups(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLim
         raise ConfigError(path, f"{prop}.automatic_backup_retention_days", days,
                           f"0 to {LUSTRE_MAX_BACKUP_RETENTION_DAYS} days")
     return days
+
+
+
+def efa_client_interfaces(instance_type: InstanceType) -> int:
+    """How many EFA interfaces a Lustre client of this type configures for LNet (the guide's defaults).
+
+    0 when the type cannot be an EFA client (no EFA, or a family the guide excludes).
+    """
+    if not instance_type.efa_supported or instance_type.family in LUSTRE_EFA_CLIENT_EXCLUDED_FAMILIES:
+        return 0
+    if instance_type.name in LUSTRE_EFA_CLIENT_INTERFACES:
+        return LUSTRE_EFA_CLIENT_INTERFACES[instance_type.name]
+    if len(instance_type.network_cards) > 1:
+        return LUSTRE_EFA_CLIENT_INTERFACES_MULTI_CARD
+    return LUSTRE_EFA_CLIENT_INTERFACES_SINGLE_CARD
+
+
+EFA_CLIENT_UNIT = "hpc-lustre-efa.service"
+
+
+def lustre_client_lines(*, dns_name: str, mount_name: str, mount_point: str,
+                        efa_interfaces: Mapping[str, int] | None = None) -> list[str]:
+    """Boot lines for one Lustre mount: the client, an fstab entry, and the first mount.
+
+    efa_interfaces: None mounts over TCP. For an EFA-enabled file system on an EFA fleet, the EFA
+    interfaces per instance type (efa_client_interfaces): the lines then also install
+    hpc-lustre-efa.service (LNet over EFA at every boot, FSx for Lustre User Guide, 'Configuring EFA
+    clients'), which the fstab entry requires, and a step that reports a node left on TCP. The mount
+    address is NAME@tcp either way: LNet discovery moves the traffic to EFA.
+    """
+    from hpc_constructs import boot
+
+    options = ["defaults", "noatime", "flock", "_netdev", "x-systemd.automount",
+               "x-systemd.requires=network-online.target", "x-systemd.after=network-online.target"]
+    lines = [
+        *boot.function("hpc_lustre_client", [
+            "rpm -q lustre-client >/dev/null 2>&1 || hpc_retry 5 dnf install -y lustre-client",
+        ]),
+        boot.step("Lustre client", "hpc_lustre_client"),
+    ]
+    if efa_interfaces:
+        counts = sorted(set(efa_interfaces.values()))
+        args = str(counts[0]) if len(counts) == 1 else " ".join(
+            f"{name}={count}" for name, count in sorted(efa_interfaces.items()))
+        options.append(f"x-systemd.requires={EFA_CLIENT_UNIT}")
+        lines += [
+            *boot.systemd_unit(EFA_CLIENT_UNIT, "\n".join([
+                "[Unit]",
+                "Description=LNet over EFA for EFA-enabled FSx for Lustre file systems",
+                "After=network-online.target",
+                "Wants=network-online.target",
+                "[Service]",
+                "Type=oneshot",
+                "RemainAfterExit=yes",
+                "SuccessExitStatus=3",
+                f"ExecStart=/usr/local/sbin/hpc-lustre-efa {args}",
+                "[Install]",
+                "WantedBy=multi-user.target",
+            ])),
+            "systemctl daemon-reload",
+            boot.step("LNet over EFA (service)", "systemctl", "enable", "--now", EFA_CLIENT_UNIT),
+        ]
+    entry = f"{dns_name}@tcp:/{mount_name} {mount_point} lustre {','.join(options)} 0 0"
+    lines += [
+        f"mkdir -p {mount_point}",
+        boot.fstab_entry(entry, mount_point, "lustre"),
+        boot.step(f"mount {mount_point} (Lustre)", "/usr/local/sbin/hpc-mount", mount_point, "lustre"),
+    ]
+    if efa_interfaces:
+        lines.append(boot.step(f"Lustre at {mount_point} over EFA", "/usr/local/sbin/hpc-lustre-efa", "--check"))
+    return lines

@@ -5,18 +5,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Names, RemovalPolicy, Size, Stack, Validations, aws_efs
+from aws_cdk import Acknowledgment, Annotations, Names, RemovalPolicy, Size, Stack, Validations, aws_efs
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from hpc_constructs.catalog.limits import EFS_MAX_PROVISIONED_THROUGHPUT_MIBPS, LUSTRE_CLIENT_PORTS
-from hpc_constructs.compute_fleet import SCRATCH_MOUNT_POINT, ComputeFleet, install_boot_script
+from hpc_constructs import boot
+from hpc_constructs.catalog.limits import (
+    EFS_MAX_PROVISIONED_THROUGHPUT_MIBPS,
+    LUSTRE_CLIENT_PORTS,
+    LUSTRE_EFA_MAX_CONNECTIONS,
+)
+from hpc_constructs.compute_fleet import SCRATCH_MOUNT_POINT, ComputeFleet
 from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs
 from hpc_constructs.errors import ConfigError
-from hpc_constructs.lustre import MOUNT_POINT, LustrePlan, LustreSpec, plan_lustre
+from hpc_constructs.lustre import (
+    MOUNT_POINT,
+    LustrePlan,
+    LustreSpec,
+    efa_client_interfaces,
+    lustre_client_lines,
+    plan_lustre,
+)
 
 EBS_MOUNT_ROOT = "/ebs"
 NFS_PORT = 2049
@@ -31,6 +43,11 @@ class EfsSpec:
                                   depends on the Region); not allowed otherwise.
     performance_mode: "generalPurpose" (default) or "maxIO" (not with elastic throughput).
     mount_point: "/efs". Where mount_on mounts it.
+
+    Access is IAM-only and TLS-only: the file-system policy denies every request not made over TLS and
+    grants nothing to anyone, so anonymous NFS clients are refused and a principal gets exactly what an
+    identity policy grants it (StorageLayer.mount_on and grant_*). Nodes mount with amazon-efs-utils'
+    `tls,iam` options.
     """
 
     throughput_mode: str = "elastic"
@@ -53,7 +70,11 @@ class BucketSpec:
 
 @dataclass(frozen=True, slots=True)
 class LustreFileSystem:
-    """What a fleet needs from the layer's Lustre file system."""
+    """What a fleet needs from the layer's Lustre file system.
+
+    The file system depends on its security group and every rule in the group's scope: FSx checks
+    them when it creates the file system.
+    """
 
     file_system: fsx.CfnFileSystem
     security_group: ec2.SecurityGroup
@@ -103,23 +124,32 @@ class StorageLayer(Construct):
 
     Props (keyword-only) and their defaults:
       vpc: the VPC (required).
-      ebs_volumes: (). EbsSpec per volume; CfnVolume, encrypted, checked against today's limits
-                   (io2 Block Express 4 GiB-64 TiB, 100-256,000 IOPS, 1,000 IOPS/GiB; io1; gp3; st1; sc1).
+      ebs_volumes: (). EbsSpec per volume, checked against today's limits (io2 Block Express 4 GiB-64 TiB,
+                   100-256,000 IOPS, 1,000 IOPS/GiB; io1; gp3; st1; sc1), always encrypted.
+                   attach="one_node" (default) makes a standalone, retained CfnVolume that one node of
+                   each mounting fleet holds at a time; attach="per_node" gives every node of each
+                   mounting fleet a volume of its own, deleted with the node. See EbsSpec.
       lustre: None. A LustreSpec: one FSx for Lustre file system in `subnet`.
-      efs: None. An EfsSpec: encrypted, elastic throughput by default, mount targets in private subnets.
+      efs: None. An EfsSpec: encrypted, elastic throughput by default, mount targets in private subnets,
+           IAM-only and TLS-only access.
       bucket: False. True or a BucketSpec for an S3 bucket (BPA, TLS-only, encrypted, versioned, logged).
       subnet: None uses the VPC's first private subnet (HpcNetwork.cluster_subnet is the same one;
               isolated, then public subnets where a VPC has no private ones):
               the Lustre file system and EBS volumes without an availability_zone live there.
       removal_policy: RemovalPolicy.RETAIN for every stateful resource: deleting the stack never
-                      deletes data.
+                      deletes data. SNAPSHOT applies to the EBS volumes (the only storage here that
+                      CloudFormation can snapshot on deletion); the bucket, EFS and Lustre are then
+                      retained. DESTROY deletes them (a bucket that still holds objects fails to
+                      delete, which keeps it).
 
     Rules (checked in one place, _validate): each EBS volume (hpc_constructs.ebs), the Lustre spec
     (hpc_constructs.lustre), the EFS spec (check_efs), and a data repository without an S3 path
     needs the layer's bucket.
 
-    Attributes: volumes, lustre (LustreFileSystem with dns_name, mount_name, connections), file_system
-    (EFS), bucket, log_bucket, figures; grant_read / grant_read_write; mount_on(fleet).
+    Attributes: volumes (the standalone EBS volumes), node_volumes (the per-node EbsSpecs), lustre
+    (LustreFileSystem with dns_name, mount_name, connections), file_system (EFS), bucket, log_bucket,
+    figures; grant_read (bucket read, EFS ClientMount only) / grant_read_write (+ bucket write, EFS
+    ClientWrite as a squashed user) / grant_root_access (+ EFS ClientRootAccess); mount_on(fleet).
     """
 
     def __init__(
@@ -146,16 +176,24 @@ class StorageLayer(Construct):
         self.subnet = subnet or _inner_subnets(self.node.path, vpc)[0]
         self.removal_policy = removal_policy
         self.figures: dict[str, object] = {}
+        if removal_policy == RemovalPolicy.SNAPSHOT:
+            self.figures["removal policy"] = ("SNAPSHOT for the EBS volumes; RETAIN for the bucket, EFS and Lustre "
+                                              "(CloudFormation snapshots none of them)")
 
         self.bucket: s3.Bucket | None = None
         self.log_bucket: s3.Bucket | None = None
         if bucket_spec is not None:
             self._make_bucket(bucket_spec)
 
-        self.volumes: list[ec2.CfnVolume] = []
-        self._volume_specs: list[tuple[EbsSpec, EbsFigures]] = list(zip(ebs_volumes, ebs_figures, strict=True))
-        for spec, figures in self._volume_specs:
-            self.volumes.append(self._make_volume(spec, figures))
+        specs = list(zip(ebs_volumes, ebs_figures, strict=True))
+        self._efa_connections = 0  # EFA connections to the Lustre file system at the fleets' max_capacity
+        self._standalone: list[tuple[EbsSpec, EbsFigures, ec2.CfnVolume]] = [
+            (spec, figures, self._make_volume(spec, figures)) for spec, figures in specs if spec.attach == "one_node"]
+        self.volumes: list[ec2.CfnVolume] = [volume for _, _, volume in self._standalone]
+        self._per_node: list[tuple[EbsSpec, EbsFigures]] = [(s, f) for s, f in specs if s.attach == "per_node"]
+        self.node_volumes: tuple[EbsSpec, ...] = tuple(spec for spec, _ in self._per_node)
+        for _, figures in self._per_node:
+            self.figures[f"ebs {figures.name}"] = f"per node: {_volume_figure(figures)}"
 
         self.file_system: aws_efs.FileSystem | None = None
         self._efs_spec = efs
@@ -170,12 +208,18 @@ class StorageLayer(Construct):
 
     # -- resources -------------------------------------------------------------------------------
 
+    def _policy(self, *, snapshots: bool = False) -> RemovalPolicy:
+        """The removal policy for one resource: SNAPSHOT only where CloudFormation can take one."""
+        if self.removal_policy == RemovalPolicy.SNAPSHOT and not snapshots:
+            return RemovalPolicy.RETAIN
+        return self.removal_policy
+
     def _make_bucket(self, spec: BucketSpec) -> None:
         common = {
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
             "encryption": s3.BucketEncryption.S3_MANAGED,
             "enforce_ssl": True,
-            "removal_policy": self.removal_policy,
+            "removal_policy": self._policy(),
             "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         }
         if spec.access_logs:
@@ -205,12 +249,9 @@ class StorageLayer(Construct):
             multi_attach_enabled=spec.multi_attach or None,
             tags=[{"key": "Name", "value": f"{self.node.path}/{figures.name}"}],
         )
-        volume.apply_removal_policy(self.removal_policy)
-        iops = f"{figures.iops:,} IOPS" if figures.iops is not None else "HDD"
-        self.figures[f"ebs {figures.name}"] = (
-            f"{figures.volume_type} {figures.size_gib:,} GiB, {iops}, {figures.throughput_mibps:,.0f} MiB/s "
-            f"({figures.throughput_basis})"
-        )
+        volume.apply_removal_policy(self._policy(snapshots=True))
+        holder = "every node in its AZ (Multi-Attach)" if spec.multi_attach else "one node at a time"
+        self.figures[f"ebs {figures.name}"] = f"{_volume_figure(figures)}; {holder}"
         return volume
 
     def _make_efs(self, spec: EfsSpec) -> None:
@@ -231,12 +272,17 @@ class StorageLayer(Construct):
             performance_mode=aws_efs.PerformanceMode.MAX_IO if spec.performance_mode == "maxIO"
             else aws_efs.PerformanceMode.GENERAL_PURPOSE,
             enable_automatic_backups=True,
-            removal_policy=self.removal_policy,
+            removal_policy=self._policy(),
         )
+        # The whole policy is ours. CDK's own default (under its deny-anonymous flag, or after any
+        # grant) lets every IAM principal that reaches a mount target write as root.
+        cfn = self.file_system.node.default_child
+        assert isinstance(cfn, aws_efs.CfnFileSystem)
+        cfn.add_property_override("FileSystemPolicy", EFS_FILE_SYSTEM_POLICY)
         mode = spec.throughput_mode
         if mode == "provisioned":
             mode += f" {spec.provisioned_throughput_mibps:g} MiB/s"
-        self.figures["efs"] = f"{mode} throughput, {spec.performance_mode}"
+        self.figures["efs"] = f"{mode} throughput, {spec.performance_mode}; IAM and TLS only"
 
     def _make_lustre(self, plan: LustrePlan) -> LustreFileSystem:
         spec = plan.spec
@@ -272,7 +318,11 @@ class StorageLayer(Construct):
             security_group_ids=[sg.security_group_id],
             lustre_configuration=config,
         )
-        file_system.apply_removal_policy(self.removal_policy)
+        # FSx checks the security group when it creates the file system ("do not permit Lustre LNET
+        # network traffic on port 988"): its rules, which live in the group's scope, must exist first
+        # (aws-parallelcluster#6181).
+        file_system.node.add_dependency(sg)
+        file_system.apply_removal_policy(self._policy())
         associations = []
         for i, repo in enumerate(spec.data_repositories):
             path = repo.data_repository_path
@@ -303,101 +353,300 @@ class StorageLayer(Construct):
     # -- grants ----------------------------------------------------------------------------------
 
     def grant_read(self, grantee: iam.IGrantable) -> None:
-        """Read the bucket and mount the EFS file system read-only."""
+        """Read the bucket, and mount EFS read-only (ClientMount only: writes are refused)."""
         if self.bucket is not None:
             self.bucket.grant_read(grantee)
         if self.file_system is not None:
-            self.file_system.grant_read(grantee)
+            self._grant_efs(grantee, EFS_READ)
 
     def grant_read_write(self, grantee: iam.IGrantable) -> None:
-        """Read and write the bucket, mount EFS read-write, attach and detach the EBS volumes."""
+        """Read and write the bucket, and mount EFS read-write (as a non-root user: root is squashed).
+
+        EBS volumes are not part of it: a fleet that mounts the layer gets the right to attach its
+        standalone volumes to the fleet's own instances (mount_on), and nobody gets more.
+        """
         if self.bucket is not None:
             self.bucket.grant_read_write(grantee)
         if self.file_system is not None:
-            self.file_system.grant_read_write(grantee)
-        if self.volumes:
-            self._grant_attach(grantee, instance_condition=None)
+            self._grant_efs(grantee, EFS_READ_WRITE)
 
-    def _grant_attach(self, grantee: iam.IGrantable, instance_condition: dict[str, object] | None) -> None:
+    def grant_root_access(self, grantee: iam.IGrantable) -> None:
+        """Mount EFS read-write with root access (ClientRootAccess: root is not squashed)."""
+        if self.file_system is not None:
+            self._grant_efs(grantee, EFS_ROOT)
+
+    def _grant_efs(self, grantee: iam.IGrantable, actions: Sequence[str]) -> None:
+        assert self.file_system is not None
+        iam.Grant.add_to_principal(grantee=grantee, actions=list(actions),
+                                   resource_arns=[self.file_system.file_system_arn],
+                                   conditions={"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}})
+
+    def _grant_attach(self, fleet: ComputeFleet, volumes: Sequence[ec2.CfnVolume]) -> None:
+        """ec2:AttachVolume for these volumes, onto this fleet's own instances only (by their tag)."""
         stack = Stack.of(self)
-        volume_arns = [stack.format_arn(service="ec2", resource="volume", resource_name=v.ref) for v in self.volumes]
+        tag_key, tag_value = fleet.fleet_tag
+        volume_arns = [stack.format_arn(service="ec2", resource="volume", resource_name=v.ref) for v in volumes]
         instance_arn = stack.format_arn(service="ec2", resource="instance", resource_name="*")
-        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ec2:AttachVolume", "ec2:DetachVolume"], resources=volume_arns))
-        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ec2:AttachVolume", "ec2:DetachVolume"], resources=[instance_arn],
-            conditions=instance_condition))
-        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ec2:DescribeVolumes"], resources=["*"]))
+        fleet.role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:AttachVolume"], resources=volume_arns))
+        fleet.role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ec2:AttachVolume"], resources=[instance_arn],
+            conditions={"StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value}}))
+        fleet.role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:DescribeVolumes"], resources=["*"]))
+        Validations.of(fleet.role).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            reason="ec2:DescribeVolumes has no resource-level permissions.",
+        ), Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:"
+               "<AWS::AccountId>:instance/*]",
+            reason="Instances of an Auto Scaling group are not known at synth time; the statement is "
+                   "limited to instances carrying this fleet's hpc-constructs:fleet tag.",
+        ))
 
     # -- mounting --------------------------------------------------------------------------------
 
-    def mount_on(self, fleet: ComputeFleet, *, ebs_volumes: bool = True) -> None:
+    def mount_on(self, fleet: ComputeFleet, *, ebs_volumes: bool | Sequence[str] = True,
+                 efs_root_access: bool = False) -> None:
         """Open the ports between `fleet` and each file system, and mount everything at boot.
 
-        ebs_volumes: True also attaches the layer's EBS volumes. A volume attaches to one instance at a
-        time: the first fleet instance in the volume's AZ to boot takes it, and the others log that it
-        is in use. A multi-attach volume attaches to every instance in its AZ (up to EBS's limit) but
-        is never formatted or mounted: it needs a cluster file system. Pass False to leave the volumes
-        off this fleet.
+        ebs_volumes: True mounts every EBS volume of the layer on the fleet, False none, or a list of
+        volume names. A one_node volume is held by one node at a time (see EbsSpec); a per_node volume
+        goes into the fleet's launch template, one for every node. EBS volumes need a Nitro instance
+        type (they are found by their NVMe identity): Xen types are a ConfigError.
+        efs_root_access: False. True lets the fleet's root user act as root on EFS (ClientRootAccess);
+        otherwise root is squashed to an unprivileged user, as with any NFS server.
 
         Lustre: TCP 988 and 1018-1023 both ways (clients and servers both open connections); an
-        EFA-enabled file system gets all traffic both ways instead, as FSx requires;
-        EFS: NFS (TCP 2049) from the fleet. Nothing else is opened. Mounting the same layer on the
-        same fleet twice is a ConfigError. The fleet's user data installs the clients and adds
-        idempotent fstab entries (at LustreSpec.mount_point and EfsSpec.mount_point); EBS volumes
-        are mounted at /ebs/<name>.
+        EFA-enabled file system gets all traffic both ways instead, as FSx requires, and is mounted
+        over EFA when the fleet is EFA-enabled (over TCP otherwise); EFS: NFS (TCP 2049) from the fleet,
+        IAM and TLS. Nothing else is opened. Mounting the same layer on the same fleet twice is a
+        ConfigError.
+
+        At boot the fleet's nodes install the clients, write fstab entries (network file systems with
+        _netdev and x-systemd.automount: systemd mounts them at every boot on first access, and tries
+        again at the next access after a failure) and mount each file system with retries; a mount
+        that still fails is reported as a failed boot step. The Auto Scaling group waits for every
+        security-group rule and mount target its nodes need.
         """
         if self.node.path in fleet.mounted_storage:
             raise ConfigError(self.node.path, "mount_on", fleet.node.path, "each fleet once per StorageLayer")
+        standalone, per_node = self._chosen_volumes(fleet, ebs_volumes)
         fleet.mounted_storage.add(self.node.path)
-        lines = ["# hpc-constructs StorageLayer " + self.node.path]
+        fleet.add_boot_commands("# hpc-constructs StorageLayer " + self.node.path)
         # The rules live in the fleet's scope (its stack), so that a layer in another stack never
         # depends on the fleet's stack: that would be a cycle with the user data's references.
         rules = Construct(fleet, f"Mount{Names.unique_id(self)}")
-        fleet_sg = fleet.security_group.security_group_id
+        mounts: dict[str, str] = {}
         if self.lustre is not None:
-            lustre_sg = self.lustre.security_group.security_group_id
-            if self.lustre.plan.spec.efa:
-                _all_traffic_rules(rules, lustre_sg, fleet_sg)
-            for low, high in [] if self.lustre.plan.spec.efa else LUSTRE_CLIENT_PORTS:
+            mounts.update(self._mount_lustre(fleet, rules))
+        if self.file_system is not None and self._efs_spec is not None:
+            mounts.update(self._mount_efs(fleet, rules, efs_root_access))
+        # Instances must not boot before the rules their mounts need exist, or the first mount fails.
+        fleet.auto_scaling_group.node.add_dependency(rules)
+        if standalone:
+            mounts.update(self._mount_standalone_volumes(fleet, standalone))
+        for spec, figures in per_node:
+            mounts.update(self._mount_node_volume(fleet, spec, figures))
+        store = max(t.nvme_instance_store_gb for t in fleet.instance_types)
+        figure = f"{store:,} GB NVMe per instance at {SCRATCH_MOUNT_POINT}" if store else "none"
+        self.node.add_metadata("hpc:figures", {f"instance store on {fleet.node.path}": figure})
+        fleet.node.add_metadata("hpc:figures", {f"mounts from {self.node.path}": "; ".join(
+            f"{path}: {how}" for path, how in mounts.items()) or "none"})
+
+    def _chosen_volumes(self, fleet: ComputeFleet, ebs_volumes: bool | Sequence[str]
+                        ) -> tuple[list[tuple[EbsSpec, EbsFigures, ec2.CfnVolume]], list[tuple[EbsSpec, EbsFigures]]]:
+        chosen: set[str] | None
+        if isinstance(ebs_volumes, bool):
+            chosen = None if ebs_volumes else set()
+        else:
+            if isinstance(ebs_volumes, str):
+                raise ConfigError(self.node.path, "mount_on.ebs_volumes", ebs_volumes,
+                                  "True, False or a list of volume names", hint=f"Write ebs_volumes=[{ebs_volumes!r}].")
+            chosen = set(ebs_volumes)
+            known = {f.name for _, f, _ in self._standalone} | {f.name for _, f in self._per_node}
+            unknown = sorted(chosen - known)
+            if unknown:
+                raise ConfigError(self.node.path, "mount_on.ebs_volumes", ", ".join(unknown),
+                                  f"names of this layer's volumes: {', '.join(sorted(known)) or 'none'}")
+        standalone = [v for v in self._standalone if chosen is None or v[1].name in chosen]
+        per_node = [v for v in self._per_node if chosen is None or v[1].name in chosen]
+        if standalone or per_node:
+            xen = [t.name for t in fleet.instance_types if not t.ebs_as_nvme]
+            if xen:
+                raise ConfigError(self.node.path, "mount_on(fleet)", f"{fleet.node.path} with {', '.join(xen)}",
+                                  "EBS volumes only on fleets of Nitro instance types",
+                                  hint="On Xen types EBS volumes are not NVMe devices, so the boot scripts cannot "
+                                       "find them by their volume ID or mapping name. Choose a Nitro type (the "
+                                       "catalog's hypervisor is 'nitro', or bare metal), or pass "
+                                       "ebs_volumes=False.")
+        return standalone, per_node
+
+    def _mount_lustre(self, fleet: ComputeFleet, rules: Construct) -> dict[str, str]:
+        assert self.lustre is not None
+        lustre_sg = self.lustre.security_group.security_group_id
+        fleet_sg = fleet.security_group.security_group_id
+        spec = self.lustre.plan.spec
+        if spec.efa:
+            _all_traffic_rules(rules, lustre_sg, fleet_sg)
+        else:
+            for low, high in LUSTRE_CLIENT_PORTS:
                 _tcp_rule(rules, f"LustreFromFleet{low}", group=lustre_sg, source=fleet_sg, ports=(low, high),
                           description="Lustre client to file servers")
                 _tcp_rule(rules, f"LustreToFleet{low}", group=lustre_sg, destination=fleet_sg, ports=(low, high),
                           description="Lustre file servers to client")
                 _tcp_rule(rules, f"FleetFromLustre{low}", group=fleet_sg, source=lustre_sg, ports=(low, high),
                           description="Lustre file servers to client")
-            lines += _lustre_mount_commands(self.lustre)
-        if self.file_system is not None and self._efs_spec is not None:
-            efs_sg = self.file_system.connections.security_groups[0].security_group_id
-            _tcp_rule(rules, "EfsFromFleet", group=efs_sg, source=fleet_sg, ports=(NFS_PORT, NFS_PORT),
-                      description="NFS from the fleet")
-            self.file_system.grant_read_write(fleet.role)
-            # Instances must not boot before the mount targets exist, or the first mount fails.
-            fleet.auto_scaling_group.node.add_dependency(self.file_system.mount_targets_available)
-            lines += _efs_mount_commands(self.file_system.file_system_id, self._efs_spec.mount_point)
-        if self.volumes and ebs_volumes:
-            tag_key, tag_value = fleet.fleet_tag
-            self._grant_attach(fleet.role, {"StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value}})
-            Validations.of(fleet.role).acknowledge(Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                reason="ec2:DescribeVolumes has no resource-level permissions.",
-            ), Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:"
-                   "<AWS::AccountId>:instance/*]",
-                reason="Instances of an Auto Scaling group are not known at synth time; the statement is "
-                       "limited to instances carrying this fleet's hpc-constructs:fleet tag.",
-            ))
-            lines += install_boot_script("hpc-ebs-attach")
-            for volume, (spec, figures) in zip(self.volumes, self._volume_specs, strict=True):
-                device = fleet.next_ebs_device_name()
-                mode = "multi" if spec.multi_attach else "single"
-                lines.append(f"/usr/local/sbin/hpc-ebs-attach {volume.ref} {device} "
-                             f"{EBS_MOUNT_ROOT}/{figures.name} {mode} || true")
-        fleet.user_data.add_commands(*lines)
-        store = max(t.nvme_instance_store_gb for t in fleet.instance_types)
-        figure = f"{store:,} GB NVMe per instance at {SCRATCH_MOUNT_POINT}" if store else "none"
-        self.node.add_metadata("hpc:figures", {f"instance store on {fleet.node.path}": figure})
+        interfaces = {t.name: efa_client_interfaces(t) for t in fleet.instance_types}
+        over_efa = spec.efa and fleet.plan.efa and all(interfaces.values())
+        fleet.claim_mount_point(spec.mount_point, self.node.path)
+        fleet.install_boot_script("hpc-mount")
+        if over_efa:
+            fleet.install_boot_script("hpc-lustre-efa")
+        fleet.add_boot_commands(*lustre_client_lines(
+            dns_name=self.lustre.dns_name, mount_name=self.lustre.mount_name, mount_point=spec.mount_point,
+            efa_interfaces=interfaces if over_efa else None))
+        if over_efa:
+            most = max(interfaces.values()) * fleet.plan.max_capacity
+            self._efa_connections += most
+            how = (f"Lustre over EFA ({', '.join(f'{n}: {c}' for n, c in sorted(interfaces.items()))} EFA "
+                   f"interfaces per node; up to {most:,} of the file system's {LUSTRE_EFA_MAX_CONNECTIONS:,} "
+                   "EFA connections)")
+            if self._efa_connections > LUSTRE_EFA_MAX_CONNECTIONS:
+                Annotations.of(fleet).add_warning_v2(
+                    "hpc-constructs:lustre-efa-connections",
+                    f"At max_capacity the fleets that mount {self.node.path} over EFA use up to "
+                    f"{self._efa_connections:,} EFA connections; an FSx for Lustre file system takes at most "
+                    f"{LUSTRE_EFA_MAX_CONNECTIONS:,} across all clients (FSx for Lustre User Guide, 'Configuring "
+                    "EFA clients'). Lower max_capacity, or expect the nodes beyond the limit to fall back to TCP.")
+        elif spec.efa and fleet.plan.efa:
+            how = "Lustre over TCP (the file system is EFA-enabled; these instance types cannot be EFA clients)"
+        elif spec.efa:
+            how = "Lustre over TCP (the file system is EFA-enabled, the fleet is not)"
+        else:
+            how = "Lustre over TCP"
+        return {spec.mount_point: how}
+
+    def _mount_efs(self, fleet: ComputeFleet, rules: Construct, root_access: bool) -> dict[str, str]:
+        assert self.file_system is not None and self._efs_spec is not None
+        efs_sg = self.file_system.connections.security_groups[0].security_group_id
+        _tcp_rule(rules, "EfsFromFleet", group=efs_sg, source=fleet.security_group.security_group_id,
+                  ports=(NFS_PORT, NFS_PORT), description="NFS from the fleet")
+        self._grant_efs(fleet.role, EFS_ROOT if root_access else EFS_READ_WRITE)
+        # Instances must not boot before the mount targets exist, or the first mount fails.
+        fleet.auto_scaling_group.node.add_dependency(self.file_system.mount_targets_available)
+        mount_point = self._efs_spec.mount_point
+        fleet.claim_mount_point(mount_point, self.node.path)
+        fleet.install_boot_script("hpc-mount")
+        fleet.add_boot_commands(*_efs_mount_lines(self.file_system.file_system_id, mount_point))
+        return {mount_point: "EFS over NFS with TLS and IAM" + (", root access" if root_access else "")}
+
+    def _mount_standalone_volumes(self, fleet: ComputeFleet,
+                                  volumes: Sequence[tuple[EbsSpec, EbsFigures, ec2.CfnVolume]]) -> dict[str, str]:
+        self._grant_attach(fleet, [volume for _, _, volume in volumes])
+        fleet.install_boot_script("hpc-ebs-attach")
+        mounts = {}
+        for spec, figures, volume in volumes:
+            device = fleet.next_ebs_device_name()
+            mount_point = f"{EBS_MOUNT_ROOT}/{figures.name}"
+            if not spec.multi_attach:
+                fleet.claim_mount_point(mount_point, self.node.path)
+            mode = "multi" if spec.multi_attach else "single"
+            unit = f"hpc-ebs-attach-{Names.unique_id(self).lower()}-{figures.name}"
+            fleet.add_boot_commands(
+                *boot.systemd_unit(f"{unit}.service", "\n".join([
+                    "[Unit]",
+                    f"Description=Attach and mount EBS volume {figures.name} of {self.node.path} "
+                    "when no other node holds it",
+                    "After=network-online.target",
+                    "Wants=network-online.target",
+                    "[Service]",
+                    "Type=oneshot",
+                    f"ExecStart=/usr/local/sbin/hpc-ebs-attach {volume.ref} {device} {mount_point} {mode}",
+                ])),
+                *boot.systemd_unit(f"{unit}.timer", "\n".join([
+                    "[Unit]",
+                    f"Description=Take over EBS volume {figures.name} when its holder goes away",
+                    "[Timer]",
+                    "OnBootSec=1min",
+                    "OnUnitInactiveSec=2min",
+                    "RandomizedDelaySec=30s",
+                    "[Install]",
+                    "WantedBy=timers.target",
+                ])),
+                "systemctl daemon-reload",
+                boot.step(f"EBS volume {figures.name} (one node)", "systemctl", "start", f"{unit}.service"),
+                boot.step(f"EBS volume {figures.name} takeover timer", "systemctl", "enable", "--now",
+                          f"{unit}.timer"),
+            )
+            if spec.multi_attach:
+                mounts[f"ebs {figures.name}"] = "attached to every node in its AZ (Multi-Attach), not mounted"
+            else:
+                mounts[mount_point] = f"EBS {spec.volume_type}, one node at a time (takeover timer)"
+                if fleet.plan.max_capacity > 1:
+                    Annotations.of(fleet).add_warning_v2(
+                        "hpc-constructs:ebs-one-node",
+                        f"EBS volume '{figures.name}' of {self.node.path} is attach='one_node': only one of this "
+                        f"fleet's up to {fleet.plan.max_capacity} nodes has it at a time, at {mount_point}. For "
+                        "data that every node needs, use EFS or FSx for Lustre; for a volume on every node, "
+                        "EbsSpec(attach='per_node').")
+        return mounts
+
+    def _mount_node_volume(self, fleet: ComputeFleet, spec: EbsSpec, figures: EbsFigures) -> dict[str, str]:
+        device = fleet.next_ebs_device_name()
+        fleet.add_node_volume(device_name=device, size_gib=spec.size_gib, volume_type=spec.volume_type,
+                              iops=spec.iops, throughput_mibps=spec.throughput_mibps)
+        mount_point = f"{EBS_MOUNT_ROOT}/{figures.name}"
+        fleet.claim_mount_point(mount_point, self.node.path)
+        unit = f"hpc-ebs-node-{figures.name}.service"
+        fleet.install_boot_script("hpc-ebs-node")
+        fleet.add_boot_commands(
+            *boot.systemd_unit(unit, "\n".join([
+                "[Unit]",
+                f"Description=Format (if blank) and mount this node's EBS volume {figures.name} at {mount_point}",
+                "After=local-fs.target",
+                "[Service]",
+                "Type=oneshot",
+                "RemainAfterExit=yes",
+                f"ExecStart=/usr/local/sbin/hpc-ebs-node {device} {mount_point}",
+                "[Install]",
+                "WantedBy=multi-user.target",
+            ])),
+            "systemctl daemon-reload",
+            boot.step(f"EBS volume {figures.name} (per node)", "systemctl", "enable", "--now", unit),
+        )
+        most = fleet.plan.max_capacity
+        total = f"{spec.size_gib * most:,} GiB"
+        if figures.iops is not None:
+            total += f", {figures.iops * most:,} IOPS"
+        fleet.node.add_metadata("hpc:figures", {
+            f"EBS {figures.name} per node": f"{_volume_figure(figures)} at {mount_point}, deleted with its node",
+            f"EBS {figures.name} at max_capacity ({most})": total,
+        })
+        return {mount_point: f"EBS {spec.volume_type}, one volume per node (deleted with the node)"}
+
+
+EFS_READ = ("elasticfilesystem:ClientMount",)
+EFS_READ_WRITE = ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite")
+EFS_ROOT = (*EFS_READ_WRITE, "elasticfilesystem:ClientRootAccess")
+# Deny everything that does not come over TLS, and allow nothing: with a policy in place EFS refuses
+# anonymous clients, and a principal can do exactly what its identity policy grants ("Using IAM to
+# control access to file systems", Amazon EFS User Guide; the TLS statement is the guide's own
+# "enforce in-transit encryption" example).
+EFS_FILE_SYSTEM_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Sid": "DenyWithoutTls",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }],
+}
+
+
+def _volume_figure(figures: EbsFigures) -> str:
+    iops = f"{figures.iops:,} IOPS" if figures.iops is not None else "HDD"
+    return (f"{figures.volume_type} {figures.size_gib:,} GiB, {iops}, {figures.throughput_mibps:,.0f} MiB/s "
+            f"({figures.throughput_basis})")
 
 
 def _inner_subnets(path: str, vpc: ec2.IVpc) -> list[ec2.ISubnet]:
@@ -443,6 +692,10 @@ def _all_traffic_rules(scope: Construct, lustre_sg: str, fleet_sg: str) -> None:
                                ip_protocol="-1", description=description)
 
 
+def _lustre_ports() -> list[ec2.Port]:
+    return [ec2.Port.tcp(low) if low == high else ec2.Port.tcp_range(low, high) for low, high in LUSTRE_CLIENT_PORTS]
+
+
 def _tcp_rule(scope: Construct, id: str, *, group: str, ports: tuple[int, int], description: str,
               source: str | None = None, destination: str | None = None) -> None:
     """One TCP rule between two security groups: ingress from `source`, or egress to `destination`."""
@@ -455,33 +708,15 @@ def _tcp_rule(scope: Construct, id: str, *, group: str, ports: tuple[int, int], 
                                    ip_protocol="tcp", from_port=low, to_port=high, description=description)
 
 
-def _lustre_ports() -> list[ec2.Port]:
-    return [ec2.Port.tcp(low) if low == high else ec2.Port.tcp_range(low, high) for low, high in LUSTRE_CLIENT_PORTS]
-
-
-def _lustre_mount_commands(lustre: LustreFileSystem) -> list[str]:
-    mount_point = lustre.plan.spec.mount_point
-    # network-online.target, not network.service: Amazon Linux 2023 has no network.service unit.
-    entry = (f"{lustre.dns_name}@tcp:/{lustre.mount_name} {mount_point} lustre "
-             "defaults,noatime,flock,_netdev,x-systemd.automount,x-systemd.requires=network-online.target,"
-             "x-systemd.after=network-online.target 0 0")
+def _efs_mount_lines(file_system_id: str, mount_point: str) -> list[str]:
+    """amazon-efs-utils, an fstab entry (TLS, IAM, automount) and the first mount, with retries."""
+    entry = f"{file_system_id}:/ {mount_point} efs _netdev,noresvport,tls,iam,x-systemd.automount 0 0"
     return [
-        "dnf install -y lustre-client",
+        *boot.function("hpc_efs_client", [
+            "rpm -q amazon-efs-utils >/dev/null 2>&1 || hpc_retry 5 dnf install -y amazon-efs-utils",
+        ]),
+        boot.step("EFS client (amazon-efs-utils)", "hpc_efs_client"),
         f"mkdir -p {mount_point}",
-        f"grep -qs ' {mount_point} lustre ' /etc/fstab || echo '{entry}' >> /etc/fstab",
-        "systemctl daemon-reload",
-        f"mountpoint -q {mount_point} || mount {mount_point} || "
-        f"echo 'hpc-constructs: mounting {mount_point} failed; the automount retries at first access' >&2",
+        boot.fstab_entry(entry, mount_point, "efs"),
+        boot.step(f"mount {mount_point} (EFS)", "/usr/local/sbin/hpc-mount", mount_point, "nfs4"),
     ]
-
-
-def _efs_mount_commands(file_system_id: str, mount_point: str) -> list[str]:
-    entry = f"{file_system_id}:/ {mount_point} efs _netdev,noresvport,tls,iam 0 0"
-    return [
-        "dnf install -y amazon-efs-utils",
-        f"mkdir -p {mount_point}",
-        f"grep -qs ' {mount_point} efs ' /etc/fstab || echo '{entry}' >> /etc/fstab",
-        f"mountpoint -q {mount_point} || mount {mount_point} || "
-        f"echo 'hpc-constructs: mounting {mount_point} failed; run: mount {mount_point}' >&2",
-    ]
-

@@ -56,3 +56,16 @@ def normalize(template: dict[str, Any]) -> dict[str, Any]:
     text = _HASH.sub("<asset-hash>", json.dumps(out, sort_keys=True))
     normalized: dict[str, Any] = json.loads(text)
     return normalized
+
+
+def image_props(instance_type: Any) -> dict[str, Any]:
+    """ComputeFleet props for a type: none, or a custom image for GPU types without a default image."""
+    from aws_cdk import aws_ec2 as ec2
+
+    from hpc_constructs.catalog.software import GPU_BASE_IMAGES
+
+    if instance_type.has_gpu and instance_type.family not in GPU_BASE_IMAGES[instance_type.architecture].families:
+        return {"machine_image": ec2.MachineImage.from_ssm_parameter("/hpc/test/gpu-image",
+                                                                     os=ec2.OperatingSystemType.LINUX),
+                "root_device_name": "/dev/xvda"}
+    return {}

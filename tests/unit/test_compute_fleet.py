@@ -10,8 +10,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Match, Template
 
-from hpc_constructs import ComputeFleet, ConfigError, HpcNetwork, catalog
-from hpc_constructs.compute_fleet import scratch_commands, scratch_script
+from hpc_constructs import ComputeFleet, ConfigError, HpcNetwork, boot, catalog
+from hpc_constructs.compute_fleet import scratch_commands
 from tests.cfn_lint import findings
 from tests.fleet_invariants import check_layout
 from tests.support import new_stack
@@ -62,13 +62,110 @@ def test_launch_template_requires_imdsv2_and_encrypts_the_root_volume(p5: Any) -
     assert "SecurityGroupIds" not in data  # security groups go on each interface
 
 
-def test_default_image_is_amazon_linux_2023_for_the_architecture(p5: Any) -> None:
-    _, template, _ = p5
-    params = template.to_json()["Parameters"]
-    assert any("al2023-ami-kernel" in p.get("Default", "") and "x86_64" in p["Default"] for p in params.values())
+def _image_parameters(template: Template) -> list[str]:
+    return [p["Default"] for p in template.to_json()["Parameters"].values()
+            if str(p.get("Default", "")).startswith("/aws/service/")]
+
+
+def test_default_image_is_amazon_linux_2023_for_the_architecture() -> None:
+    _, x86, _ = _fleet(instance_types=["c7i.large"])
+    assert any("al2023-ami-kernel" in p and "x86_64" in p for p in _image_parameters(x86))
     _, arm, _ = _fleet(instance_types=["hpc7g.16xlarge"])
-    assert any("al2023" in p.get("Default", "") and "arm64" in p["Default"]
-               for p in arm.to_json()["Parameters"].values())
+    assert any("al2023" in p and "arm64" in p for p in _image_parameters(arm))
+
+
+def test_gpu_fleet_defaults_to_the_aws_gpu_base_image(p5: Any) -> None:
+    fleet, template, _ = p5
+    # AWS Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023): NVIDIA driver, fabric
+    # manager, EFA; resolved from its public SSM parameter at deploy time
+    assert _image_parameters(template) == [
+        "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id"]
+    assert fleet.plan.efa_software == "image"  # the image has the EFA software: no installer at boot
+    assert "hpc-efa-install" not in _user_data(template)
+    _, arm, _ = _fleet(instance_types=["g5g.16xlarge"])
+    assert _image_parameters(arm) == [
+        "/aws/service/deeplearning/ami/arm64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id"]
+
+
+@pytest.mark.parametrize("name", ["p3dn.24xlarge", "g7.48xlarge", "g6f.large"])
+def test_gpu_type_without_a_default_image_needs_machine_image(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"machine_image=None.*{name}.*SSM parameter /aws/service/deeplearning"):
+        _fleet(instance_types=[name])
+
+
+def test_custom_image_needs_its_root_device_name_and_the_mapping_uses_it() -> None:
+    image = ec2.MachineImage.generic_linux({"us-east-1": "ami-0123456789abcdef0"})
+    with pytest.raises(ConfigError, match="root_device_name=None"):
+        _fleet(instance_types=["c7i.large"], machine_image=image)
+    _, template, _ = _fleet(instance_types=["c7i.large"], machine_image=image, root_device_name="/dev/sda1")
+    data = _only(template, "AWS::EC2::LaunchTemplate")["Properties"]["LaunchTemplateData"]
+    (root,) = data["BlockDeviceMappings"]
+    assert root["DeviceName"] == "/dev/sda1"
+    assert root["Ebs"] == {"DeleteOnTermination": True, "Encrypted": True, "VolumeType": "gp3"}  # image's size
+    with pytest.raises(ConfigError, match="root_device_name='/dev/sda1'.*None without machine_image"):
+        _fleet(instance_types=["c7i.large"], root_device_name="/dev/sda1")
+
+
+def test_amazon_linux_root_is_xvda_64_gib_encrypted_gp3() -> None:
+    _, template, _ = _fleet(instance_types=["c7i.large"])
+    data = _only(template, "AWS::EC2::LaunchTemplate")["Properties"]["LaunchTemplateData"]
+    assert data["BlockDeviceMappings"] == [{"DeviceName": "/dev/xvda", "Ebs": {
+        "DeleteOnTermination": True, "Encrypted": True, "VolumeType": "gp3", "VolumeSize": 64}}]
+
+
+def test_efa_software_is_pinned_and_verified_never_latest() -> None:
+    from hpc_constructs.catalog.software import EFA_INSTALLER
+
+    _, template, _ = _fleet(instance_types=["c6in.32xlarge"])
+    user_data = _user_data(template)
+    assert "latest" not in user_data
+    assert (f"hpc_step 'EFA software {EFA_INSTALLER.version}' /usr/local/sbin/hpc-efa-install "
+            f"{EFA_INSTALLER.version} {EFA_INSTALLER.key_fingerprint}") in user_data
+    _, other, _ = _fleet(instance_types=["c6in.32xlarge"], efa_installer_version="1.47.0",
+                         efa_installer_key_fingerprint="4e90 91bc bb97 a96b 26b1 5e59 a054 80b1 dd2d 3ccc")
+    assert "/usr/local/sbin/hpc-efa-install 1.47.0 4E9091BCBB97A96B26B15E59A05480B1DD2D3CCC" in _user_data(other)
+
+
+@pytest.mark.parametrize(("props", "match"), [
+    ({"efa_installer_version": "latest"}, "efa_installer_version='latest'"),
+    ({"efa_installer_version": "1.24.0"}, "efa_installer_version='1.24.0'"),
+    ({"efa_installer_key_fingerprint": "ABCD"}, "efa_installer_key_fingerprint='ABCD'"),
+])
+def test_efa_installer_pin_is_validated(props: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        _fleet(instance_types=["c6in.32xlarge"], **props)
+
+
+def _isolated_vpc(stack: Stack) -> ec2.Vpc:
+    return ec2.Vpc(stack, "Iso", max_azs=1, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="Iso", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+
+
+def test_efa_install_in_an_isolated_subnet_is_refused() -> None:
+    stack = new_stack()
+    vpc = _isolated_vpc(stack)
+    with pytest.raises(ConfigError, match="install_efa_software=True.*no route out"):
+        ComputeFleet(stack, "Fleet", vpc=vpc, instance_types=["c6in.32xlarge"])
+    # an image that has the software: nothing to download
+    fleet = ComputeFleet(stack, "Ok", vpc=vpc, instance_types=["c6in.32xlarge"], install_efa_software=False)
+    assert fleet.plan.efa_software == "image"
+
+
+def test_public_only_vpc_is_refused_unless_the_subnet_is_explicit() -> None:
+    stack = new_stack()
+    vpc = ec2.Vpc(stack, "Pub", max_azs=1, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="Pub", subnet_type=ec2.SubnetType.PUBLIC)])
+    with pytest.raises(ConfigError, match="Test/Fleet: subnet=None.*only public subnets"):
+        ComputeFleet(stack, "Fleet", vpc=vpc, instance_types=["c7i.large"])
+    ComputeFleet(stack, "Explicit", vpc=vpc, instance_types=["c7i.large"], subnet=vpc.public_subnets[0])
+
+
+def test_nodes_wait_for_the_self_rules(p5: Any) -> None:
+    _, template, _ = p5
+    (group,) = template.find_resources("AWS::AutoScaling::AutoScalingGroup").values()
+    rules = [*template.find_resources("AWS::EC2::SecurityGroupIngress"),
+             *template.find_resources("AWS::EC2::SecurityGroupEgress")]
+    assert len(rules) == 2 and set(rules) <= set(group["DependsOn"])
 
 
 def test_security_group_allows_all_traffic_to_and_from_itself(p5: Any) -> None:
@@ -187,12 +284,10 @@ def test_types_without_instance_store_get_no_scratch_script() -> None:
 
 def test_scratch_script_is_valid_bash_and_idempotent_by_design(tmp_path: Any) -> None:
     script = tmp_path / "hpc-scratch"
-    script.write_text(scratch_script())
+    text = boot.script_text("hpc-scratch")
+    script.write_text(text)
     subprocess.run(["bash", "-n", str(script)], check=True)
-    text = scratch_script()
-    assert 'mountpoint -q "$MOUNT_POINT"' in text  # already mounted: exit
-    assert "mdadm --assemble" in text  # reboot: re-assemble before creating
-    assert 'blkid "$TARGET"' in text  # never re-format a disk that has a file system
+    assert "mdadm --assemble" in text  # reboot: re-assemble before creating (behaviour: test_boot_scripts)
     whole = tmp_path / "user-data"
     whole.write_text("\n".join(scratch_commands()))
     subprocess.run(["bash", "-n", str(whole)], check=True)

@@ -160,3 +160,14 @@ def test_volume_name_boundaries() -> None:
     bad(r"name='a{33}'", size_gib=100, volume_type="gp3", name="a" * 33)
     bad("name='Data'", size_gib=100, volume_type="gp3", name="Data")
     bad("name='1data'", size_gib=100, volume_type="gp3", name="1data")
+
+
+def test_attach_modes() -> None:
+    assert check_ebs("P", EbsSpec(100, "gp3")).attach == "one_node"  # the default keeps data
+    assert check_ebs("P", EbsSpec(100, "gp3", attach="per_node")).attach == "per_node"
+    with pytest.raises(ConfigError, match="attach='shared'.*one_node or per_node"):
+        check_ebs("P", EbsSpec(100, "gp3", attach="shared"))
+    with pytest.raises(ConfigError, match="multi_attach"):
+        check_ebs("P", EbsSpec(100, "io2", iops=3_000, multi_attach=True, attach="per_node"))
+    with pytest.raises(ConfigError, match="availability_zone"):
+        check_ebs("P", EbsSpec(100, "gp3", availability_zone="us-east-1a", attach="per_node"))

@@ -14,7 +14,7 @@ from aws_cdk import aws_ec2 as ec2
 from hpc_constructs import ComputeFleet, catalog
 from tests.cfn_lint import findings
 from tests.fleet_invariants import check_layout
-from tests.support import new_app
+from tests.support import image_props, new_app
 
 EFA_TYPES = [t for t in catalog.instance_types() if t.efa_supported]
 PER_STACK = 40
@@ -26,12 +26,14 @@ def every_efa_fleet() -> dict[str, tuple[ComputeFleet, dict[str, Any]]]:
     fleets: dict[str, tuple[ComputeFleet, str]] = {}
     for start in range(0, len(EFA_TYPES), PER_STACK):
         stack = Stack(app, f"Efa{start // PER_STACK}")
-        vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, restrict_default_security_group=False,
-                      subnet_configuration=[ec2.SubnetConfiguration(name="Cluster",
-                                                                    subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+        # a private subnet with a NAT gateway: the nodes download the pinned EFA installer
+        vpc = ec2.Vpc(stack, "Vpc", max_azs=1, nat_gateways=1, restrict_default_security_group=False,
+                      subnet_configuration=[
+                          ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC),
+                          ec2.SubnetConfiguration(name="Cluster", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)])
         for t in EFA_TYPES[start:start + PER_STACK]:
             fleet = ComputeFleet(stack, t.name.replace(".", "-"), vpc=vpc, instance_types=[t.name],
-                                 subnet=vpc.isolated_subnets[0], max_capacity=2)
+                                 subnet=vpc.private_subnets[0], max_capacity=2, **image_props(t))
             fleets[t.name] = (fleet, stack.stack_name)
     assembly = app.synth()
     templates = {s.stack_name: s.template for s in assembly.stacks}

@@ -82,7 +82,8 @@ def test_mixed_types_are_laid_out_for_the_type_with_fewest_cards() -> None:
 
 @pytest.mark.parametrize("t", EFA_TYPES, ids=lambda t: t.name)
 def test_every_efa_type_layout_follows_the_user_guide(t: catalog.InstanceType) -> None:
-    plan = plan_fleet(P, [t.name])
+    # a custom image: the layout does not depend on it, and GPU types without a default image need one
+    plan = plan_fleet(P, [t.name], custom_image=True, root_device_name="/dev/xvda")
     assert plan.efa
     # vt1.24xlarge is the one EFA type whose catalog entry lacks the cluster strategy (partition, spread only)
     assert plan.placement_group == t.supports_cluster_placement

@@ -187,27 +187,33 @@ def _user_data(template: Template) -> str:
     return json.dumps(lt["Properties"]["LaunchTemplateData"]["UserData"])
 
 
-def test_mount_on_adds_idempotent_mounts_at_stable_paths(mounted: Any) -> None:
+def test_mount_on_mounts_through_fstab_automount_and_retried_steps(mounted: Any) -> None:
     _, _, _, template = mounted
     user_data = _user_data(template)
     assert "dnf install -y lustre-client" in user_data
     assert "grep -qs ' /fsx lustre ' /etc/fstab ||" in user_data
-    assert "mountpoint -q /fsx || mount /fsx" in user_data
     assert "grep -qs ' /shared/home efs ' /etc/fstab ||" in user_data
-    assert "mountpoint -q /shared/home || mount /shared/home" in user_data
+    # systemd mounts both at every boot on first access, and again after a failure
+    for mount_point, fstype in (("/fsx", "lustre"), ("/shared/home", "efs")):
+        (entry,) = [line for line in user_data.split("\\n") if f" {mount_point} {fstype} " in line and "echo" in line]
+        assert "_netdev" in entry and "x-systemd.automount" in entry
+    # the first mount is a reported step through hpc-mount (retries), never a one-shot `mount ... || echo`
+    assert "hpc_step 'mount /fsx (Lustre)' /usr/local/sbin/hpc-mount /fsx lustre" in user_data
+    assert "hpc_step 'mount /shared/home (EFS)' /usr/local/sbin/hpc-mount /shared/home nfs4" in user_data
+    assert "|| mount /" not in user_data
     assert "/usr/local/sbin/hpc-ebs-attach" in user_data and "/ebs/project" in user_data
 
 
 def test_ebs_attach_script_is_valid_bash(tmp_path: Any) -> None:
     import subprocess
-    from importlib import resources
 
-    script = resources.files("hpc_constructs").joinpath("scripts/hpc-ebs-attach.sh").read_text()
+    from hpc_constructs import boot
+
+    script = boot.script_text("hpc-ebs-attach")
     assert "nvme-Amazon_Elastic_Block_Store_" in script  # found by volume ID, not by device name
-    assert 'mountpoint -q "$MOUNT_POINT"' in script and 'blkid "$LINK"' in script
     path = tmp_path / "hpc-ebs-attach"
     path.write_text(script)
-    subprocess.run(["bash", "-n", str(path)], check=True)
+    subprocess.run(["bash", "-n", str(path)], check=True)  # behaviour: tests/unit/test_boot_scripts.py
 
 
 def test_mounting_twice_is_refused(mounted: Any) -> None:
@@ -343,10 +349,24 @@ def test_two_layers_on_one_fleet_get_distinct_devices_and_rules() -> None:
     for scope_id in ("A", "B"):  # the same layer id under two scopes
         scope = Construct(stack, scope_id)
         layer = StorageLayer(scope, "Storage", vpc=network.vpc, subnet=network.cluster_subnet,
-                             ebs_volumes=[EbsSpec(100, "gp3", name="data")])
+                             ebs_volumes=[EbsSpec(100, "gp3", name=f"data{scope_id.lower()}")])
         layer.mount_on(fleet)
     user_data = _user_data(Template.from_stack(stack))
-    assert "/dev/sdf /ebs/data" in user_data and "/dev/sdg /ebs/data" in user_data
+    assert "/dev/sdf /ebs/dataa" in user_data and "/dev/sdg /ebs/datab" in user_data
+
+
+def test_two_layers_mounting_the_same_path_on_one_fleet_is_refused() -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    fleet = ComputeFleet(stack, "Fleet", vpc=network.vpc, subnet=network.cluster_subnet,
+                         instance_types=["c7i.4xlarge"])
+    first = StorageLayer(stack, "First", vpc=network.vpc, subnet=network.cluster_subnet,
+                         ebs_volumes=[EbsSpec(100, "gp3", name="data")])
+    second = StorageLayer(stack, "Second", vpc=network.vpc, subnet=network.cluster_subnet,
+                          ebs_volumes=[EbsSpec(100, "gp3", name="data")])
+    first.mount_on(fleet)
+    with pytest.raises(ConfigError, match="Test/Second: mount point='/ebs/data'.*Test/First mounts /ebs/data"):
+        second.mount_on(fleet)
 
 
 def test_layer_works_in_a_plain_vpc_with_isolated_subnets() -> None:
