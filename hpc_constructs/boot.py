@@ -15,7 +15,10 @@ same packages.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import re
+import textwrap
 from importlib import resources
 
 FAILED_STEPS_FILE = "/var/lib/hpc-constructs/failed-steps"
@@ -74,9 +77,36 @@ def write_file(path: str, text: str, *, mode: str = "0644") -> list[str]:
             f"chmod {mode} {path}"]
 
 
+def compact(text: str) -> str:
+    """A script without its comment lines and blank lines (the shebang stays): what goes on the node."""
+    lines = text.split("\n")
+    kept = [line for line in lines[1:] if line.strip() and not line.lstrip().startswith("#")]
+    return "\n".join([lines[0], *kept]) + "\n"
+
+
 def install_boot_script(name: str) -> list[str]:
-    """Lines that write hpc_constructs/scripts/<name>.sh to /usr/local/sbin/<name>."""
-    return write_file(f"/usr/local/sbin/{name}", script_text(name), mode="0755")
+    """Lines that write hpc_constructs/scripts/<name>.sh to /usr/local/sbin/<name>.
+
+    The script goes in without its comments, gzip-compressed and base64-encoded: EC2 takes at most
+    16 KB of user data, and the scripts are most of it. The commented source is in the package and
+    its tests run it; `boot.packed_scripts(user_data)` reads the scripts back out of user data.
+    """
+    path = f"/usr/local/sbin/{name}"
+    header = f"#!/bin/bash\n# {name}: hpc_constructs/scripts/{name}.sh of hpc-constructs, without its comments\n"
+    body = compact(script_text(name)).split("\n", 1)[1]
+    blob = base64.b64encode(gzip.compress((header + body).encode(), compresslevel=9, mtime=0)).decode()
+    marker = "HPC_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+    return ["mkdir -p /usr/local/sbin", f"base64 -d <<'{marker}' | gunzip > {path}", *textwrap.wrap(blob, 76),
+            marker, f"chmod 0755 {path}"]
+
+
+_PACKED = re.compile(r"base64 -d <<'(HPC_[A-Z0-9_]+)' \| gunzip > /usr/local/sbin/(\S+)\n(.*?)\n\1\n", re.S)
+
+
+def packed_scripts(user_data: str) -> dict[str, str]:
+    """The scripts that install_boot_script put into `user_data`, by name, as they land on the node."""
+    return {name: gzip.decompress(base64.b64decode(blob.replace("\n", ""))).decode()
+            for _, name, blob in _PACKED.findall(user_data)}
 
 
 def systemd_unit(name: str, text: str) -> list[str]:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jsii
-from aws_cdk import Acknowledgment, Tags, Validations
+from aws_cdk import Acknowledgment, Stack, Tags, Validations
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from hpc_constructs import boot
 from hpc_constructs.catalog import InstanceType
+from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, plan_fleet
 
@@ -74,6 +75,7 @@ class ComputeFleet(Construct):
 
     Boot: user data of named steps (hpc_constructs.boot): a failed step never skips the ones after
     it, and the user data exits 1 naming them (cloud-init status; /var/lib/hpc-constructs/failed-steps).
+    User data longer than EC2's 16 KB fails synth, naming the fleet.
     Instance-store NVMe disks are striped and mounted at /scratch by a unit run at every boot. The
     Auto Scaling group waits for the security-group rules its nodes need.
 
@@ -161,6 +163,7 @@ class ComputeFleet(Construct):
         ))
 
         self.user_data = ec2.UserData.for_linux()
+        self.node.add_validation(_UserDataFits(self))
         self.user_data.add_on_exit_commands(*boot.ON_EXIT)
         self.user_data.add_commands(*boot.PRELUDE)
         self.installed_boot_scripts: set[str] = set()
@@ -318,6 +321,39 @@ class ComputeFleet(Construct):
         letter = EBS_DEVICE_LETTERS[self._ebs_devices]
         self._ebs_devices += 1
         return f"/dev/sd{letter}"
+
+
+# A value that CloudFormation fills in at deploy time (a file-system ID, a DNS name) is counted at
+# this length: longer than any of the IDs and names the user data refers to.
+TOKEN_BYTES = 96
+
+
+@jsii.implements(IValidation)
+class _UserDataFits:
+    """At synth, after every mount_on: the fleet's user data must fit EC2's 16 KB limit."""
+
+    def __init__(self, fleet: ComputeFleet) -> None:
+        self._fleet = fleet
+
+    def validate(self) -> list[str]:
+        size = user_data_bytes(Stack.of(self._fleet).resolve(self._fleet.user_data.render()))
+        if size <= EC2_USER_DATA_MAX_BYTES:
+            return []
+        return [str(ConfigError(
+            self._fleet.node.path, "user data", f"about {size:,} bytes",
+            f"at most {EC2_USER_DATA_MAX_BYTES:,} bytes (EC2's limit on raw user data; the launch would fail)",
+            hint="Each StorageLayer mounted and each boot script adds to it. Mount fewer layers or volumes on "
+                 "this fleet, or bake the EFA software and file-system clients into a machine_image."))]
+
+
+def user_data_bytes(resolved: object) -> int:
+    """The byte length of resolved user data, each deploy-time value counted as TOKEN_BYTES."""
+    if isinstance(resolved, str):
+        return len(resolved.encode())
+    if isinstance(resolved, dict) and "Fn::Join" in resolved:
+        separator, parts = resolved["Fn::Join"]
+        return len(str(separator).encode()) * max(len(parts) - 1, 0) + sum(user_data_bytes(p) for p in parts)
+    return TOKEN_BYTES
 
 
 def _default_image(plan: FleetPlan) -> ec2.IMachineImage:

@@ -218,3 +218,7 @@ class CloudFormationLimits:
 
 
 CLOUDFORMATION = CloudFormationLimits()
+
+# "User data is limited to 16 KB, in raw form, before it is base64-encoded" (Amazon EC2 User Guide,
+# 'Work with instance user data'; checked 2026-11). A longer launch template user data fails at launch.
+EC2_USER_DATA_MAX_BYTES = 16 * 1024

@@ -493,3 +493,20 @@ def test_lustre_efa_without_efa_devices_leaves_lnet_on_tcp(tmp_path: Path) -> No
 def test_lustre_efa_check_passes_when_lnet_has_efa(tmp_path: Path) -> None:
     code, _, _ = _lustre_efa(tmp_path, ["--check"], {"STUB_EFA_NIDS": "8"})
     assert code == 0
+
+
+SCRIPTS = sorted(p.name[:-3] for p in resources.files("hpc_constructs").joinpath("scripts").iterdir()
+                 if p.name.endswith(".sh"))
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_the_packed_script_is_the_source_without_comments_and_still_valid_bash(name: str, tmp_path: Path) -> None:
+    from hpc_constructs import boot
+
+    source = boot.script_text(name)
+    packed = boot.packed_scripts("\n".join(boot.install_boot_script(name)) + "\n")[name]
+    code = [line for line in source.split("\n")[1:] if line.strip() and not line.lstrip().startswith("#")]
+    assert packed.split("\n")[2:-1] == code  # shebang and a one-line header, then every line of code
+    path = tmp_path / name
+    path.write_text(packed)
+    subprocess.run(["bash", "-n", str(path)], check=True)

@@ -271,15 +271,19 @@ def _user_data(template: Template) -> str:
 def test_nvme_instance_store_is_striped_and_mounted_at_scratch(p5: Any) -> None:
     _, template, _ = p5
     user_data = _user_data(template)
-    assert "Amazon EC2 NVMe Instance Storage" in user_data  # found by model, not by count
-    assert "--level=0" in user_data and 'HPC_SCRATCH_MOUNT_POINT:-/scratch' in user_data
+    scratch = boot.packed_scripts(user_data)["hpc-scratch"]
+    assert scratch == boot.compact(boot.script_text("hpc-scratch")).replace(
+        "#!/bin/bash\n", "#!/bin/bash\n# hpc-scratch: hpc_constructs/scripts/hpc-scratch.sh of hpc-constructs, "
+        "without its comments\n", 1)
+    assert "Amazon EC2 NVMe Instance Storage" in scratch  # found by model, not by count
+    assert "--level=0" in scratch and 'HPC_SCRATCH_MOUNT_POINT:-/scratch' in scratch
     assert "systemctl enable --now hpc-scratch.service" in user_data  # runs at every boot
 
 
 def test_types_without_instance_store_get_no_scratch_script() -> None:
     _, template, _ = _fleet(instance_types=["c6in.32xlarge"])
     assert "hpc-scratch" not in _user_data(template)
-    assert "efa_installer.sh" in _user_data(template)
+    assert set(boot.packed_scripts(_user_data(template))) == {"hpc-efa-install"}
 
 
 def test_scratch_script_is_valid_bash_and_idempotent_by_design(tmp_path: Any) -> None:
@@ -291,6 +295,18 @@ def test_scratch_script_is_valid_bash_and_idempotent_by_design(tmp_path: Any) ->
     whole = tmp_path / "user-data"
     whole.write_text("\n".join(scratch_commands()))
     subprocess.run(["bash", "-n", str(whole)], check=True)
+
+
+def test_user_data_beyond_ec2s_16_kb_fails_synth_naming_the_fleet() -> None:
+    from hpc_constructs import EbsSpec, StorageLayer
+
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    fleet = ComputeFleet(stack, "Fleet", vpc=network.vpc, subnet=network.cluster_subnet, instance_types=["c7i.large"])
+    StorageLayer(stack, "Storage", vpc=network.vpc, ebs_volumes=[EbsSpec(10, "gp3", name=f"v{i}") for i in range(21)]
+                 ).mount_on(fleet)
+    with pytest.raises(RuntimeError, match="Test/Fleet: user data='about [0-9,]+ bytes'.*at most 16,384 bytes"):
+        Template.from_stack(stack)
 
 
 def test_legacy_type_is_refused_with_an_ena_explanation() -> None:

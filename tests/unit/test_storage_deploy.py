@@ -20,6 +20,7 @@ from hpc_constructs import (
     LustreDataRepository,
     LustreSpec,
     StorageLayer,
+    boot,
     catalog,
 )
 from hpc_constructs.lustre import efa_client_interfaces
@@ -114,7 +115,9 @@ def test_nodes_wait_for_every_rule_they_need(layer: str, request: Any) -> None:
 def test_efa_fleet_mounts_efa_lustre_over_efa(efa: Any) -> None:
     _, storage, fleet, template = efa
     user_data = _user_data(template)
-    assert "cat > /usr/local/sbin/hpc-lustre-efa" in user_data
+    (lt,) = template.find_resources("AWS::EC2::LaunchTemplate").values()
+    parts = lt["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Join"][1]
+    assert "hpc-lustre-efa" in boot.packed_scripts("".join(p for p in parts if isinstance(p, str)))
     assert "ExecStart=/usr/local/sbin/hpc-lustre-efa 8\\n" in user_data  # the guide's 8 for p5.48xlarge
     assert "SuccessExitStatus=3" in user_data
     assert "hpc_step 'LNet over EFA (service)' systemctl enable --now hpc-lustre-efa.service" in user_data
