@@ -13,7 +13,8 @@ from hpc_constructs import ComputeFleet, HpcNetwork, StorageLayer
 class ComputeStack(Stack):
     """One ComputeFleet per entry of the config's `fleets` mapping (name -> ComputeFleet props).
 
-    With a StorageLayer, every fleet mounts it; a fleet's `mount_ebs: false` leaves the EBS volumes off.
+    With a StorageLayer, every fleet mounts it; a fleet's `mount_ebs` (true, false or a list of volume
+    names; default true) says which EBS volumes it gets.
     """
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, fleets: dict[str, dict[str, Any]],
@@ -22,7 +23,9 @@ class ComputeStack(Stack):
         self.fleets: dict[str, ComputeFleet] = {}
         for name, raw in fleets.items():
             props = dict(raw)
-            mount_ebs = bool(props.pop("mount_ebs", True))
+            mount_ebs = props.pop("mount_ebs", True)
+            if not isinstance(mount_ebs, bool):
+                mount_ebs = [str(name) for name in mount_ebs]
             fleet = ComputeFleet(self, name, vpc=network.vpc, subnet=network.cluster_subnet, **props)
             if storage is not None:
                 storage.mount_on(fleet, ebs_volumes=mount_ebs)
