@@ -226,3 +226,44 @@ def test_root_volume_size_boundaries() -> None:
     for gib in (7, 16_385):
         with pytest.raises(ConfigError, match=f"root_volume_size_gib={gib} is not allowed. Allowed: 8 to 16,384 GiB"):
             plan_fleet(P, ["c6i.large"], root_volume_size_gib=gib)
+
+
+_HEX = "0123456789ABCDEFabcdef"
+
+
+@given(major=st.integers(1, 3), minor=st.integers(0, 99), patch=st.integers(0, 20),
+       fingerprint=st.text(_HEX, min_size=40, max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_well_formed_efa_pins_are_accepted(major: int, minor: int, patch: int, fingerprint: str) -> None:
+    version = f"{major}.{minor}.{patch}"
+    if (major, minor, patch) < (1, 25, 0):
+        with pytest.raises(ConfigError, match="efa_installer_version"):
+            plan_fleet(P, ["c6in.32xlarge"], efa_installer_version=version)
+        return
+    spaced = " ".join(fingerprint[i:i + 4] for i in range(0, 40, 4))
+    plan = plan_fleet(P, ["c6in.32xlarge"], efa_installer_version=version, efa_installer_key_fingerprint=spaced)
+    assert plan.efa_software == "install"
+    assert (plan.efa_installer.version, plan.efa_installer.key_fingerprint) == (version, fingerprint.upper())
+
+
+@given(version=st.text(min_size=0, max_size=12).filter(lambda v: not all(c.isdigit() or c == "." for c in v) or not v),
+       fingerprint=st.text(min_size=0, max_size=48).filter(
+           lambda f: len(f.replace(" ", "")) != 40 or any(c not in _HEX + " " for c in f)))
+@settings(max_examples=60, deadline=None)
+def test_malformed_efa_pins_are_refused(version: str, fingerprint: str) -> None:
+    with pytest.raises(ConfigError, match="efa_installer_version"):
+        plan_fleet(P, ["c6in.32xlarge"], efa_installer_version=version)
+    with pytest.raises(ConfigError, match="efa_installer_key_fingerprint"):
+        plan_fleet(P, ["c6in.32xlarge"], efa_installer_key_fingerprint=fingerprint)
+
+
+@given(name=st.sampled_from(["/dev/xvda", "/dev/sda1", "/dev/sda", "/dev/nvme0n1", "/dev/xvdb"])
+       | st.text(max_size=16).filter(lambda t: not t.startswith("/dev/")))
+@settings(max_examples=80, deadline=None)
+def test_root_device_name_of_a_custom_image(name: str) -> None:
+    valid = name in ("/dev/xvda", "/dev/sda1", "/dev/sda", "/dev/nvme0n1", "/dev/xvdb")
+    if valid:
+        assert plan_fleet(P, ["c7i.large"], custom_image=True, root_device_name=name).image.root_device_name == name
+    else:
+        with pytest.raises(ConfigError, match="root_device_name"):
+            plan_fleet(P, ["c7i.large"], custom_image=True, root_device_name=name)
