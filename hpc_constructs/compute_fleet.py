@@ -282,10 +282,6 @@ class ComputeFleet(Construct):
         """Lines for the nodes' user data, after everything added before (see hpc_constructs.boot)."""
         self.user_data.add_commands(*lines)
 
-    def add_boot_step(self, name: str, *command: str) -> None:
-        """A named boot step: run on its own, reported at the end of the user data if it fails."""
-        self.user_data.add_commands(boot.step(name, *command))
-
     def install_boot_script(self, name: str) -> None:
         """Install hpc_constructs/scripts/<name>.sh as /usr/local/sbin/<name>, once per fleet."""
         if name not in self.installed_boot_scripts:

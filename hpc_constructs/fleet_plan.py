@@ -173,7 +173,6 @@ def plan_fleet(
 
 
 ROOT_DEVICE_NAME = re.compile(r"^/dev/(xvd[a-z]|sd[a-z][0-9]?|nvme0n1)$")
-DEFAULT_AL2023_ROOT_GIB = 64
 
 
 def choose_image(path: str, types: Sequence[InstanceType], architecture: str, *, custom_image: bool,
@@ -212,7 +211,7 @@ def choose_image(path: str, types: Sequence[InstanceType], architecture: str, *,
 def _root_volume(path: str, image: ImagePlan, size: int | None) -> int | None:
     if size is None:
         if image.public is not None and not image.public.gpu_driver:
-            return DEFAULT_AL2023_ROOT_GIB
+            return ROOT_VOLUME.default_gib
         return None  # the image's own snapshot size: a smaller root volume would not launch
     if not _is_int(size) or not ROOT_VOLUME.min_gib <= size <= ROOT_VOLUME.max_gib:
         raise ConfigError(path, "root_volume_size_gib", size,

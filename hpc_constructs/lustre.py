@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hpc_constructs import boot
 from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import (
     LUSTRE_DEPLOYMENTS,
@@ -363,8 +364,6 @@ def lustre_client_lines(*, dns_name: str, mount_name: str, mount_point: str,
     clients'), which the fstab entry requires, and a step that reports a node left on TCP. The mount
     address is NAME@tcp either way: LNet discovery moves the traffic to EFA.
     """
-    from hpc_constructs import boot
-
     options = ["defaults", "noatime", "flock", "_netdev", "x-systemd.automount",
                "x-systemd.requires=network-online.target", "x-systemd.after=network-online.target"]
     lines = [

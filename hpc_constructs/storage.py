@@ -516,7 +516,7 @@ class StorageLayer(Construct):
                     f"At max_capacity the fleets that mount {self.node.path} over EFA use up to "
                     f"{self._efa_connections:,} EFA connections; an FSx for Lustre file system takes at most "
                     f"{LUSTRE_EFA_MAX_CONNECTIONS:,} across all clients (FSx for Lustre User Guide, 'Configuring "
-                    "EFA clients'). Lower max_capacity, or expect the nodes beyond the limit to fall back to TCP.")
+                    "EFA clients'). Lower max_capacity: the guide documents no behaviour past the limit.")
         elif spec.efa and fleet.plan.efa:
             how = "Lustre over TCP (the file system is EFA-enabled; these instance types cannot be EFA clients)"
         elif spec.efa:

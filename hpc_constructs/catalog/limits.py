@@ -204,6 +204,7 @@ AUTO_SCALING = AutoScalingLimits()
 class RootVolumeLimits:
     min_gib: int = 8  # Amazon Linux 2023 AMIs need an 8 GiB root volume
     max_gib: int = 16_384  # a library bound, not an AWS limit: scratch and data belong on other volumes
+    default_gib: int = 64  # a library default on Amazon Linux 2023: room for the EFA software and clients
     source: str = f"Amazon Linux 2023 User Guide (AMI root volume 8 GiB); checked {CHECKED}"
 
 

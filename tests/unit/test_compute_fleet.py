@@ -126,6 +126,11 @@ def test_efa_software_is_pinned_and_verified_never_latest() -> None:
     assert "/usr/local/sbin/hpc-efa-install 1.47.0 4E9091BCBB97A96B26B15E59A05480B1DD2D3CCC" in _user_data(other)
 
 
+def test_efa_installer_from_1_25_0_the_first_release_for_amazon_linux_2023() -> None:
+    fleet, _, _ = _fleet(instance_types=["c6in.32xlarge"], efa_installer_version="1.25.0")
+    assert fleet.plan.efa_installer.version == "1.25.0"
+
+
 @pytest.mark.parametrize(("props", "match"), [
     ({"efa_installer_version": "latest"}, "efa_installer_version='latest'"),
     ({"efa_installer_version": "1.24.0"}, "efa_installer_version='1.24.0'"),
@@ -307,6 +312,25 @@ def test_user_data_beyond_ec2s_16_kb_fails_synth_naming_the_fleet() -> None:
                  ).mount_on(fleet)
     with pytest.raises(RuntimeError, match="Test/Fleet: user data='about [0-9,]+ bytes'.*at most 16,384 bytes"):
         Template.from_stack(stack)
+
+
+def _padded_fleet(size: int) -> Stack:
+    """A fleet whose user data is exactly `size` bytes (a comment line pads it)."""
+    from hpc_constructs.compute_fleet import user_data_bytes
+
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net")
+    fleet = ComputeFleet(stack, "Fleet", vpc=network.vpc, subnet=network.cluster_subnet, instance_types=["c7i.large"])
+    base = user_data_bytes(stack.resolve(fleet.user_data.render()))
+    fleet.add_boot_commands("#" + "x" * (size - base - 2))  # a newline and the '#'
+    assert user_data_bytes(stack.resolve(fleet.user_data.render())) == size
+    return stack
+
+
+def test_user_data_of_exactly_16_kb_synthesizes_and_one_byte_more_does_not() -> None:
+    Template.from_stack(_padded_fleet(16_384))
+    with pytest.raises(RuntimeError, match="user data='about 16,385 bytes'"):
+        Template.from_stack(_padded_fleet(16_385))
 
 
 def test_legacy_type_is_refused_with_an_ena_explanation() -> None:

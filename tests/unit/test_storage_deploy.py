@@ -163,10 +163,13 @@ def test_efa_client_interfaces_follow_the_fsx_guide(name: str, count: int) -> No
 
 
 def test_more_efa_clients_than_the_file_system_takes_is_a_warning() -> None:
-    stack, _, fleet, _ = _layer_and_fleet(["p5.48xlarge"], max_capacity=200,
-                                          lustre=LustreSpec(4_800, "PERSISTENT_2", 1_000, efa=True))
+    efa_lustre = LustreSpec(4_800, "PERSISTENT_2", 1_000, efa=True)
+    # 8 interfaces per p5.48xlarge: 128 nodes use exactly the 1,024 connections, 129 use 1,032
+    stack, _, _, _ = _layer_and_fleet(["p5.48xlarge"], max_capacity=128, lustre=efa_lustre)
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("EFA connections"))
+    stack, _, fleet, _ = _layer_and_fleet(["p5.48xlarge"], max_capacity=129, lustre=efa_lustre)
     Annotations.from_stack(stack).has_warning(f"/{fleet.node.path}", Match.string_like_regexp(
-        "up to 1,600 EFA connections.*at most 1,024"))
+        "up to 1,032 EFA connections.*at most 1,024"))
 
 
 # -- least privilege --------------------------------------------------------------------------------
