@@ -15,11 +15,13 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := node_modules/.bin/cdk
 
-.PHONY: help setup synth test lint typecheck unit bench catalog clean
+.PHONY: help setup synth diff lock test lint typecheck unit bench catalog clean
 
 help:
 	@echo "make synth   set up, synthesize the reference environment into cdk.out/, print a summary"
 	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag)"
+	@echo "make diff   cdk diff of every reference stack against BASE (default origin/main, else HEAD~1)"
+	@echo "make lock   show the stateful logical-ID lock (tests/lock/); rewrite it with scripts/stateful_lock.py --write"
 	@echo "make bench   measure synth time and template sizes (benchmarks/)"
 	@echo "make catalog rebuild the instance catalog (scripts/refresh_catalog.py)"
 
@@ -41,6 +43,12 @@ synth: setup
 	rm -rf cdk.out
 	$(CDK) synth --quiet
 	$(BIN)/python scripts/summary.py cdk.out
+
+diff: setup
+	$(BIN)/python scripts/diff.py $(if $(BASE),--base $(BASE))
+
+lock: setup
+	$(BIN)/python scripts/stateful_lock.py
 
 lint: setup
 	$(BIN)/ruff check hpc_constructs stacks tests scripts benchmarks app.py
