@@ -69,3 +69,25 @@ def image_props(instance_type: Any) -> dict[str, Any]:
                                                                      os=ec2.OperatingSystemType.LINUX),
                 "root_device_name": "/dev/xvda"}
     return {}
+
+
+def hypothesis_outcomes(check: Any, *, max_examples: int, **strategies: Any) -> tuple[int, int]:
+    """Run `check(**drawn)` over `max_examples` generated inputs; return (accepted, examples).
+
+    `check` returns True when the input was accepted (and has asserted what an accepted input must
+    give) and False when it was refused. A property test that only checks "synthesizes or raises"
+    would pass if every input were refused; its caller asserts a share of each. Derandomized, so the
+    share does not change between runs.
+    """
+    from hypothesis import HealthCheck, given, settings
+
+    seen: list[bool] = []
+
+    @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(**strategies)
+    def run(**drawn: Any) -> None:
+        seen.append(bool(check(**drawn)))
+
+    run()
+    return sum(seen), len(seen)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpc_constructs import ConfigError, LustreDataRepository, LustreSpec
@@ -186,26 +188,72 @@ def test_aggregate_throughput_figures() -> None:
     assert scratch.throughput_mbps == 720  # 3.6 TiB x 200 MB/s/TiB baseline
 
 
-CAPACITIES = st.sampled_from([1_200, 1_800, 2_400, 3_600, 4_800, 6_000, 7_200]) | st.integers(0, 20_000)
+# The FSx for Lustre User Guide's and API's rules, written out here as the oracle (not read from
+# catalog/limits.py): deployment/storage type -> (capacities: first sizes, then step), throughputs.
+DOCUMENTED = {
+    ("SCRATCH_1", "SSD"): ((1_200, 2_400), 3_600, ()),
+    ("SCRATCH_2", "SSD"): ((1_200,), 2_400, ()),
+    ("PERSISTENT_1", "SSD"): ((1_200,), 2_400, (50, 100, 200)),
+    ("PERSISTENT_2", "SSD"): ((1_200,), 2_400, (125, 250, 500, 1_000)),
+    ("PERSISTENT_1", "HDD"): ((), None, (12, 40)),  # multiples of 6,000 GiB at 12 MB/s/TiB, 1,800 at 40
+}
+HDD_STEP = {12: 6_000, 40: 1_800}
 
 
-@given(capacity=CAPACITIES, deployment=st.sampled_from(["SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"]),
-       storage=st.sampled_from(["SSD", "HDD"]),
-       throughput=st.none() | st.sampled_from([12, 40, 50, 100, 125, 200, 250, 500, 1_000, 7]),
-       repos=st.integers(0, 9), version=st.sampled_from(["2.10", "2.12", "2.15"]))
-def test_any_lustre_spec_is_accepted_or_refused(capacity: int, deployment: str, storage: str,
-                                                throughput: int | None, repos: int, version: str) -> None:
-    spec = LustreSpec(capacity, deployment, throughput, storage, lustre_version=version,
+@st.composite
+def documented_specs(draw: st.DrawFn) -> LustreSpec:
+    """Specs that the documented rules allow."""
+    (deployment, storage), (first, step, throughputs) = draw(st.sampled_from(sorted(DOCUMENTED.items())))
+    throughput = draw(st.sampled_from(throughputs)) if throughputs else None
+    if storage == "HDD":
+        assert throughput is not None
+        step = HDD_STEP[throughput]
+    capacity = draw(st.sampled_from(first) | st.integers(1, 30).map(lambda n: n * step) if first
+                    else st.integers(1, 30).map(lambda n: n * step))
+    version = draw(st.sampled_from(["2.12", "2.15"]))
+    repos = 0 if deployment == "SCRATCH_1" else draw(st.integers(0, 8))
+    return LustreSpec(capacity, deployment, throughput, storage, lustre_version=version,
                       data_repositories=tuple(LustreDataRepository(f"/d{i}", f"s3://b-{i}x/") for i in range(repos)))
-    try:
-        plan = plan_lustre(P, spec)
-    except ConfigError as err:
-        assert str(err).startswith(f"{P}: lustre.")
-        return
-    assert storage == "SSD" or deployment == "PERSISTENT_1"
-    assert repos <= 8 and not (repos and (deployment == "SCRATCH_1" or version == "2.10"))
-    assert (plan.per_unit_storage_throughput is None) == deployment.startswith("SCRATCH")
+
+
+@st.composite
+def one_rule_broken(draw: st.DrawFn) -> tuple[str, LustreSpec]:
+    """A documented spec with exactly one rule broken, and the property that names it."""
+    spec = draw(documented_specs())
+    (_, step, throughputs) = DOCUMENTED[(spec.deployment_type, spec.storage_type)]
+    step = HDD_STEP[spec.per_unit_storage_throughput] if spec.storage_type == "HDD" else step  # type: ignore[index]
+    broken = draw(st.sampled_from(["capacity", "throughput", "repositories", "version"]))
+    if broken == "capacity":
+        off = draw(st.integers(1, step - 1))
+        return "storage_capacity_gib", replace(spec, storage_capacity_gib=spec.storage_capacity_gib + off
+                                               if spec.storage_capacity_gib >= step else step + off)
+    if broken == "throughput":
+        wrong = draw(st.sampled_from([t for t in (7, 12, 40, 50, 100, 125, 200, 250, 500, 1_000)
+                                      if t not in throughputs]))
+        return "per_unit_storage_throughput", replace(spec, per_unit_storage_throughput=wrong)
+    if broken == "repositories":
+        count = 9 if spec.deployment_type != "SCRATCH_1" else 1
+        return "data_repositories", replace(spec, data_repositories=tuple(
+            LustreDataRepository(f"/d{i}", f"s3://b-{i}x/") for i in range(count)))
+    return "lustre_version", replace(spec, lustre_version="2.11")
+
+
+@settings(max_examples=300, deadline=None)
+@given(spec=documented_specs())
+def test_every_documented_spec_is_accepted(spec: LustreSpec) -> None:
+    plan = plan_lustre(P, spec)
+    assert (plan.per_unit_storage_throughput is None) == spec.deployment_type.startswith("SCRATCH")
     assert plan.throughput_mbps > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=one_rule_broken())
+def test_a_spec_with_one_rule_broken_is_refused_naming_it(case: tuple[str, LustreSpec]) -> None:
+    prop, spec = case
+    with pytest.raises(ConfigError) as err:
+        plan_lustre(P, spec)
+    assert str(err.value).startswith(f"{P}: lustre.")
+    assert prop in err.value.prop
 
 
 def test_efa_needs_persistent_2_on_lustre_2_15_and_gets_automatic_metadata() -> None:
