@@ -27,7 +27,8 @@ class HpcNetwork(Construct):
       vpc: an existing VPC to wrap instead of creating one. Nothing is added to it unless asked
            (flow_logs=True, s3_endpoint=True).
       cidr: "10.0.0.0/16". The IPv4 range of a created VPC.
-      max_azs: 2. At least 2: bastions and the NLB need two AZs.
+      max_azs: 2. At least 2, so that EFS has mount targets in two AZs and fleets without EFA can
+               spread over AZs (vpc_subnets): an AZ outage then leaves them a second AZ.
       nat_gateways: 1. One NAT gateway is enough for package installs; raise it for AZ-independent egress.
       private_subnet_mask: 18. Private subnets are large: every EFA interface with ENA takes an address.
       cluster_availability_zone_index: 0. Which private subnet (by AZ order) is the cluster subnet.
@@ -101,7 +102,8 @@ def _validate(path: str, *, max_azs: int, nat_gateways: int, private_subnet_mask
         return
     if max_azs < _MIN_AZS:
         raise ConfigError(path, "max_azs", max_azs, f"at least {_MIN_AZS}",
-                          hint="Bastions behind a Network Load Balancer and EFS need two Availability Zones.")
+                          hint="EFS mount targets and fleets without EFA use two Availability Zones, so that one AZ's "
+                               "outage does not take them down.")
     if not 0 <= nat_gateways <= max_azs:
         raise ConfigError(path, "nat_gateways", nat_gateways, f"0 to max_azs ({max_azs})")
     if not 16 <= private_subnet_mask <= 28:
