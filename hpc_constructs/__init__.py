@@ -5,22 +5,32 @@ Only the names below are public; everything else may change without notice.
 
 from hpc_constructs import catalog
 from hpc_constructs.compute_fleet import ComputeFleet
+from hpc_constructs.data_bucket import BucketSpec, DataBucket
 from hpc_constructs.ebs import EbsSpec
+from hpc_constructs.ebs_volumes import EbsVolumes
+from hpc_constructs.efs import EfsSpec
+from hpc_constructs.efs_file_system import EfsFileSystem
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.lustre import LustreDataRepository, LustreSpec
+from hpc_constructs.lustre_file_system import LustreFileSystem
+from hpc_constructs.mounting import MountTarget
 from hpc_constructs.network import HpcNetwork
-from hpc_constructs.storage import BucketSpec, EfsSpec, LustreFileSystem, StorageLayer
+from hpc_constructs.storage import StorageLayer
 
 __all__ = [
     "BucketSpec",
     "ComputeFleet",
     "ConfigError",
+    "DataBucket",
     "EbsSpec",
+    "EbsVolumes",
+    "EfsFileSystem",
     "EfsSpec",
     "HpcNetwork",
     "LustreDataRepository",
     "LustreFileSystem",
     "LustreSpec",
+    "MountTarget",
     "StorageLayer",
     "catalog",
 ]

@@ -27,7 +27,7 @@ EBS_DEVICE_LETTERS = "fghijklmnopqrstuvwxyz"  # the names EC2 recommends for EBS
 
 
 
-@jsii.implements(ec2.IConnectable)
+@jsii.implements(ec2.IConnectable, iam.IGrantable)
 class ComputeFleet(Construct):
     """EC2 capacity for tightly coupled HPC: EFA on every card, one AZ, a cluster placement group.
 
@@ -88,6 +88,7 @@ class ComputeFleet(Construct):
     up, get an ENA interface at device 1. No interface gets a public IP. See fleet_plan.efa_layout.
 
     Attributes: launch_template, placement_group (None without one), security_group, connections,
+    grant_principal (the nodes' role: the fleet is iam.IGrantable, so bucket.grant_read(fleet) works),
     installed_boot_scripts,
     auto_scaling_group, role, user_data, fleet_tag (instance tag key and value), instance_types
     (catalog records), plan, network_bandwidth_gbps (what the configured interfaces carry) and
@@ -149,7 +150,7 @@ class ComputeFleet(Construct):
             self, "SelfEgress", group_id=self.security_group.security_group_id, ip_protocol="-1",
             destination_security_group_id=self.security_group.security_group_id,
             description="All traffic to fleet nodes (EFA OS-bypass is not IP)")
-        self.connections = ec2.Connections(security_groups=[self.security_group])
+        self._connections = ec2.Connections(security_groups=[self.security_group])
         self.mounted_storage: set[str] = set()  # paths of the StorageLayers mounted here (mount_on)
         self._ebs_devices = 0
 
@@ -275,6 +276,15 @@ class ComputeFleet(Construct):
                              "image": "from the image", "none": "none (no EFA)"}[plan.efa_software],
         })
 
+    @property
+    def connections(self) -> ec2.Connections:
+        """The security groups that clients must reach (ec2.IConnectable)."""
+        return self._connections
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The nodes' role: what `x.grant_*(fleet)` grants to (iam.IGrantable)."""
+        return self.role
 
     # -- what other constructs (StorageLayer.mount_on) add to the nodes -------------------------
 

@@ -8,6 +8,7 @@ against today's limits in catalog.limits.EBS_VOLUME_TYPES.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hpc_constructs.catalog.limits import (
@@ -177,3 +178,16 @@ def _io_throughput(volume_type: str, iops: int) -> float:
     if iops <= IO1_SMALL_VOLUME_MAX_IOPS:
         return min(IO1_SMALL_VOLUME_MAX_THROUGHPUT_MIBPS, iops * 0.25)
     return min(IO1_MAX_THROUGHPUT_MIBPS, iops / 64)  # 16 KiB per provisioned IOPS above 32,000
+
+
+def check_ebs_volumes(path: str, volumes: Sequence[EbsSpec]) -> list[EbsFigures]:
+    """Each volume against today's limits, and distinct names (pure). Raises ConfigError."""
+    if isinstance(volumes, EbsSpec):
+        raise ConfigError(path, "ebs_volumes", volumes, "a sequence of EbsSpec",
+                          hint="Write ebs_volumes=[EbsSpec(...)].")
+    figures = [check_ebs(path, spec, i) for i, spec in enumerate(volumes)]
+    names = [f.name for f in figures]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(path, "ebs_volumes", ", ".join(duplicates), "a distinct name for each volume")
+    return figures

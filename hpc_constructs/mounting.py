@@ -1,0 +1,278 @@
+"""What the storage tiers mount on: a ComputeFleet, or any construct with user data, a role and connections.
+
+`mount_on` of every storage tier (and of StorageLayer) takes a MountTarget: a ComputeFleet, an
+autoscaling.AutoScalingGroup, an ec2.Instance, or anything else with `user_data`, `role` and
+`connections`. A ComputeFleet gives the tiers everything they can use (its instance types for EFA
+and EBS checks, its launch template for per-node volumes, its boot-script bookkeeping); for any other
+target the tiers add the boot prelude (hpc_constructs.boot) to its user data once, mount over TCP,
+and refuse what needs a fleet (per-node EBS volumes), saying so.
+
+Also here: the security-group rules the tiers create between two groups, the subnets they use, and
+the aspect that keeps a composed tier's logical IDs where they were before the tiers were split.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import jsii
+from aws_cdk import Annotations, CfnElement, CfnResource, IAspect, Names, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from constructs import Construct, IConstruct, IDependable, Node, RootConstruct
+
+from hpc_constructs import boot
+from hpc_constructs.catalog import InstanceType, instance_type
+from hpc_constructs.compute_fleet import FLEET_TAG_KEY, ComputeFleet
+from hpc_constructs.errors import ConfigError
+
+
+@runtime_checkable
+class MountTarget(Protocol):
+    """What mount_on needs from the nodes it mounts storage on."""
+
+    @property
+    def node(self) -> Node: ...
+
+    @property
+    def user_data(self) -> ec2.UserData: ...
+
+    @property
+    def role(self) -> iam.IRole: ...
+
+    @property
+    def connections(self) -> ec2.Connections: ...
+
+
+class Nodes:
+    """The tiers' view of a mount target: a ComputeFleet or a plain construct (see nodes_of)."""
+
+    def __init__(self, target: Construct, *, fleet: ComputeFleet | None, user_data: ec2.UserData, role: iam.IRole,
+                 security_group_ids: Sequence[str]) -> None:
+        self.target = target
+        self.fleet = fleet
+        self.path = target.node.path
+        self.user_data = user_data
+        self.role = role
+        self.security_group_ids = list(security_group_ids)
+        self.mounted_storage: set[str] = fleet.mounted_storage if fleet is not None else set()
+        self._scripts: set[str] = set()
+        self._mount_points: dict[str, str] = {}
+        self._ebs_devices = 0
+
+    # -- what the tiers know about the nodes ---------------------------------------------------
+
+    @property
+    def instance_types(self) -> tuple[InstanceType, ...]:
+        """The catalog records of the nodes' types; () when unknown (an Auto Scaling group)."""
+        if self.fleet is not None:
+            return self.fleet.instance_types
+        cfn = self.target.node.default_child
+        name = cfn.instance_type if isinstance(cfn, ec2.CfnInstance) else None
+        try:
+            return (instance_type(name),) if isinstance(name, str) else ()
+        except ConfigError:
+            return ()
+
+    @property
+    def efa(self) -> bool:
+        return self.fleet is not None and self.fleet.plan.efa
+
+    @property
+    def max_capacity(self) -> int:
+        if self.fleet is not None:
+            return self.fleet.plan.max_capacity
+        return 1
+
+    @property
+    def tag(self) -> tuple[str, str]:
+        """The tag every node carries (value: the target's path), for IAM conditions on its instances."""
+        if self.fleet is not None:
+            return self.fleet.fleet_tag
+        tag = (FLEET_TAG_KEY, self.path)
+        Tags.of(self.target).add(*tag, apply_to_launched_instances=True)
+        return tag
+
+    # -- what the tiers add to the nodes -------------------------------------------------------
+
+    def add_boot_commands(self, *lines: str) -> None:
+        if self.fleet is not None:
+            self.fleet.add_boot_commands(*lines)
+        else:
+            self.user_data.add_commands(*lines)
+
+    def install_boot_script(self, name: str) -> None:
+        if self.fleet is not None:
+            self.fleet.install_boot_script(name)
+        elif name not in self._scripts:
+            self._scripts.add(name)
+            self.add_boot_commands(*boot.install_boot_script(name))
+
+    def claim_mount_point(self, mount_point: str, owner: str) -> None:
+        if self.fleet is not None:
+            self.fleet.claim_mount_point(mount_point, owner)
+            return
+        if mount_point in self._mount_points:
+            raise ConfigError(owner, "mount point", mount_point, f"a mount point not already used on {self.path}",
+                              hint=f"{self._mount_points[mount_point]} mounts {mount_point} there already.")
+        self._mount_points[mount_point] = owner
+
+    def next_ebs_device_name(self) -> str:
+        if self.fleet is not None:
+            return self.fleet.next_ebs_device_name()
+        letters = "fghijklmnopqrstuvwxyz"
+        if self._ebs_devices >= len(letters):
+            raise ConfigError(self.path, "ebs volumes mounted", self._ebs_devices + 1,
+                              f"at most {len(letters)} volumes attached at boot (/dev/sdf to /dev/sdz)")
+        self._ebs_devices += 1
+        return f"/dev/sd{letters[self._ebs_devices - 1]}"
+
+    def wait_for(self, *constructs: IDependable) -> None:
+        """The nodes are not launched before `constructs` exist (rules, mount targets)."""
+        if self.fleet is not None:
+            self.fleet.auto_scaling_group.node.add_dependency(*constructs)
+            return
+        # Only the launching resource: the target's own security group must not wait for rules that
+        # refer to it.
+        cfn = self.target.node.default_child
+        (cfn if isinstance(cfn, CfnResource) else self.target).node.add_dependency(*constructs)
+
+    def add_figures(self, figures: dict[str, object]) -> None:
+        self.target.node.add_metadata("hpc:figures", figures)
+
+
+_PLAIN: weakref.WeakKeyDictionary[object, Nodes] = weakref.WeakKeyDictionary()
+
+
+def nodes_of(owner: str, target: MountTarget | ComputeFleet) -> Nodes:
+    """The Nodes view of `target`; the same object for the same plain target on every call."""
+    if isinstance(target, ComputeFleet):
+        return Nodes(target, fleet=target, user_data=target.user_data, role=target.role,
+                     security_group_ids=[target.security_group.security_group_id])
+    if target in _PLAIN:
+        return _PLAIN[target]
+    what = "a ComputeFleet, an AutoScalingGroup, an Instance, or a construct with user_data, role and connections"
+    if not isinstance(target, Construct):
+        raise ConfigError(owner, "mount_on(target)", type(target).__name__, what)
+    try:
+        user_data, role, connections = target.user_data, target.role, target.connections
+    except (AttributeError, RuntimeError) as err:  # jsii raises RuntimeError for "no user data"
+        raise ConfigError(owner, "mount_on(target)", target.node.path, what,
+                          hint=f"It has no user data, role or connections: {err}.") from err
+    groups = [sg.security_group_id for sg in connections.security_groups]
+    if not groups:
+        raise ConfigError(owner, "mount_on(target)", target.node.path, "a target with a security group",
+                          hint="Rules for NFS and Lustre are made between security groups.")
+    nodes = Nodes(target, fleet=None, user_data=user_data, role=role, security_group_ids=groups)
+    user_data.add_on_exit_commands(*boot.ON_EXIT)
+    user_data.add_commands(*boot.PRELUDE)
+    Annotations.of(target).add_info(
+        f"hpc-constructs mounts storage on {target.node.path} at boot with dnf and systemd (Amazon Linux 2023 "
+        "or a RHEL 9 family image); failed steps make the user data exit 1.")
+    _PLAIN[target] = nodes
+    return nodes
+
+
+def start_mount(owner: Construct, kind: str, target: MountTarget | ComputeFleet) -> Nodes:
+    """The Nodes view of `target`, after refusing a second mount of `owner` on it."""
+    path = owner.node.path
+    nodes = nodes_of(path, target)
+    if path in nodes.mounted_storage:
+        raise ConfigError(path, "mount_on", nodes.path, f"each fleet once per {kind}")
+    return nodes
+
+
+def rules_scope(owner: Construct, kind: str, nodes: Nodes) -> Construct:
+    """Record the mount, comment it in the user data, and make the scope for its security-group rules.
+
+    The rules live in the target's scope (its stack), so that storage in another stack never depends
+    on the target's stack: that would be a cycle with the user data's references.
+    """
+    nodes.mounted_storage.add(owner.node.path)
+    nodes.add_boot_commands(f"# hpc-constructs {kind} {owner.node.path}")
+    return Construct(nodes.target, f"Mount{Names.unique_id(owner)}")
+
+
+def inner_subnets(path: str, vpc: ec2.IVpc) -> list[ec2.ISubnet]:
+    """The VPC's private subnets, else its isolated ones, else (a public-only VPC) its public ones."""
+    subnets = list(vpc.private_subnets) or list(vpc.isolated_subnets) or list(vpc.public_subnets)
+    if not subnets:
+        raise ConfigError(path, "vpc", "a VPC without subnets", "a VPC with at least one subnet")
+    return subnets
+
+
+def tcp_rule(scope: Construct, id: str, *, group: str, ports: tuple[int, int], description: str,
+             source: str | None = None, destination: str | None = None) -> None:
+    """One TCP rule between two security groups: ingress from `source`, or egress to `destination`."""
+    low, high = ports
+    if source is not None:
+        ec2.CfnSecurityGroupIngress(scope, id, group_id=group, source_security_group_id=source, ip_protocol="tcp",
+                                    from_port=low, to_port=high, description=description)
+    else:
+        ec2.CfnSecurityGroupEgress(scope, id, group_id=group, destination_security_group_id=destination,
+                                   ip_protocol="tcp", from_port=low, to_port=high, description=description)
+
+
+def rule_id(base: str, index: int) -> str:
+    """Rule ids for a target's security groups: the first keeps the plain id (a fleet has one group)."""
+    return base if index == 0 else f"{base}Group{index}"
+
+
+@jsii.implements(IAspect)
+class KeepLogicalIds:
+    """Give every CloudFormation element under a tier the logical ID it had before StorageLayer was split.
+
+    StorageLayer used to create its resources directly (Storage/Lustre); it now composes tiers
+    (Storage/LustreFileSystem/Lustre). A new logical ID would make CloudFormation create a new, empty
+    file system and delete or orphan the old one (and a renamed security-group rule fails as a
+    duplicate of the one it replaces), so each element under a composed tier gets the ID of its path
+    without the tier's own component, computed by CDK's own Names.unique_id over a detached tree with
+    that path. Construct ids that embed another construct's unique id (CDK names a security group's
+    rules after their peer) get the peer's old unique id too. tests/lock/ guards the result.
+    """
+
+    def __init__(self, tier: Construct) -> None:
+        self._tier = tier
+        self._renames: dict[str, str] | None = None
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, CfnElement):
+            return
+        stack = Stack.of(node)
+        components = self._legacy_components(node)
+        depth = len(self._legacy_components(stack))
+        node.override_logical_id(_unique_id(components[depth:]))
+
+    def _legacy_components(self, construct: IConstruct) -> list[str]:
+        """The ids from the app's root to `construct`, without the tier, with unique ids renamed."""
+        if self._renames is None:
+            self._renames = {}  # set first: the renames below use this method themselves
+            self._renames = {Names.unique_id(c): _unique_id(self._legacy_components(c))
+                             for c in self._tier.node.find_all() if c is not self._tier}
+        renames = self._renames
+        ids = [s.node.id for s in construct.node.scopes[1:] if s.node.path != self._tier.node.path]
+        return [_rename(i, renames) for i in ids]
+
+
+def _rename(component: str, renames: dict[str, str]) -> str:
+    for new, old in renames.items():
+        if new in component:
+            component = component.replace(new, old)
+    return component
+
+
+def _unique_id(components: Sequence[str]) -> str:
+    """CDK's own unique id (Names.unique_id) of a construct path given as its ids below the root."""
+    leaf: Construct = RootConstruct("")
+    for component in components:
+        leaf = Construct(leaf, component)
+    return Names.unique_id(leaf)
+
+
+def removal(policy: RemovalPolicy, *, snapshots: bool = False) -> RemovalPolicy:
+    """The removal policy for one resource: SNAPSHOT only where CloudFormation can take one (EBS)."""
+    if policy == RemovalPolicy.SNAPSHOT and not snapshots:
+        return RemovalPolicy.RETAIN
+    return policy
