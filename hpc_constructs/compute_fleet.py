@@ -300,12 +300,7 @@ class ComputeFleet(Construct):
 
     def claim_mount_point(self, mount_point: str, owner: str) -> None:
         """Reserve a mount point on the nodes; a second claim is a ConfigError naming the first owner."""
-        if mount_point in self._mount_points:
-            raise ConfigError(owner, "mount point", mount_point,
-                              f"a mount point not already used on {self.node.path}",
-                              hint=f"{self._mount_points[mount_point]} mounts {mount_point} there already; "
-                                   "give one of them another mount_point or volume name.")
-        self._mount_points[mount_point] = owner
+        claim_mount_point(self._mount_points, mount_point, owner, self.node.path)
 
     def add_node_volume(self, *, device_name: str, size_gib: int, volume_type: str, iops: int | None = None,
                         throughput_mibps: int | None = None) -> None:
@@ -321,12 +316,25 @@ class ComputeFleet(Construct):
 
     def next_ebs_device_name(self) -> str:
         """A device name for the next EBS volume attached at boot (/dev/sdf to /dev/sdz), across layers."""
-        if self._ebs_devices >= len(EBS_DEVICE_LETTERS):
-            raise ConfigError(self.node.path, "ebs volumes mounted", self._ebs_devices + 1,
-                              f"at most {len(EBS_DEVICE_LETTERS)} volumes attached at boot (/dev/sdf to /dev/sdz)")
-        letter = EBS_DEVICE_LETTERS[self._ebs_devices]
         self._ebs_devices += 1
-        return f"/dev/sd{letter}"
+        return ebs_device_name(self.node.path, self._ebs_devices)
+
+
+def claim_mount_point(claimed: dict[str, str], mount_point: str, owner: str, where: str) -> None:
+    """Reserve `mount_point` for `owner` in `claimed` (the mount points on `where`'s nodes)."""
+    if mount_point in claimed:
+        raise ConfigError(owner, "mount point", mount_point, f"a mount point not already used on {where}",
+                          hint=f"{claimed[mount_point]} mounts {mount_point} there already; "
+                               "give one of them another mount_point or volume name.")
+    claimed[mount_point] = owner
+
+
+def ebs_device_name(where: str, count: int) -> str:
+    """The device name of the count-th EBS volume attached at boot (1 -> /dev/sdf ... 21 -> /dev/sdz)."""
+    if count > len(EBS_DEVICE_LETTERS):
+        raise ConfigError(where, "ebs volumes mounted", count,
+                          f"at most {len(EBS_DEVICE_LETTERS)} volumes attached at boot (/dev/sdf to /dev/sdz)")
+    return f"/dev/sd{EBS_DEVICE_LETTERS[count - 1]}"
 
 
 # A value that CloudFormation fills in at deploy time (a file-system ID, a DNS name) is counted at

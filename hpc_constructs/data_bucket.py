@@ -80,7 +80,6 @@ class DataBucket(Construct):
         if owner is None:
             self.node.add_metadata("hpc:figures", self.figures)
 
-
     @property
     def connections(self) -> ec2.Connections:
         """The security groups that clients must reach (ec2.IConnectable)."""

@@ -62,7 +62,6 @@ class EbsVolumes(Construct):
         if owner is None:
             self.node.add_metadata("hpc:figures", self.figures)
 
-
     @property
     def connections(self) -> ec2.Connections:
         """The security groups that clients must reach (ec2.IConnectable)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from hpc_constructs.catalog.limits import EFS_MAX_PROVISIONED_THROUGHPUT_MIBPS
 from hpc_constructs.errors import ConfigError
-from hpc_constructs.lustre import MOUNT_POINT
+from hpc_constructs.lustre import check_mount_point
 
 EFS_READ = ("elasticfilesystem:ClientMount",)
 EFS_READ_WRITE = ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite")
@@ -70,8 +70,3 @@ def check_efs(path: str, spec: EfsSpec) -> None:
                           "generalPurpose with elastic throughput (Max I/O needs bursting or provisioned)")
     check_mount_point(path, "efs.mount_point", spec.mount_point)
 
-
-def check_mount_point(path: str, prop: str, mount_point: str) -> None:
-    if not MOUNT_POINT.match(mount_point):
-        raise ConfigError(path, prop, mount_point,
-                          "an absolute path other than /, of letters, digits, '.', '_', '-' and '/'")

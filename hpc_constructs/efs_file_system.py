@@ -12,16 +12,9 @@ from constructs import Construct
 
 from hpc_constructs import boot
 from hpc_constructs.compute_fleet import ComputeFleet
-from hpc_constructs.efs import (
-    EFS_FILE_SYSTEM_POLICY,
-    EFS_READ,
-    EFS_READ_WRITE,
-    EFS_ROOT,
-    EfsSpec,
-    check_efs,
-    check_mount_point,
-)
+from hpc_constructs.efs import EFS_FILE_SYSTEM_POLICY, EFS_READ, EFS_READ_WRITE, EFS_ROOT, EfsSpec, check_efs
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.lustre import check_mount_point
 from hpc_constructs.mounting import (
     MountTarget,
     Nodes,
@@ -87,7 +80,6 @@ class EfsFileSystem(Construct):
         self._connections: ec2.Connections = self._efs.connections
         if owner is None:
             self.node.add_metadata("hpc:figures", self.figures)
-
 
     @property
     def connections(self) -> ec2.Connections:

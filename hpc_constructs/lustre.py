@@ -137,9 +137,7 @@ def plan_lustre(path: str, spec: LustreSpec) -> LustrePlan:
     _check_s3_links(path, prop, spec, limits)
     backups = _backups(path, prop, spec, limits)
     metadata_mode = _metadata(path, prop, spec)
-    if not MOUNT_POINT.match(spec.mount_point):
-        raise ConfigError(path, f"{prop}.mount_point", spec.mount_point,
-                          "an absolute path other than /, of letters, digits, '.', '_', '-' and '/'")
+    check_mount_point(path, f"{prop}.mount_point", spec.mount_point)
 
     # FSx counts the 2,400 GiB file system as 2.4 TiB: "For a 2.4-TiB file system, provisioning
     # 50 MB/s/TiB of PerUnitStorageThroughput yields 120 MB/s" (FSx API, CreateFileSystemLustreConfiguration).
@@ -212,6 +210,22 @@ def _check_version(path: str, prop: str, spec: LustreSpec) -> None:
                           f"{', '.join(allowed)} for {spec.deployment_type}")
     if spec.data_compression not in ("LZ4", "NONE"):
         raise ConfigError(path, f"{prop}.data_compression", spec.data_compression, "LZ4 or NONE")
+
+
+def check_mount_point(path: str, prop: str, mount_point: str) -> None:
+    """A mount point that can go into fstab and shell lines (Lustre, EFS, imported file systems)."""
+    if not MOUNT_POINT.match(mount_point):
+        raise ConfigError(path, prop, mount_point,
+                          "an absolute path other than /, of letters, digits, '.', '_', '-' and '/'")
+
+
+def check_repository_paths(path: str, spec: LustreSpec, *, has_bucket: bool, allowed: str) -> None:
+    """A data repository without an S3 path links the bucket it is given: there must be one."""
+    if has_bucket:
+        return
+    for i, repo in enumerate(spec.data_repositories):
+        if repo.data_repository_path is None:
+            raise ConfigError(path, f"lustre.data_repositories[{i}].data_repository_path", None, allowed)
 
 
 def _check_s3_links(path: str, prop: str, spec: LustreSpec, limits: LustreDeploymentLimits) -> None:

@@ -13,9 +13,16 @@ from constructs import Construct
 
 from hpc_constructs.catalog.limits import LUSTRE_CLIENT_PORTS, LUSTRE_EFA_MAX_CONNECTIONS
 from hpc_constructs.compute_fleet import ComputeFleet
-from hpc_constructs.efs import check_mount_point
 from hpc_constructs.errors import ConfigError
-from hpc_constructs.lustre import LustrePlan, LustreSpec, efa_client_interfaces, lustre_client_lines, plan_lustre
+from hpc_constructs.lustre import (
+    LustrePlan,
+    LustreSpec,
+    check_mount_point,
+    check_repository_paths,
+    efa_client_interfaces,
+    lustre_client_lines,
+    plan_lustre,
+)
 from hpc_constructs.mounting import MountTarget, Nodes, removal, rule_id, rules_scope, start_mount, tcp_rule
 
 
@@ -75,10 +82,7 @@ class LustreFileSystem(Resource):
         plan = plan_lustre(path, spec)
         if vpc is None or subnet is None:
             raise ConfigError(path, "vpc" if vpc is None else "subnet", None, "the VPC and subnet of the file system")
-        for i, repo in enumerate(spec.data_repositories):
-            if repo.data_repository_path is None and bucket is None:
-                raise ConfigError(path, f"lustre.data_repositories[{i}].data_repository_path", None,
-                                  "an s3:// path, or a bucket to link")
+        check_repository_paths(path, spec, has_bucket=bucket is not None, allowed="an s3:// path, or a bucket to link")
         self.plan = plan
         self.efa_enabled = spec.efa
         self.mount_point = spec.mount_point
@@ -101,7 +105,6 @@ class LustreFileSystem(Resource):
             f"{plan.throughput_mbps:,.0f} MB/s aggregate ({plan.throughput_basis})")}
         if owner is None:
             self.node.add_metadata("hpc:figures", self.figures)
-
 
     @property
     def connections(self) -> ec2.Connections:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import jsii
 from aws_cdk import Annotations, CfnElement, CfnResource, IAspect, Names, RemovalPolicy, Stack, Tags
@@ -25,11 +25,10 @@ from constructs import Construct, IConstruct, IDependable, Node, RootConstruct
 
 from hpc_constructs import boot
 from hpc_constructs.catalog import InstanceType, instance_type
-from hpc_constructs.compute_fleet import FLEET_TAG_KEY, ComputeFleet
+from hpc_constructs.compute_fleet import FLEET_TAG_KEY, ComputeFleet, claim_mount_point, ebs_device_name
 from hpc_constructs.errors import ConfigError
 
 
-@runtime_checkable
 class MountTarget(Protocol):
     """What mount_on needs from the nodes it mounts storage on."""
 
@@ -114,20 +113,13 @@ class Nodes:
         if self.fleet is not None:
             self.fleet.claim_mount_point(mount_point, owner)
             return
-        if mount_point in self._mount_points:
-            raise ConfigError(owner, "mount point", mount_point, f"a mount point not already used on {self.path}",
-                              hint=f"{self._mount_points[mount_point]} mounts {mount_point} there already.")
-        self._mount_points[mount_point] = owner
+        claim_mount_point(self._mount_points, mount_point, owner, self.path)
 
     def next_ebs_device_name(self) -> str:
         if self.fleet is not None:
             return self.fleet.next_ebs_device_name()
-        letters = "fghijklmnopqrstuvwxyz"
-        if self._ebs_devices >= len(letters):
-            raise ConfigError(self.path, "ebs volumes mounted", self._ebs_devices + 1,
-                              f"at most {len(letters)} volumes attached at boot (/dev/sdf to /dev/sdz)")
         self._ebs_devices += 1
-        return f"/dev/sd{letters[self._ebs_devices - 1]}"
+        return ebs_device_name(self.path, self._ebs_devices)
 
     def wait_for(self, *constructs: IDependable) -> None:
         """The nodes are not launched before `constructs` exist (rules, mount targets)."""

@@ -24,8 +24,7 @@ from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs_volumes
 from hpc_constructs.ebs_volumes import EbsVolumes
 from hpc_constructs.efs import EfsSpec, check_efs
 from hpc_constructs.efs_file_system import EfsFileSystem
-from hpc_constructs.errors import ConfigError
-from hpc_constructs.lustre import LustrePlan, LustreSpec, plan_lustre
+from hpc_constructs.lustre import LustrePlan, LustreSpec, check_repository_paths, plan_lustre
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.mounting import KeepLogicalIds, MountTarget, inner_subnets, rules_scope, start_mount
 
@@ -221,11 +220,9 @@ def _validate(path: str, ebs_volumes: Sequence[EbsSpec], lustre: LustreSpec | No
     """Every StorageLayer rule, in the order the docstring lists them."""
     figures = check_ebs_volumes(path, ebs_volumes)
     plan = plan_lustre(path, lustre) if lustre is not None else None
-    if lustre is not None and bucket is None:
-        for i, repo in enumerate(lustre.data_repositories):
-            if repo.data_repository_path is None:
-                raise ConfigError(path, f"lustre.data_repositories[{i}].data_repository_path", None,
-                                  "an s3:// path, or bucket=True so that the layer's own bucket is linked")
+    if lustre is not None:
+        check_repository_paths(path, lustre, has_bucket=bucket is not None,
+                               allowed="an s3:// path, or bucket=True so that the layer's own bucket is linked")
     if efs_spec is not None:
         check_efs(path, efs_spec)
     return figures, plan

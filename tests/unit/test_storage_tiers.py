@@ -15,6 +15,7 @@ from aws_cdk import aws_efs as efs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
+from constructs import Construct
 
 from hpc_constructs import (
     BucketSpec,
@@ -29,7 +30,6 @@ from hpc_constructs import (
     LustreFileSystem,
     LustreSpec,
     StorageLayer,
-    boot,
 )
 from tests.cfn_lint import findings
 from tests.support import new_stack
@@ -273,6 +273,36 @@ def test_per_node_volumes_need_a_compute_fleet() -> None:
         storage.mount_on(_plain_asg(stack, network))
 
 
+def test_an_imported_file_system_needs_a_valid_mount_point() -> None:
+    stack, _ = _env()
+    group = ec2.SecurityGroup.from_security_group_id(stack, "G", "sg-0123456789abcdef0")
+    with pytest.raises(ConfigError, match=r"^Test/Fsx: mount_point='/my fsx' is not allowed"):
+        LustreFileSystem.from_lustre_file_system_attributes(stack, "Fsx", file_system_id="fs-1", dns_name="d",
+                                                            mount_name="m", security_group=group,
+                                                            mount_point="/my fsx")
+    existing = efs.FileSystem.from_file_system_attributes(stack, "Efs", file_system_id="fs-2", security_group=group)
+    with pytest.raises(ConfigError, match=r"^Test/Shared: mount_point='/' is not allowed"):
+        EfsFileSystem.from_file_system(stack, "Shared", existing, mount_point="/")
+
+
+class _Nodes(Construct):
+    """A mount target of one's own: user data, a role and connections, here without a security group."""
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        self.user_data = ec2.UserData.for_linux()
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+        self.connections = ec2.Connections()
+
+
+def test_a_target_without_a_security_group_is_refused() -> None:
+    stack, network = _env()
+    storage = StorageLayer(stack, "Storage", vpc=network.vpc, efs=EfsSpec())
+    with pytest.raises(ConfigError, match=r"^Test/Storage: mount_on\(target\)='Test/Mine' is not allowed. "
+                                          r"Allowed: a target with a security group"):
+        storage.mount_on(_Nodes(stack, "Mine"))
+
+
 def test_a_target_without_user_data_is_refused() -> None:
     stack, network = _env()
     storage = StorageLayer(stack, "Storage", vpc=network.vpc, efs=EfsSpec())
@@ -302,7 +332,3 @@ def test_a_tier_alone_keeps_cdks_own_ids() -> None:
     LustreFileSystem(stack, "Fs", vpc=network.vpc, subnet=network.cluster_subnet)
     ids = set(Template.from_stack(stack).to_json()["Resources"])
     assert any(i.startswith("FsLustre") and not i.startswith("FsLustreSecurityGroup") for i in ids)
-
-
-def test_boot_prelude_is_the_shared_one() -> None:
-    assert boot.PRELUDE[0].startswith("# hpc-constructs")
