@@ -6,6 +6,9 @@ Only the names below are public; everything else may change without notice.
 from hpc_constructs import catalog
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.data_bucket import BucketSpec, DataBucket
+from hpc_constructs.data_transfer import DataTransferLayer
+from hpc_constructs.datasync import DataSyncLocation, DataSyncTaskSpec
+from hpc_constructs.direct_connect import DirectConnectSpec
 from hpc_constructs.ebs import EbsSpec
 from hpc_constructs.ebs_volumes import EbsVolumes
 from hpc_constructs.efs import EfsSpec
@@ -15,6 +18,7 @@ from hpc_constructs.lustre import LustreDataRepository, LustreSpec
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.mounting import MountTarget
 from hpc_constructs.network import HpcNetwork
+from hpc_constructs.snowball import SnowballImportSpec
 from hpc_constructs.storage import StorageLayer
 
 __all__ = [
@@ -22,6 +26,10 @@ __all__ = [
     "ComputeFleet",
     "ConfigError",
     "DataBucket",
+    "DataSyncLocation",
+    "DataSyncTaskSpec",
+    "DataTransferLayer",
+    "DirectConnectSpec",
     "EbsSpec",
     "EbsVolumes",
     "EfsFileSystem",
@@ -31,6 +39,7 @@ __all__ = [
     "LustreFileSystem",
     "LustreSpec",
     "MountTarget",
+    "SnowballImportSpec",
     "StorageLayer",
     "catalog",
 ]

@@ -134,12 +134,24 @@ class EfsFileSystem(Construct):
         nodes.wait_for(rules)
         nodes.add_figures({f"mounts from {self._owner.node.path}": f"{self.mount_point}: {how}"})
 
+    def allow_client(self, rules: Construct, group: str, index: int = 0, *, client: str = "Fleet",
+                     client_egress: bool = False) -> None:
+        """NFS (TCP 2049) from one client security group to the mount targets, created in `rules`.
+
+        client names the rule ("Fleet": the id mount_on has always used); client_egress adds the
+        client's own egress rule, for a group without an allow-all egress rule.
+        """
+        efs_sg = self.connections.security_groups[0].security_group_id
+        tcp_rule(rules, rule_id(f"EfsFrom{client}", index), group=efs_sg, source=group, ports=(NFS_PORT, NFS_PORT),
+                 description="NFS from the fleet" if client == "Fleet" else f"NFS from {client}")
+        if client_egress:
+            tcp_rule(rules, rule_id(f"{client}ToEfs", index), group=group, destination=efs_sg,
+                     ports=(NFS_PORT, NFS_PORT), description=f"NFS from {client}")
+
     def mount(self, nodes: Nodes, rules: Construct, *, root_access: bool) -> str:
         """The rules, grant and boot lines of one mount (mount_on and StorageLayer.mount_on)."""
-        efs_sg = self.connections.security_groups[0].security_group_id
         for i, group in enumerate(nodes.security_group_ids):
-            tcp_rule(rules, rule_id("EfsFromFleet", i), group=efs_sg, source=group, ports=(NFS_PORT, NFS_PORT),
-                     description="NFS from the fleet")
+            self.allow_client(rules, group, i)
         self._grant(nodes.role, EFS_ROOT if root_access else EFS_READ_WRITE)
         if self.file_system is not None:
             # Instances must not boot before the mount targets exist, or the first mount fails.

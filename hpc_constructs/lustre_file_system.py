@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 import jsii
-from aws_cdk import Annotations, RemovalPolicy, Resource
+from aws_cdk import Annotations, RemovalPolicy, Resource, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_s3 as s3
@@ -132,6 +132,13 @@ class LustreFileSystem(Resource):
     def mount_name(self) -> str:
         return self._mount
 
+    @property
+    def file_system_arn(self) -> str:
+        """arn:<partition>:fsx:<region>:<account>:file-system/<id> (DataSync locations take the ARN)."""
+        if self.file_system is not None:
+            return self.file_system.attr_resource_arn
+        return Stack.of(self).format_arn(service="fsx", resource="file-system", resource_name=self._id)
+
     def apply_removal_policy(self, policy: RemovalPolicy) -> None:
         """The file system's removal policy (an imported one has none to set)."""
         if self.file_system is not None:
@@ -152,20 +159,34 @@ class LustreFileSystem(Resource):
         nodes.wait_for(rules)
         nodes.add_figures({f"mounts from {self._owner.node.path}": f"{self.mount_point}: {how}"})
 
+    def allow_client(self, rules: Construct, group: str, index: int = 0, *, client: str = "Fleet",
+                     client_egress: bool = False) -> None:
+        """The rules between the file system and one client security group, created in `rules`.
+
+        TCP 988 and 1018-1023 both ways (clients and servers both open connections); all traffic both
+        ways for an EFA-enabled file system, as FSx requires. client names the rules ("Fleet": the ids
+        mount_on has always used); client_egress adds the client's own egress rules, for a group
+        without an allow-all egress rule.
+        """
+        lustre_sg = self.security_group.security_group_id
+        if self.efa_enabled:
+            _all_traffic_rules(rules, index, lustre_sg, group, client=client)
+            return
+        for low, high in LUSTRE_CLIENT_PORTS:
+            tcp_rule(rules, rule_id(f"LustreFrom{client}{low}", index), group=lustre_sg, source=group,
+                     ports=(low, high), description="Lustre client to file servers")
+            tcp_rule(rules, rule_id(f"LustreTo{client}{low}", index), group=lustre_sg, destination=group,
+                     ports=(low, high), description="Lustre file servers to client")
+            tcp_rule(rules, rule_id(f"{client}FromLustre{low}", index), group=group, source=lustre_sg,
+                     ports=(low, high), description="Lustre file servers to client")
+            if client_egress:
+                tcp_rule(rules, rule_id(f"{client}ToLustre{low}", index), group=group, destination=lustre_sg,
+                         ports=(low, high), description="Lustre client to file servers")
+
     def mount(self, nodes: Nodes, rules: Construct) -> str:
         """The rules and boot lines of one mount (mount_on and StorageLayer.mount_on); how it mounts."""
-        lustre_sg = self.security_group.security_group_id
         for i, group in enumerate(nodes.security_group_ids):
-            if self.efa_enabled:
-                _all_traffic_rules(rules, i, lustre_sg, group)
-                continue
-            for low, high in LUSTRE_CLIENT_PORTS:
-                tcp_rule(rules, rule_id(f"LustreFromFleet{low}", i), group=lustre_sg, source=group,
-                         ports=(low, high), description="Lustre client to file servers")
-                tcp_rule(rules, rule_id(f"LustreToFleet{low}", i), group=lustre_sg, destination=group,
-                         ports=(low, high), description="Lustre file servers to client")
-                tcp_rule(rules, rule_id(f"FleetFromLustre{low}", i), group=group, source=lustre_sg,
-                         ports=(low, high), description="Lustre file servers to client")
+            self.allow_client(rules, group, i)
         types = nodes.instance_types
         interfaces = {t.name: efa_client_interfaces(t) for t in types}
         over_efa = self.efa_enabled and nodes.efa and bool(interfaces) and all(interfaces.values())
@@ -255,16 +276,16 @@ def _associations(scope: Construct, plan: LustrePlan, file_system: fsx.CfnFileSy
     return associations
 
 
-def _all_traffic_rules(scope: Construct, index: int, lustre_sg: str, group: str) -> None:
-    """EFA-enabled Lustre: all traffic both ways between the file system's group and the target's."""
+def _all_traffic_rules(scope: Construct, index: int, lustre_sg: str, group: str, *, client: str) -> None:
+    """EFA-enabled Lustre: all traffic both ways between the file system's group and the client's."""
     description = "EFA-enabled Lustre and its clients (EFA traffic is not IP)"
-    ec2.CfnSecurityGroupIngress(scope, rule_id("LustreFromFleetAll", index), group_id=lustre_sg,
+    ec2.CfnSecurityGroupIngress(scope, rule_id(f"LustreFrom{client}All", index), group_id=lustre_sg,
                                 source_security_group_id=group, ip_protocol="-1", description=description)
-    ec2.CfnSecurityGroupEgress(scope, rule_id("LustreToFleetAll", index), group_id=lustre_sg,
+    ec2.CfnSecurityGroupEgress(scope, rule_id(f"LustreTo{client}All", index), group_id=lustre_sg,
                                destination_security_group_id=group, ip_protocol="-1", description=description)
-    ec2.CfnSecurityGroupIngress(scope, rule_id("FleetFromLustreAll", index), group_id=group,
+    ec2.CfnSecurityGroupIngress(scope, rule_id(f"{client}FromLustreAll", index), group_id=group,
                                 source_security_group_id=lustre_sg, ip_protocol="-1", description=description)
-    ec2.CfnSecurityGroupEgress(scope, rule_id("FleetToLustreAll", index), group_id=group,
+    ec2.CfnSecurityGroupEgress(scope, rule_id(f"{client}ToLustreAll", index), group_id=group,
                                destination_security_group_id=lustre_sg, ip_protocol="-1", description=description)
 
 

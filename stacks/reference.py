@@ -11,6 +11,7 @@ from aws_cdk import App, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.compute_stack import ComputeStack
+from stacks.data_transfer_stack import DataTransferStack
 from stacks.network_stack import NetworkStack
 from stacks.storage_stack import StorageStack
 
@@ -24,10 +25,11 @@ class ReferenceConfig:
     network: dict[str, Any] = field(default_factory=dict)
     fleets: dict[str, dict[str, Any]] = field(default_factory=dict)
     storage: dict[str, Any] = field(default_factory=dict)
+    data_transfer: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ReferenceConfig:
-        known = {"name", "tags", "network", "fleets", "storage"}
+        known = {"name", "tags", "network", "fleets", "storage", "data_transfer"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"config: unknown keys {unknown}; allowed: {sorted(known)}")
@@ -50,6 +52,11 @@ def build_reference_app(app: App, config: ReferenceConfig) -> dict[str, Stack]:
                                      description="hpc-constructs reference environment: storage")
         stacks["storage"] = storage_stack
         storage = storage_stack.storage
+    if config.data_transfer:
+        stacks["data_transfer"] = DataTransferStack(
+            app, f"{config.name}DataTransfer", network=network.network, storage=storage,
+            data_transfer=config.data_transfer,
+            description="hpc-constructs reference environment: data transfer (DataSync, Direct Connect, Snowball)")
     if config.fleets:
         stacks["compute"] = ComputeStack(app, f"{config.name}Compute", network=network.network,
                                          fleets=config.fleets, storage=storage,

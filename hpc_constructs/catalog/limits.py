@@ -223,3 +223,107 @@ CLOUDFORMATION = CloudFormationLimits()
 # "User data is limited to 16 KB, in raw form, before it is base64-encoded" (Amazon EC2 User Guide,
 # 'Work with instance user data'; checked 2026-11). A longer launch template user data fails at launch.
 EC2_USER_DATA_MAX_BYTES = 16 * 1024
+
+
+# -- DataTransferLayer: DataSync, Direct Connect, Snowball ---------------------------------------------
+DATASYNC_SOURCE = (
+    "AWS DataSync User Guide, 'Scheduling your task', 'Choosing a task mode', 'Filtering data', "
+    "'Configuring data verification', and the DataSync API (CreateTask, TaskSchedule, FilterRule, "
+    "CreateLocation*; botocore datasync model) (https://docs.aws.amazon.com/datasync/latest/userguide/); "
+    f"checked {CHECKED}"
+)
+DIRECT_CONNECT_SOURCE = (
+    "AWS Direct Connect User Guide, 'Virtual interfaces' (VLAN 1-4094, BGP ASNs), 'Allowed prefixes', "
+    "'Direct Connect quotas', and the Direct Connect API CreateDirectConnectGateway.amazonSideAsn / "
+    "NewPrivateVirtualInterface.asnLong (https://docs.aws.amazon.com/directconnect/latest/UserGuide/limits.html); "
+    f"checked {CHECKED}"
+)
+SNOWBALL_SOURCE = (
+    "AWS Snowball Edge Developer Guide, 'Creating an IAM role for an import job' and the Snowball API CreateJob "
+    "(SnowballType, SnowballCapacity, ShippingOption; botocore snowball model); Snowball Edge is available only "
+    f"to existing customers since 2025-11-07 (Developer Guide banner); checked {CHECKED}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DataSyncLimits:
+    # TaskSchedule: "Configures your DataSync task to run on a schedule (at a minimum interval of 1 hour)".
+    min_schedule_interval_minutes: int = 60
+    max_schedule_expression_chars: int = 256
+    # FilterList holds at most one FilterRule; its patterns are joined with "|" into one Value of at
+    # most 102,400 characters (FilterValue). Include patterns take "*" only as their last character.
+    max_filter_chars: int = 102_400
+    max_agents_per_location: int = 8  # AgentArnList
+    max_subdirectory_chars: int = 4_096
+    max_s3_subdirectory_chars: int = 1_024  # AWS::DataSync::LocationS3.Subdirectory (CloudFormation schema)
+    max_server_hostname_chars: int = 255
+    max_task_name_chars: int = 256  # CreateTask.Name (TagValue)
+    max_smb_user_chars: int = 104
+    max_smb_domain_chars: int = 253
+    task_modes: tuple[str, ...] = ("BASIC", "ENHANCED")
+    verify_modes: tuple[str, ...] = ("POINT_IN_TIME_CONSISTENT", "ONLY_FILES_TRANSFERRED", "NONE")
+    log_levels: tuple[str, ...] = ("OFF", "BASIC", "TRANSFER")
+    # Enhanced mode: "available for transfers between Amazon S3 locations, [...] and transfers between NFS
+    # or SMB file servers and Amazon S3 using an Enhanced mode agent" ('Choosing a task mode'), as
+    # unordered pairs of location kinds. The pinned API model's TaskMode text is broader ("all transfers
+    # except those that use Amazon S3 on Outposts"); the guide's table is the one that names location
+    # types, so EFS and FSx for Lustre stay Basic here until it lists them.
+    enhanced_pairs: frozenset[frozenset[str]] = frozenset({
+        frozenset({"s3"}), frozenset({"nfs", "s3"}), frozenset({"smb", "s3"})})
+    # POINT_IN_TIME_CONSISTENT "isn't currently supported with Enhanced mode tasks" (Options.VerifyMode).
+    enhanced_verify_modes: tuple[str, ...] = ("ONLY_FILES_TRANSFERRED", "NONE")
+    # "For Enhanced mode tasks, you must use /aws/datasync as your log group name" (UpdateTask).
+    enhanced_log_group: str = "/aws/datasync"
+    source: str = DATASYNC_SOURCE
+
+
+DATASYNC = DataSyncLimits()
+
+# CloudWatch Logs retention, in days: the values PutRetentionPolicy accepts (CloudWatch Logs API,
+# PutRetentionPolicy.retentionInDays; checked 2026-11). 0 is not one of them: "never expire" is no policy.
+LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                                       2192, 2557, 2922, 3288, 3653)
+
+
+@dataclass(frozen=True, slots=True)
+class DirectConnectLimits:
+    # Amazon side: "The ASN must be in the private range of 64,512 to 65,534 or 4,200,000,000 to
+    # 4,294,967,294. The default is 64512" (CreateDirectConnectGateway.amazonSideAsn).
+    amazon_side_asn_ranges: tuple[tuple[int, int], ...] = ((64_512, 65_534), (4_200_000_000, 4_294_967_294))
+    # Customer side: "The valid range is from 1 to 4294967294" (NewPrivateVirtualInterface.asnLong;
+    # User Guide: "Customer-side ASN range: 1 to 4,294,967,294"); public ASNs are allowed.
+    customer_asn_range: tuple[int, int] = (1, 4_294_967_294)
+    # VLAN: "The value must be between 1 and 4094 and must comply with the Ethernet 802.1Q standard"
+    # (User Guide, 'Create a virtual interface'); CloudFormation's schema alone would take 0 and 4095.
+    vlan_range: tuple[int, int] = (1, 4_094)
+    # Allowed prefixes: the quota page names one count, "Number of prefixes per AWS Transit Gateway from
+    # AWS to on-premise on a transit virtual interface: 200"; for a virtual private gateway "only the
+    # associated VPC CIDR will be advertised" and the list must be "the same or wider than the VPC CIDR".
+    max_allowed_prefixes: int = 200
+    min_ipv6_prefix_length: int = 64  # "An IPv6 CIDR must use /64 or shorter" (CloudFormation schema)
+    # Dedicated ports: "1 Gbps [...], 10 Gbps [...], 100Gbps [...], and 400 Gbps" (quotas page); hosted
+    # connections: "50Mbps, 100Mbps, 200Mbps, 300Mbps, 400Mbps, 500Mbps, 1Gbps, 2Gbps, 5Gbps, 10Gbps, and
+    # 25Gbps" (AllocateHostedConnection.bandwidth).
+    dedicated_port_speeds_gbps: tuple[float, ...] = (1, 10, 100, 400)
+    hosted_port_speeds_gbps: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1, 2, 5, 10, 25)
+    max_name_chars: int = 100  # DirectConnectGatewayName, VirtualInterfaceName: ^[\w \-_,\/]{1,100}$
+    source: str = DIRECT_CONNECT_SOURCE
+
+
+DIRECT_CONNECT = DirectConnectLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class SnowballLimits:
+    snowball_types: tuple[str, ...] = ("STANDARD", "EDGE", "EDGE_C", "EDGE_CG", "EDGE_S", "SNC1_HDD", "SNC1_SSD",
+                                       "V3_5C", "V3_5S", "RACK_5U_C")
+    capacities: tuple[str, ...] = ("T50", "T80", "T100", "T42", "T98", "T8", "T14", "T32", "NoPreference", "T240",
+                                   "T13")
+    shipping_options: tuple[str, ...] = ("SECOND_DAY", "NEXT_DAY", "EXPRESS", "STANDARD")
+    # "Device type: V3_5S Capacity: T240 Description: Snowball Edge Storage Optimized 210TB" (CreateJob).
+    default_type: str = "V3_5S"
+    default_capacity: str = "T240"
+    source: str = SNOWBALL_SOURCE
+
+
+SNOWBALL = SnowballLimits()

@@ -13,11 +13,12 @@ from typing import Any
 
 LOCK_FILE = Path(__file__).resolve().parent / "stateful-logical-ids.json"
 
-# Types whose replacement loses data: file systems, volumes, buckets, logs. Every FSx type counts
+# Types whose replacement loses data: file systems, volumes, buckets, logs, keys. Every FSx type counts
 # (file systems, volumes, data repository associations).
 STATEFUL_TYPES = frozenset({
     "AWS::EC2::Volume",
     "AWS::EFS::FileSystem",
+    "AWS::KMS::Key",  # a new key cannot decrypt what the old one encrypted
     "AWS::Logs::LogGroup",
     "AWS::S3::Bucket",
 })

@@ -20,7 +20,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-STACKS = ["HpcNetwork", "HpcStorage", "HpcCompute"]
+STACKS = ["HpcNetwork", "HpcStorage", "HpcDataTransfer", "HpcCompute"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -1,0 +1,80 @@
+"""cdk-nag acknowledgments for wildcard resources whose ARNs are only known once references are resolved.
+
+cdk-nag names an IAM5 finding after the flattened resource, e.g.
+"AwsSolutions-IAM5[Resource::<StorageBucket5CB7C8EA.Arn>/genomics/*]"; in another stack the same bucket
+is an Fn::ImportValue or Fn::GetStackOutput. The name is therefore computed when the app is validated
+(after CDK has resolved cross-stack references, before cdk-nag runs), and only for the statements'
+resources that end the way the caller expects: an unexpected wildcard stays a finding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import jsii
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct, IValidation
+
+
+def acknowledge_wildcards(role: iam.Role, *, suffixes: Sequence[str], reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM5 for the role's resources that end with one of `suffixes` (e.g. "/data/*")."""
+    role.node.add_validation(_WildcardAcknowledgment(role, tuple(suffixes), reason))
+
+
+@jsii.implements(IValidation)
+class _WildcardAcknowledgment:
+    def __init__(self, role: iam.Role, suffixes: tuple[str, ...], reason: str) -> None:
+        self._role = role
+        self._suffixes = suffixes
+        self._reason = reason
+
+    def validate(self) -> list[str]:
+        stack = Stack.of(self._role)
+        for policy in _policies(self._role):
+            document = stack.resolve(policy.policy_document)
+            for statement in document.get("Statement", []):
+                resources = statement.get("Resource", [])
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    flat = flatten_cfn_reference(resource)
+                    if "*" in flat and any(flat.endswith(s) for s in self._suffixes):
+                        Validations.of(self._role).acknowledge(Acknowledgment(
+                            id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{flat}]", reason=self._reason))
+        return []
+
+
+def _policies(role: iam.Role) -> list[iam.CfnPolicy]:
+    found: list[iam.CfnPolicy] = []
+
+    def visit(node: IConstruct) -> None:
+        if isinstance(node, iam.CfnPolicy):
+            found.append(node)
+        for child in node.node.children:
+            visit(child)
+
+    visit(role)
+    return found
+
+
+def flatten_cfn_reference(node: Any) -> str:
+    """cdk-nag's flattenCfnReference (utils/flatten-cfn-reference.ts in cdk-nag 3), in Python."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            delimiter, items = node["Fn::Join"]
+            return str(delimiter).join(flatten_cfn_reference(i) for i in items)
+        if "Fn::Sub" in node:
+            return flatten_cfn_reference(node["Fn::Sub"])
+        if "Fn::GetAtt" in node:
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{flatten_cfn_reference(resource)}.{flatten_cfn_reference(attribute)}>"
+        if "Fn::ImportValue" in node:
+            return flatten_cfn_reference(node["Fn::ImportValue"])
+        if "Ref" in node:
+            return f"<{flatten_cfn_reference(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"), ensure_ascii=False)
