@@ -474,8 +474,7 @@ def _validate(path: str, vpc: ec2.IVpc, storage: StorageLayer | None, landing: A
     check_task_set(path, tasks, identity)
     line = None
     if direct_connect is not None:
-        cidr = vpc.vpc_cidr_block
-        line = check_direct_connect(path, direct_connect, vpc_cidr=None if Token.is_unresolved(cidr) else cidr)
+        line = check_direct_connect(path, direct_connect, vpc_cidr=_known_cidr(vpc))
         if vpc.vpn_gateway_id is not None:
             raise ConfigError(path, "direct_connect", direct_connect,
                               "a VPC without a virtual private gateway (a VPC takes one; this one has "
@@ -503,6 +502,18 @@ def _identity(path: str, prop: str, location: DataSyncLocation, landing: object)
     else:
         target = str(location.server_hostname).lower()
     return (location.kind, target if isinstance(target, str) else id(target), where)
+
+
+def _known_cidr(vpc: ec2.IVpc) -> str | None:
+    """The VPC's IPv4 CIDR when synth knows it: an ec2.Vpc made here, or an import that was given one."""
+    cfn = vpc.node.default_child
+    if isinstance(cfn, ec2.CfnVPC) and isinstance(cfn.cidr_block, str) and not Token.is_unresolved(cfn.cidr_block):
+        return cfn.cidr_block
+    try:
+        cidr = vpc.vpc_cidr_block
+    except RuntimeError:  # an imported VPC without vpc_cidr_block
+        return None
+    return None if Token.is_unresolved(cidr) else cidr
 
 
 def _bucket_of(path: str, target: Any, landing: s3.IBucket | None, prop: str = "bucket") -> s3.IBucket:

@@ -184,7 +184,7 @@ def _check_subdirectory(path: str, prop: str, location: DataSyncLocation) -> Non
         raise ConfigError(path, f"{prop}.{what}", value, "the share's name and path, e.g. /share/projects")
     # "DataSync can't transfer objects with a prefix that begins with a slash (/) or includes //, /./,
     # or /../ patterns" (Creating an S3 location); the same segments make no sense in a file path.
-    padded = f"/{value.strip('/')}/"
+    padded = normalized_subdirectory(value)
     if "//" in padded or "/./" in padded or "/../" in padded:
         raise ConfigError(path, f"{prop}.{what}", value, "a path without //, /./ or /../")
 
