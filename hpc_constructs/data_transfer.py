@@ -23,7 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from hpc_constructs.catalog.limits import DATASYNC
+from hpc_constructs.catalog.limits import DATASYNC, DIRECT_CONNECT
 from hpc_constructs.data_bucket import BucketSpec, DataBucket
 from hpc_constructs.datasync import (
     DataSyncLocation,
@@ -147,7 +147,6 @@ class DataTransferLayer(Construct):
 
         self.security_group: ec2.SecurityGroup | None = None
         self._connections = ec2.Connections()
-        self._opened: set[str] = set()
         self._ids: dict[str, str] = {}
         self.locations: dict[str, CfnResource] = {}
         self.tasks: dict[str, datasync.CfnTask] = {}
@@ -318,18 +317,19 @@ class DataTransferLayer(Construct):
                                         resource_name=self.security_group.security_group_id)
         return self.security_group, arn
 
-    def _rules(self, tier: Construct) -> Construct:
-        """The rules scope between DataSync and one file system: opened once, however many locations."""
+    def _open_to(self, tier: EfsFileSystem | LustreFileSystem) -> tuple[str, Construct]:
+        """DataSync's security group ARN, and the rules between it and one file system (made once)."""
+        group, group_arn = self._datasync_group()
         id = self._construct_id("DataSyncTo", tier.node.path)
         existing = self.node.try_find_child(id)
-        return cast(Construct, existing) if existing is not None else Construct(self, id)
+        if existing is not None:
+            return group_arn, cast(Construct, existing)
+        rules = Construct(self, id)
+        tier.allow_client(rules, group.security_group_id, client="DataSync", client_egress=True)
+        return group_arn, rules
 
     def _efs_location(self, scope: Construct, tier: EfsFileSystem, subdirectory: str) -> CfnResource:
-        group, group_arn = self._datasync_group()
-        rules = self._rules(tier)
-        if tier.node.path not in self._opened:
-            tier.allow_client(rules, group.security_group_id, client="DataSync", client_egress=True)
-            self._opened.add(tier.node.path)
+        group_arn, rules = self._open_to(tier)
         stack = Stack.of(self)
         role = iam.Role(scope, "FileSystemAccessRole", assumed_by=_datasync_principal(stack),
                         description="DataSync's access to one EFS location, as root (it keeps owners and modes)")
@@ -351,11 +351,7 @@ class DataTransferLayer(Construct):
         return made
 
     def _lustre_location(self, scope: Construct, tier: LustreFileSystem, subdirectory: str) -> CfnResource:
-        group, group_arn = self._datasync_group()
-        rules = self._rules(tier)
-        if tier.node.path not in self._opened:
-            tier.allow_client(rules, group.security_group_id, client="DataSync", client_egress=True)
-            self._opened.add(tier.node.path)
+        group_arn, rules = self._open_to(tier)
         # DataSync puts its network interfaces in the file system's own subnet.
         made = datasync.CfnLocationFSxLustre(scope, "Location", fsx_filesystem_arn=tier.file_system_arn,
                                              security_group_arns=[group_arn], subdirectory=subdirectory)
@@ -588,4 +584,4 @@ def _lustre_view(storage: StorageLayer) -> str | None:
 
 def _dx_name(path: str) -> str:
     """A Direct Connect name from the construct path: ^[\\w \\-_,\\/]{1,100}$."""
-    return re.sub(r"[^\w \-,/]", "-", path)[-100:]
+    return re.sub(r"[^\w \-,/]", "-", path)[-DIRECT_CONNECT.max_name_chars:]

@@ -188,6 +188,13 @@ def test_task_values_datasync_would_reject_are_refused(field: str, value: object
         check_task(PATH, "t", DataSyncTaskSpec(NFS, DataSyncLocation.s3(), **{field: value}))  # type: ignore[arg-type]
 
 
+def test_task_names_up_to_256_characters() -> None:
+    longest = "n" * DATASYNC.max_task_name_chars
+    check_task(PATH, "t", DataSyncTaskSpec(NFS, DataSyncLocation.s3(), name=longest))
+    with _refused("t.name"):
+        check_task(PATH, "t", DataSyncTaskSpec(NFS, DataSyncLocation.s3(), name=longest + "n"))
+
+
 def test_source_equal_to_destination_is_refused() -> None:
     same = DataSyncLocation.s3(None, "/data")
     also_same = DataSyncLocation.s3(None, "data/")
