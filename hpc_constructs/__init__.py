@@ -4,6 +4,14 @@ Only the names below are public; everything else may change without notice.
 """
 
 from hpc_constructs import catalog
+from hpc_constructs.batch import BatchComputeEnvironment, BatchOrchestration
+from hpc_constructs.batch_plan import (
+    ComputeEnvironmentSpec,
+    ContainerJobSpec,
+    JobQueueSpec,
+    MultiNodeJobSpec,
+    NodeRangeSpec,
+)
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.data_bucket import BucketSpec, DataBucket
 from hpc_constructs.data_transfer import DataTransferLayer
@@ -14,6 +22,7 @@ from hpc_constructs.ebs_volumes import EbsVolumes
 from hpc_constructs.efs import EfsSpec
 from hpc_constructs.efs_file_system import EfsFileSystem
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.job_events import JobEvents
 from hpc_constructs.lustre import LustreDataRepository, LustreSpec
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.mounting import MountTarget
@@ -22,9 +31,13 @@ from hpc_constructs.snowball import SnowballImportSpec
 from hpc_constructs.storage import StorageLayer
 
 __all__ = [
+    "BatchComputeEnvironment",
+    "BatchOrchestration",
     "BucketSpec",
+    "ComputeEnvironmentSpec",
     "ComputeFleet",
     "ConfigError",
+    "ContainerJobSpec",
     "DataBucket",
     "DataSyncLocation",
     "DataSyncTaskSpec",
@@ -35,10 +48,14 @@ __all__ = [
     "EfsFileSystem",
     "EfsSpec",
     "HpcNetwork",
+    "JobEvents",
+    "JobQueueSpec",
     "LustreDataRepository",
     "LustreFileSystem",
     "LustreSpec",
     "MountTarget",
+    "MultiNodeJobSpec",
+    "NodeRangeSpec",
     "SnowballImportSpec",
     "StorageLayer",
     "catalog",

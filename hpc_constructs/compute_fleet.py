@@ -16,7 +16,7 @@ from hpc_constructs import boot
 from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES
 from hpc_constructs.errors import ConfigError
-from hpc_constructs.fleet_plan import FleetPlan, plan_fleet
+from hpc_constructs.fleet_plan import FleetPlan, launch_template_interfaces, plan_fleet
 
 SCRATCH_MOUNT_POINT = "/scratch"
 # Every instance carries this tag (value: the fleet's construct path), so that IAM policies can name
@@ -87,7 +87,7 @@ class ComputeFleet(Construct):
     (p6-b300). Further cards that cannot take EFA, or that come after MaximumEfaInterfaces is used
     up, get an ENA interface at device 1. No interface gets a public IP. See fleet_plan.efa_layout.
 
-    Attributes: launch_template, placement_group (None without one), security_group, connections,
+    Attributes: launch_template, placement_group (None without one), security_group, connections, subnets,
     grant_principal (the nodes' role: the fleet is iam.IGrantable, so bucket.grant_read(fleet) works),
     installed_boot_scripts,
     auto_scaling_group, role, user_data, fleet_tag (instance tag key and value), instance_types
@@ -121,7 +121,8 @@ class ComputeFleet(Construct):
         super().__init__(scope, id)
         if subnet is not None and vpc_subnets is not None:
             raise ConfigError(self.node.path, "vpc_subnets", "given with subnet", "subnet or vpc_subnets, not both")
-        subnets = _subnets(self.node.path, vpc, subnet, vpc_subnets)
+        subnets = select_subnets(self.node.path, vpc, subnet, vpc_subnets)
+        self.subnets: tuple[ec2.ISubnet, ...] = tuple(subnets)
         self.plan: FleetPlan = plan_fleet(
             self.node.path, instance_types, efa=efa, placement_group=placement_group, spot=spot,
             min_capacity=min_capacity, max_capacity=max_capacity, desired_capacity=desired_capacity,
@@ -129,7 +130,7 @@ class ComputeFleet(Construct):
             custom_image=machine_image is not None, root_device_name=root_device_name,
             install_efa_software=install_efa_software, efa_installer_version=efa_installer_version,
             efa_installer_key_fingerprint=efa_installer_key_fingerprint,
-            route_out=not _without_route_out(vpc, subnets),
+            route_out=not without_route_out(vpc, subnets),
         )
         plan = self.plan
         self.instance_types: tuple[InstanceType, ...] = plan.instance_types
@@ -164,7 +165,7 @@ class ComputeFleet(Construct):
         ))
 
         self.user_data = ec2.UserData.for_linux()
-        self.node.add_validation(_UserDataFits(self))
+        self.node.add_validation(UserDataFits(self, self.user_data))
         self.user_data.add_on_exit_commands(*boot.ON_EXIT)
         self.user_data.add_commands(*boot.PRELUDE)
         self.installed_boot_scripts: set[str] = set()
@@ -188,26 +189,12 @@ class ComputeFleet(Construct):
         cfn_template = self.launch_template.node.default_child
         assert isinstance(cfn_template, ec2.CfnLaunchTemplate)
         self._cfn_template = cfn_template
-        interfaces: list[dict[str, object]] = [
-            {
-                "NetworkCardIndex": i.network_card_index,
-                "DeviceIndex": i.device_index,
-                "InterfaceType": i.interface_type,
-                "Groups": [self.security_group.security_group_id],
-                "DeleteOnTermination": True,
-            }
-            for i in plan.interfaces
-        ]
+        interfaces = launch_template_interfaces(plan.interfaces, [self.security_group.security_group_id])
         root: dict[str, object] = {"DeleteOnTermination": True, "Encrypted": True, "VolumeType": "gp3"}
         if plan.root_volume_size_gib is not None:
             root["VolumeSize"] = plan.root_volume_size_gib
         self._block_devices: list[dict[str, object]] = [{"DeviceName": plan.image.root_device_name, "Ebs": root}]
         cfn_template.add_property_override("LaunchTemplateData.BlockDeviceMappings", self._block_devices)
-        if len(interfaces) == 1:
-            # With several interfaces EC2 refuses the parameter even when false
-            # ("cannot be specified when launching with multiple network interfaces") and assigns no
-            # public IP anyway; with one interface, say no explicitly rather than follow the subnet.
-            interfaces[0]["AssociatePublicIpAddress"] = False
         cfn_template.add_property_override("LaunchTemplateData.NetworkInterfaces", interfaces)
 
         self.placement_group: ec2.PlacementGroup | None = None
@@ -343,18 +330,19 @@ TOKEN_BYTES = 96
 
 
 @jsii.implements(IValidation)
-class _UserDataFits:
-    """At synth, after every mount_on: the fleet's user data must fit EC2's 16 KB limit."""
+class UserDataFits:
+    """At synth, after every mount_on: the nodes' user data must fit EC2's 16 KB limit."""
 
-    def __init__(self, fleet: ComputeFleet) -> None:
-        self._fleet = fleet
+    def __init__(self, owner: Construct, user_data: ec2.UserData) -> None:
+        self._owner = owner
+        self._user_data = user_data
 
     def validate(self) -> list[str]:
-        size = user_data_bytes(Stack.of(self._fleet).resolve(self._fleet.user_data.render()))
+        size = user_data_bytes(Stack.of(self._owner).resolve(self._user_data.render()))
         if size <= EC2_USER_DATA_MAX_BYTES:
             return []
         return [str(ConfigError(
-            self._fleet.node.path, "user data", f"about {size:,} bytes",
+            self._owner.node.path, "user data", f"about {size:,} bytes",
             f"at most {EC2_USER_DATA_MAX_BYTES:,} bytes (EC2's limit on raw user data; the launch would fail)",
             hint="Each StorageLayer mounted and each boot script adds to it. Mount fewer layers or volumes on "
                  "this fleet, or bake the EFA software and file-system clients into a machine_image."))]
@@ -380,7 +368,7 @@ def _default_image(plan: FleetPlan) -> ec2.IMachineImage:
     return ec2.MachineImage.from_ssm_parameter(public.ssm_parameter, os=ec2.OperatingSystemType.LINUX)
 
 
-def _subnets(path: str, vpc: ec2.IVpc, subnet: ec2.ISubnet | None,
+def select_subnets(path: str, vpc: ec2.IVpc, subnet: ec2.ISubnet | None,
              vpc_subnets: ec2.SubnetSelection | None) -> list[ec2.ISubnet]:
     if subnet is not None:
         return [subnet]
@@ -398,7 +386,7 @@ def _subnets(path: str, vpc: ec2.IVpc, subnet: ec2.ISubnet | None,
     return private[:1]
 
 
-def _without_route_out(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> bool:
+def without_route_out(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> bool:
     """True when every subnet is one of the VPC's isolated subnets (no NAT, no internet gateway)."""
     isolated = {s.node.path for s in vpc.isolated_subnets}
     return bool(subnets) and all(s.node.path in isolated for s in subnets)

@@ -133,13 +133,9 @@ def plan_fleet(
     types = _instance_types(path, instance_types)
     _require_ena(path, types)
     architecture = _one_architecture(path, types)
-    use_efa = _decide_efa(path, types, efa)
-    _require_spot(path, types, spot)
-    use_placement_group = _decide_placement_group(path, types, placement_group, subnet_count)
-    if subnet_count != 1 and use_efa:
-        raise ConfigError(path, "subnets", f"{subnet_count} subnets", "exactly one subnet for an EFA fleet",
-                          hint="EFA traffic does not cross Availability Zones: pass subnet=<one subnet>, "
-                               "or efa=False for a fleet that spans AZs.")
+    network = plan_network(path, types, efa=efa, placement_group=placement_group, spot=spot,
+                           subnet_count=subnet_count)
+    use_efa = network.efa
     _check_capacity(path, min_capacity, max_capacity, desired_capacity)
     image = choose_image(path, types, architecture, custom_image=custom_image, root_device_name=root_device_name)
     root_size = _root_volume(path, image, root_volume_size_gib)
@@ -147,29 +143,84 @@ def plan_fleet(
         path, use_efa, image, install_efa_software=install_efa_software, version=efa_installer_version,
         fingerprint=efa_installer_key_fingerprint, route_out=route_out)
 
-    layout_type = min(types, key=lambda t: (len(t.network_cards), t.network_bandwidth_gbps, t.name))
-    interfaces = efa_layout(types, efa=use_efa)
-    carried = {i.network_card_index for i in interfaces}
-    bandwidth = sum(c.baseline_bandwidth_gbps for c in layout_type.network_cards if c.index in carried)
     return FleetPlan(
         instance_types=types,
         architecture=architecture,
         efa=use_efa,
-        placement_group=use_placement_group,
+        placement_group=network.placement_group,
         spot=spot,
         min_capacity=min_capacity,
         max_capacity=max_capacity,
         desired_capacity=desired_capacity,
-        interfaces=interfaces,
-        layout_type=layout_type,
-        network_bandwidth_gbps=bandwidth,
-        max_network_bandwidth_gbps=layout_type.network_bandwidth_gbps,
+        interfaces=network.interfaces,
+        layout_type=network.layout_type,
+        network_bandwidth_gbps=network.network_bandwidth_gbps,
+        max_network_bandwidth_gbps=network.max_network_bandwidth_gbps,
         nvme_instance_store=any(t.nvme_instance_store_gb > 0 for t in types),
         image=image,
         root_volume_size_gib=root_size,
         efa_software=efa_software,
         efa_installer=installer,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPlan:
+    """How the nodes of one launch template connect: EFA, placement, and an interface on every card."""
+
+    efa: bool
+    placement_group: bool
+    interfaces: tuple[InterfacePlan, ...]
+    layout_type: InstanceType  # the type with the fewest network cards: the layout fits it and all others
+    network_bandwidth_gbps: float  # what the configured interfaces carry on layout_type
+    max_network_bandwidth_gbps: float  # layout_type's full bandwidth
+
+    @property
+    def efa_interface_count(self) -> int:
+        return sum(1 for i in self.interfaces if i.is_efa)
+
+
+def plan_network(path: str, types: Sequence[InstanceType], *, efa: bool | None, placement_group: bool | None,
+                 spot: bool, subnet_count: int, card0_reserve: int = 0) -> NetworkPlan:
+    """Rules 4 to 7 of plan_fleet (EFA, Spot, placement, one subnet) and the interface layout.
+
+    The one place that decides EFA and placement for a set of instance types: ComputeFleet, the Batch
+    compute environments and the Slurm node groups all lay out their launch templates from it.
+    """
+    use_efa = _decide_efa(path, types, efa)
+    _require_spot(path, types, spot)
+    use_placement_group = _decide_placement_group(path, types, placement_group, subnet_count)
+    if subnet_count != 1 and use_efa:
+        raise ConfigError(path, "subnets", f"{subnet_count} subnets", "exactly one subnet for an EFA fleet",
+                          hint="EFA traffic does not cross Availability Zones: pass subnet=<one subnet>, "
+                               "or efa=False for a fleet that spans AZs.")
+    layout_type = min(types, key=lambda t: (len(t.network_cards), t.network_bandwidth_gbps, t.name))
+    interfaces = efa_layout(types, efa=use_efa, card0_reserve=card0_reserve)
+    carried = {i.network_card_index for i in interfaces}
+    bandwidth = sum(c.baseline_bandwidth_gbps for c in layout_type.network_cards if c.index in carried)
+    return NetworkPlan(use_efa, use_placement_group, interfaces, layout_type, bandwidth,
+                       layout_type.network_bandwidth_gbps)
+
+
+def launch_template_interfaces(interfaces: Sequence[InterfacePlan],
+                               group_ids: Sequence[object]) -> list[dict[str, object]]:
+    """LaunchTemplateData.NetworkInterfaces for a layout, every interface in `group_ids`, none public."""
+    specs: list[dict[str, object]] = [
+        {
+            "NetworkCardIndex": i.network_card_index,
+            "DeviceIndex": i.device_index,
+            "InterfaceType": i.interface_type,
+            "Groups": list(group_ids),
+            "DeleteOnTermination": True,
+        }
+        for i in interfaces
+    ]
+    if len(specs) == 1:
+        # With several interfaces EC2 refuses the parameter even when false
+        # ("cannot be specified when launching with multiple network interfaces") and assigns no
+        # public IP anyway; with one interface, say no explicitly rather than follow the subnet.
+        specs[0]["AssociatePublicIpAddress"] = False
+    return specs
 
 
 ROOT_DEVICE_NAME = re.compile(r"^/dev/(xvd[a-z]|sd[a-z][0-9]?|nvme0n1)$")
@@ -255,7 +306,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def efa_layout(types: Sequence[InstanceType], *, efa: bool) -> tuple[InterfacePlan, ...]:
+def efa_layout(types: Sequence[InstanceType], *, efa: bool, card0_reserve: int = 0) -> tuple[InterfacePlan, ...]:
     """One interface on every network card that all `types` share, EFA where the cards allow it.
 
     The layout follows the EC2 User Guide's recommendation for EFA types with several network cards
@@ -270,7 +321,9 @@ def efa_layout(types: Sequence[InstanceType], *, efa: bool) -> tuple[InterfacePl
         cards, 1 EFA interface), so that every card carries traffic and the instance gets its full
         bandwidth. (p6-b300's card 0 is ENA-only: it carries just the ENA primary.)
     Where card 0 can hold only one interface, the primary itself is an EFA-with-ENA ("efa")
-    interface, the other documented layout.
+    interface, the other documented layout. `card0_reserve` keeps that many of card 0's interfaces
+    free for ones attached after launch (a Batch multi-node job's awsvpc interface), which also
+    makes the primary an "efa" interface where card 0 has no room for both.
     For several types the layout is made for the type with the fewest cards, and each card's
     capabilities are those every type has at that index.
     """
@@ -282,7 +335,7 @@ def efa_layout(types: Sequence[InstanceType], *, efa: bool) -> tuple[InterfacePl
 
     card0_room = min(t.network_cards[0].maximum_network_interfaces for t in types)
     interfaces: list[InterfacePlan] = []
-    if efa_budget and shared(0, "efa-only") and card0_room >= 2:
+    if efa_budget and shared(0, "efa-only") and card0_room - card0_reserve >= 2:
         interfaces += [InterfacePlan(0, 0, "interface"), InterfacePlan(0, 1, "efa-only")]
         efa_budget -= 1
     elif efa_budget and shared(0, "efa"):

@@ -7,7 +7,7 @@ ranges documented in the botocore service model that ships with the pinned boto3
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 CHECKED = "2026-11"
@@ -24,8 +24,12 @@ FSX_LUSTRE_SOURCE = (
     f"checked {CHECKED}"
 )
 BATCH_SOURCE = (
-    "AWS Batch User Guide, 'Multi-node parallel jobs' and 'Service quotas', and the Batch API CreateJobQueue "
-    f"(https://docs.aws.amazon.com/batch/latest/userguide/service_limits.html); checked {CHECKED}"
+    "AWS Batch User Guide, 'Multi-node parallel jobs', 'Compute environment considerations for MNP' (mnp-ce: no Spot, "
+    "awsvpc interface per node, cluster placement group), 'Elastic Fabric Adapter', 'Reserve system memory' (\"We "
+    "recommend reserving a 5% memory buffer\") and 'Service quotas' "
+    "(https://docs.aws.amazon.com/batch/latest/userguide/service_limits.html), and the Batch API model "
+    "(CreateJobQueue, ComputeResource, Ec2Configuration, JobTimeout, RetryStrategy, ResourceRequirement); "
+    f"checked {CHECKED}"
 )
 CLOUDFORMATION_SOURCE = (
     "AWS CloudFormation User Guide, 'CloudFormation quotas' "
@@ -180,10 +184,44 @@ EFS_MAX_PROVISIONED_THROUGHPUT_MIBPS = 3_414
 
 @dataclass(frozen=True, slots=True)
 class BatchLimits:
-    max_compute_environments_per_queue: int = 3
-    max_security_groups_per_compute_environment: int = 5
-    max_mnp_nodes: int = 1_000
-    max_mnp_node_ranges: int = 5
+    """What AWS Batch accepts (Batch API model and User Guide; see BATCH_SOURCE)."""
+
+    max_compute_environments_per_queue: int = 3  # CreateJobQueue: "up to three compute environments"
+    max_security_groups_per_compute_environment: int = 5  # mnp-ce: "no more than five security groups"
+    max_fargate_subnets: int = 16  # ComputeResource.subnets: "Fargate compute resources can contain up to 16"
+    min_mnp_nodes: int = 2  # a library bound: one node is a container job
+    max_mnp_nodes: int = 1_000  # multi-node parallel jobs: up to 1,000 nodes (the ECS cluster's instance quota)
+    max_mnp_node_ranges: int = 5  # multi-node parallel jobs: up to five node groups
+    max_name_length: int = 128  # compute environment, job queue and job definition names
+    name_pattern: str = r"^[A-Za-z0-9_-]+$"  # "letters, numbers, hyphens (-), and underscores (_)"
+    min_timeout_seconds: int = 60  # JobTimeout.attemptDurationSeconds: "The minimum value ... is 60 seconds"
+    min_attempts: int = 1  # RetryStrategy.attempts: "between 1 and 10 attempts"
+    max_attempts: int = 10
+    min_memory_mib: int = 4  # ResourceRequirement MEMORY: "at least 4 MiB"
+    min_ec2_vcpus: int = 1  # ResourceRequirement VCPU: "For Amazon EC2 resources ... at least one vCPU"
+    memory_buffer_percent: int = 5  # 'Reserve system memory': a 5% buffer for the ECS agent and the system
+    # ComputeResource.instanceTypes: the instance categories and the families behind them.
+    instance_categories: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({
+        "default_x86_64": ("m6i", "c6i", "r6i", "c7i"),
+        "default_arm64": ("m6g", "c6g", "r6g", "c7g"),
+        "optimal": ("m6i", "c6i", "r6i", "c7i"),  # "Semantically equivalent to default_x86_64"
+    }))
+    # Ec2Configuration.imageType for ECS compute environments (Amazon Linux 2 images: blocked since 2026-06-30).
+    cpu_image_type: str = "ECS_AL2023"
+    gpu_image_type: str = "ECS_AL2023_NVIDIA"
+    gpu_image_excluded_families: tuple[str, ...] = ("p3", "g3")  # "ECS_AL2023_NVIDIA doesn't support p3 and g3"
+    al2023_excluded_families: tuple[str, ...] = ("a1",)  # "Amazon Linux 2023 does not support A1 instances"
+    # ResourceRequirement VCPU for Fargate: each vCPU value and the MEMORY values (MiB) allowed with it.
+    fargate_memory_mib_by_vcpus: Mapping[float, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({
+        0.25: (512, 1024, 2048),
+        0.5: (1024, 2048, 3072, 4096),
+        1: tuple(range(2048, 8192 + 1, 1024)),
+        2: tuple(range(4096, 16384 + 1, 1024)),
+        4: tuple(range(8192, 30720 + 1, 1024)),
+        8: tuple(range(16384, 61440 + 1, 4096)),
+        16: tuple(range(32768, 122880 + 1, 8192)),
+        32: (61440, 122880, 249856),
+    }))
     source: str = BATCH_SOURCE
 
 

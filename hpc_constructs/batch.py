@@ -1,0 +1,495 @@
+"""BatchOrchestration: AWS Batch compute environments, queues, multi-node (MPI) jobs over EFA, and job events.
+
+The rules live in the pure module batch_plan.py (limits in catalog.limits.BATCH, with their source); the
+EFA layout comes from fleet_plan.plan_network, the same code that lays out a ComputeFleet. aws-cdk-lib's
+Batch L2 is not used for environments and job definitions: it always sets security groups on the
+environment (Batch refuses them beside a launch template's EFA interfaces), renders no launch-template
+version, knows no ECS_AL2023_NVIDIA image, and lets a multi-node job onto Spot; the L1 resources are
+made from the plan instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import jsii
+from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from hpc_constructs import boot
+from hpc_constructs.batch_plan import (
+    RETRY_ON_STATUS_REASON,
+    BatchPlan,
+    ComputeEnvironmentSpec,
+    ContainerJobPlan,
+    ContainerJobSpec,
+    EnvironmentInput,
+    EnvironmentPlan,
+    FleetFacts,
+    JobQueueSpec,
+    MultiNodeJobPlan,
+    MultiNodeJobSpec,
+    check_name,
+    plan_batch,
+)
+from hpc_constructs.catalog.limits import LOG_RETENTION_DAYS
+from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, EFA_INSTALLER
+from hpc_constructs.compute_fleet import ComputeFleet, UserDataFits, select_subnets, without_route_out
+from hpc_constructs.errors import ConfigError
+from hpc_constructs.fleet_plan import launch_template_interfaces
+from hpc_constructs.job_events import JobEvents
+from hpc_constructs.mounting import nodes_of, removal
+from hpc_constructs.nag import acknowledge_wildcards
+from hpc_constructs.storage import StorageLayer
+
+__all__ = ["BatchComputeEnvironment", "BatchOrchestration"]
+
+ECS_INSTANCE_POLICY = "service-role/AmazonEC2ContainerServiceforEC2Role"
+SSM_POLICY = "AmazonSSMManagedInstanceCore"
+TASK_EXECUTION_POLICY = "service-role/AmazonECSTaskExecutionRolePolicy"
+JOB_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
+JOB_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+
+
+@jsii.implements(ec2.IConnectable)
+class BatchComputeEnvironment(Construct):
+    """One managed EC2 compute environment and its nodes: launch template, role, security group and user data.
+
+    Made by BatchOrchestration from an EnvironmentPlan. A mount target (hpc_constructs.mounting.MountTarget):
+    StorageLayer.mount_on(environment) mounts storage on its nodes as on a fleet's, and the environment
+    (its default child, which launches the nodes) waits for the rules. Batch merges its own user data
+    with the launch template's, so the launch template carries a MIME multi-part document whose shell
+    part is `user_data`.
+
+    Attributes: resource (the CfnComputeEnvironment), launch_template, role, instance_profile,
+    security_group, connections (its group, and the fleet's when made from one), user_data,
+    placement_group_name (None without one), plan.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc, plan: EnvironmentPlan,
+                 subnets: Sequence[ec2.ISubnet], fleet: ComputeFleet | None, root_volume_size_gib: int) -> None:
+        super().__init__(scope, id)
+        self.plan = plan
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
+            description=f"{self.node.path}: Batch nodes of {plan.name}")
+        self_rules: list[Construct] = []
+        if plan.runs_multi_node or plan.efa:
+            # MPI between the nodes (and, for EFA, its OS-bypass traffic, which is not IP: the 0.0.0.0/0
+            # egress rule does not cover it).
+            group = self.security_group.security_group_id
+            self_rules = [
+                ec2.CfnSecurityGroupIngress(self, "SelfIngress", group_id=group, ip_protocol="-1",
+                                            source_security_group_id=group,
+                                            description="All traffic from the environment's nodes (MPI, EFA)"),
+                ec2.CfnSecurityGroupEgress(self, "SelfEgress", group_id=group, ip_protocol="-1",
+                                           destination_security_group_id=group,
+                                           description="All traffic to the environment's nodes (EFA is not IP)")]
+        groups: list[ec2.ISecurityGroup] = [self.security_group]
+        if fleet is not None:
+            groups.append(fleet.security_group)
+        self._connections = ec2.Connections(security_groups=groups)
+
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+                             description=f"{self.node.path}: ECS container instances of {plan.name}",
+                             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(ECS_INSTANCE_POLICY),
+                                               iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY)])
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                              f"{ECS_INSTANCE_POLICY}]",
+                           reason="The AWS-maintained policy Batch documents for its ECS container instances."),
+            Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_POLICY}]",
+                           reason="AWS-maintained least-privilege policy for Session Manager access to nodes."))
+        self.instance_profile = iam.CfnInstanceProfile(self, "InstanceProfile", roles=[self.role.role_name])
+
+        self.user_data = ec2.UserData.for_linux()
+        nodes = nodes_of(self.node.path, self)  # the boot prelude, once; storage mounts reuse it
+        if plan.efa:
+            # Batch's ECS images have no EFA software: the pinned installer, GPG-verified, at first boot.
+            nodes.install_boot_script("hpc-efa-install")
+            nodes.add_boot_commands(boot.step(
+                f"EFA software {EFA_INSTALLER.version}", "/usr/local/sbin/hpc-efa-install", EFA_INSTALLER.version,
+                EFA_INSTALLER.key_fingerprint))
+        multipart = ec2.MultipartUserData()
+        multipart.add_user_data_part(self.user_data, ec2.MultipartBody.SHELL_SCRIPT, True)
+        self.node.add_validation(UserDataFits(self, multipart))
+        self.launch_template = ec2.LaunchTemplate(
+            self, "LaunchTemplate",
+            user_data=multipart,
+            require_imdsv2=True,
+            http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
+            http_put_response_hop_limit=2,  # containers reach IMDS through the docker bridge: one hop more
+            block_devices=[ec2.BlockDevice(device_name=AL2023_ROOT_DEVICE, volume=ec2.BlockDeviceVolume.ebs(
+                root_volume_size_gib, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3,
+                delete_on_termination=True))],
+        )
+        if plan.network is not None:
+            # Batch refuses security groups on the environment beside a launch template's interfaces:
+            # the groups go on every interface instead.
+            cfn_template = cast(ec2.CfnLaunchTemplate, self.launch_template.node.default_child)
+            cfn_template.add_property_override("LaunchTemplateData.NetworkInterfaces", launch_template_interfaces(
+                plan.network.interfaces, [g.security_group_id for g in groups]))
+
+        self.placement_group_name: str | None = None
+        if plan.placement_group:
+            if fleet is not None and fleet.placement_group is not None:
+                self.placement_group_name = fleet.placement_group.placement_group_name
+            else:
+                self.placement_group_name = ec2.PlacementGroup(
+                    self, "PlacementGroup", strategy=ec2.PlacementGroupStrategy.CLUSTER).placement_group_name
+        self.resource = batch.CfnComputeEnvironment(
+            self, "Resource", type="MANAGED", state="ENABLED",
+            # Changes are applied in place (Batch's infrastructure updates), never by replacing the
+            # environment under running jobs; nodes then move to the newest image and launch template.
+            replace_compute_environment=False,
+            update_policy=batch.CfnComputeEnvironment.UpdatePolicyProperty(
+                job_execution_timeout_minutes=30, terminate_jobs_on_update=False),
+            compute_resources=batch.CfnComputeEnvironment.ComputeResourcesProperty(
+                type=plan.resource_type,
+                allocation_strategy="SPOT_PRICE_CAPACITY_OPTIMIZED" if plan.resource_type == "SPOT"
+                else "BEST_FIT_PROGRESSIVE",
+                minv_cpus=plan.min_vcpus,
+                maxv_cpus=plan.max_vcpus,
+                instance_types=list(plan.instance_types),
+                instance_role=self.instance_profile.attr_arn,
+                subnets=[s.subnet_id for s in subnets],
+                security_group_ids=None if plan.network is not None else [g.security_group_id for g in groups],
+                launch_template=batch.CfnComputeEnvironment.LaunchTemplateSpecificationProperty(
+                    launch_template_id=self.launch_template.launch_template_id,
+                    version=self.launch_template.latest_version_number),
+                placement_group=self.placement_group_name,
+                ec2_configuration=[batch.CfnComputeEnvironment.Ec2ConfigurationObjectProperty(image_type=i)
+                                   for i in plan.image_types],
+                update_to_latest_image_version=True,
+            ))
+        # The nodes must not boot before the rules MPI and EFA need between them.
+        if self_rules:
+            self.resource.node.add_dependency(*self_rules)
+
+    @property
+    def connections(self) -> ec2.Connections:
+        return self._connections
+
+
+@jsii.implements(ec2.IConnectable)
+class BatchOrchestration(Construct):
+    """AWS Batch for HPC: managed EC2 (or Fargate) environments, queues, MPI jobs over EFA, and job events.
+
+    Props (keyword-only) and their defaults:
+      vpc: the VPC (required).
+      compute_environments: ComputeEnvironmentSpec per environment (at least one). On-Demand or Spot
+                            (SPOT_PRICE_CAPACITY_OPTIMIZED); GPU types get Batch's ECS GPU image
+                            (ECS_AL2023_NVIDIA), others ECS_AL2023. Every node: IMDSv2 required with hop
+                            limit 2 (containers reach it), an encrypted gp3 root volume, SSM.
+      job_queues: (). JobQueueSpec per queue; () makes one queue, "default", over every environment.
+      multi_node_jobs: (). MultiNodeJobSpec per MPI job definition; their environment gets one subnet and
+                       a cluster placement group and, with EFA, an EFA interface on every card.
+      container_jobs: (). ContainerJobSpec per single-container job definition.
+      storage: None. A StorageLayer mounted on every EC2 environment's nodes as on a fleet's (Lustre at
+               /fsx, EFS; not EBS volumes), and into every EC2 job's container at the same paths; the
+               jobs' role may read and write its bucket and EFS.
+      job_events: True: FAILED and SUCCEEDED jobs of these queues go to an encrypted SNS topic and on to an
+                  SQS queue ("default") with a dead-letter queue; subscribe_queue / subscribe_function add
+                  consumers. False: none.
+      log_retention_days: 30, for the jobs' log group (retained on stack deletion).
+
+    Rules (checked in one place, batch_plan.plan_batch, in its docstring's order): names; environments
+    (types, architecture, image, Spot, vCPUs, Fargate); multi-node jobs (On-Demand EC2 only, 2-1,000
+    nodes, 5 ranges covering 0..n-1, one type the environment launches, resources, max_vcpus for all
+    nodes, one subnet, EFA); container jobs (resources fit an instance the environment launches);
+    queues (1-3 environments, one architecture, EC2 and Fargate apart, distinct priorities where they
+    share environments). Every job has a timeout and a retry strategy that retries only lost hosts.
+
+    Attributes: compute_environments, job_queues, job_definitions (dicts keyed by name: the L1
+    resources), environment_constructs (BatchComputeEnvironment by name, EC2 environments), events
+    (JobEvents or None), events_topic,
+    event_queues (dict by name), job_role, log_group, plan, connections (every environment's security
+    groups); subscribe_queue(queue), subscribe_function(function).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        compute_environments: Sequence[ComputeEnvironmentSpec],
+        job_queues: Sequence[JobQueueSpec] = (),
+        multi_node_jobs: Sequence[MultiNodeJobSpec] = (),
+        container_jobs: Sequence[ContainerJobSpec] = (),
+        storage: StorageLayer | None = None,
+        job_events: bool = True,
+        log_retention_days: int = 30,
+    ) -> None:
+        super().__init__(scope, id)
+        subnets, self.plan = _validate(self.node.path, vpc, compute_environments, job_queues, multi_node_jobs,
+                                       container_jobs, log_retention_days)
+        plan = self.plan
+        self.figures: dict[str, object] = {}
+        specs = {s.name: s for s in compute_environments}
+        stack_name = Stack.of(self).stack_name
+
+        self.log_group = logs.LogGroup(self, "JobLogs", removal_policy=removal(RemovalPolicy.RETAIN))
+        cast(logs.CfnLogGroup, self.log_group.node.default_child).retention_in_days = log_retention_days
+        self.job_role = iam.Role(self, "JobRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+                                 description=f"{self.node.path}: what the jobs' containers may do")
+        self._mount_points: list[str] = []
+        if storage is not None:
+            if storage.bucket is not None:
+                self._grant_bucket(storage.bucket)
+            self._mount_points = [t.mount_point for t in (storage.lustre, storage.efs) if t is not None]
+
+        self.environment_constructs: dict[str, BatchComputeEnvironment] = {}
+        self.compute_environments: dict[str, batch.CfnComputeEnvironment] = {}
+        self._connections = ec2.Connections()
+        for name, environment in plan.environments.items():
+            self.compute_environments[name] = self._environment(vpc, specs[name], environment, subnets[name], storage)
+
+        self.job_queues: dict[str, batch.CfnJobQueue] = {}
+        for queue in plan.queues:
+            self.job_queues[queue.name] = batch.CfnJobQueue(
+                self, f"Queue{queue.name}", job_queue_name=_physical_name(self.node.path, stack_name, queue.name),
+                priority=queue.priority, state="ENABLED",
+                compute_environment_order=[
+                    batch.CfnJobQueue.ComputeEnvironmentOrderProperty(
+                        order=order, compute_environment=self.compute_environments[e].attr_compute_environment_arn)
+                    for order, e in enumerate(queue.environments, start=1)])
+            self.figures[f"queue {queue.name}"] = (f"priority {queue.priority}: {', '.join(queue.environments)}; "
+                                                   f"up to {queue.max_vcpus:,} vCPUs")
+
+        self._execution_role: iam.Role | None = None
+        self.job_definitions: dict[str, batch.CfnJobDefinition] = {}
+        for job in plan.multi_node_jobs:
+            self.job_definitions[job.spec.name] = self._multi_node_job(stack_name, job)
+        for container_job in plan.container_jobs:
+            self.job_definitions[container_job.spec.name] = self._container_job(stack_name, container_job)
+
+        self.events: JobEvents | None = None
+        if job_events:
+            self.events = JobEvents(self, "JobEvents", job_queue_arns=[q.attr_job_queue_arn
+                                                                        for q in self.job_queues.values()])
+        self.node.add_metadata("hpc:figures", self.figures)
+        for name, queue_resource in self.job_queues.items():
+            CfnOutput(self, f"Queue{name}Name", value=queue_resource.ref,
+                      description=f"Batch job queue {name} (aws batch submit-job --job-queue ...)")
+
+    def _grant_bucket(self, bucket: s3.IBucket) -> None:
+        """Jobs list, read and write the storage's bucket (results with `aws s3 cp`); they never delete in it."""
+        self.job_role.add_to_policy(iam.PolicyStatement(actions=list(JOB_BUCKET_ACTIONS),
+                                                        resources=[bucket.bucket_arn]))
+        self.job_role.add_to_policy(iam.PolicyStatement(actions=list(JOB_OBJECT_ACTIONS),
+                                                        resources=[bucket.arn_for_objects("*")]))
+        acknowledge_wildcards(self.job_role, suffixes=["/*"], reason=(
+            "Jobs read and write the objects of the StorageLayer's bucket, the HPC data they process; they "
+            "cannot delete objects."))
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The security groups of every environment's nodes (ec2.IConnectable)."""
+        return self._connections
+
+    @property
+    def events_topic(self) -> Any:
+        """The SNS topic of job events (sns.Topic), or None with job_events=False."""
+        return self.events.topic if self.events is not None else None
+
+    @property
+    def event_queues(self) -> dict[str, sqs.Queue]:
+        """The SQS queues that receive job events, by name ({} with job_events=False)."""
+        return self.events.queues if self.events is not None else {}
+
+    def subscribe_queue(self, queue: sqs.IQueue) -> None:
+        """Deliver job events to the user's queue as well (it must have a dead-letter queue)."""
+        self._require_events("subscribe_queue").subscribe_queue(queue)
+
+    def subscribe_function(self, function: Any, *, name: str | None = None) -> sqs.Queue:
+        """Run a Lambda function for every job event, through an events queue of its own with a DLQ."""
+        return self._require_events("subscribe_function").subscribe_function(function, name=name)
+
+    def _require_events(self, what: str) -> JobEvents:
+        if self.events is None:
+            raise ConfigError(self.node.path, what, "job_events=False", "job_events=True to subscribe to job events")
+        return self.events
+
+    # -- compute environments ----------------------------------------------------------------------
+
+    def _environment(self, vpc: ec2.IVpc, spec: ComputeEnvironmentSpec, plan: EnvironmentPlan,
+                     subnets: Sequence[ec2.ISubnet], storage: StorageLayer | None) -> batch.CfnComputeEnvironment:
+        if plan.fargate:
+            scope = Construct(self, f"Environment{plan.name}")
+            group = ec2.SecurityGroup(scope, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
+                                      description=f"{scope.node.path}: Fargate jobs of {plan.name}")
+            self._connections.add_security_group(group)
+            self.figures[f"environment {plan.name}"] = f"{plan.resource_type}, up to {plan.max_vcpus:,} vCPUs"
+            return batch.CfnComputeEnvironment(
+                scope, "Resource", type="MANAGED", state="ENABLED",
+                compute_resources=batch.CfnComputeEnvironment.ComputeResourcesProperty(
+                    type=plan.resource_type, maxv_cpus=plan.max_vcpus, subnets=[s.subnet_id for s in subnets],
+                    security_group_ids=[group.security_group_id]))
+        fleet = spec.fleet
+        environment = BatchComputeEnvironment(self, f"Environment{plan.name}", vpc=vpc, plan=plan, subnets=subnets,
+                                              fleet=fleet, root_volume_size_gib=spec.root_volume_size_gib)
+        self.environment_constructs[plan.name] = environment
+        for environment_group in environment.connections.security_groups:
+            self._connections.add_security_group(environment_group)
+        if storage is not None:
+            storage.mount_on(environment, ebs_volumes=False)
+        network = plan.network
+        self.figures[f"environment {plan.name}"] = (
+            f"{'Spot' if plan.resource_type == 'SPOT' else 'On-Demand'} {', '.join(plan.instance_types)}, "
+            f"{plan.min_vcpus}-{plan.max_vcpus:,} vCPUs, image {' + '.join(plan.image_types)}"
+            + (f", EFA interfaces per node: {network.efa_interface_count}" if network is not None and network.efa
+               else "")
+            + (", cluster placement group" if plan.placement_group else "")
+            + (f", from {fleet.node.path}" if fleet is not None else ""))
+        return environment.resource
+
+    # -- job definitions -------------------------------------------------------------------------------
+
+    def _container(self, image: str, command: Sequence[str], environment: dict[str, str], vcpus: float,
+                   memory_mib: int, gpus: int, *, host_volumes: bool) -> dict[str, Any]:
+        requirements = [{"Type": "VCPU", "Value": f"{vcpus:g}"}, {"Type": "MEMORY", "Value": str(memory_mib)}]
+        if gpus:
+            requirements.append({"Type": "GPU", "Value": str(gpus)})
+        container: dict[str, Any] = {
+            "Image": image,
+            "ResourceRequirements": requirements,
+            "JobRoleArn": self.job_role.role_arn,
+            "LogConfiguration": {"LogDriver": "awslogs", "Options": {"awslogs-group": self.log_group.log_group_name}},
+        }
+        if command:
+            container["Command"] = list(command)
+        if environment:
+            container["Environment"] = [{"Name": k, "Value": v} for k, v in sorted(environment.items())]
+        if host_volumes and self._mount_points:
+            names = [f"storage{i}" for i in range(len(self._mount_points))]
+            container["Volumes"] = [{"Name": n, "Host": {"SourcePath": p}} for n, p in zip(names, self._mount_points,
+                                                                                           strict=True)]
+            container["MountPoints"] = [{"SourceVolume": n, "ContainerPath": p, "ReadOnly": False}
+                                        for n, p in zip(names, self._mount_points, strict=True)]
+        return container
+
+    def _multi_node_job(self, stack_name: str, job: MultiNodeJobPlan) -> batch.CfnJobDefinition:
+        spec, t = job.spec, job.instance_type
+        ranges = []
+        for start, end, command in job.ranges:
+            container = self._container(spec.image, command, dict(spec.environment), job.resources.vcpus,
+                                        job.resources.memory_mib, job.resources.gpus, host_volumes=True)
+            container["InstanceType"] = t.name
+            # MPI and EFA pin memory for RDMA: without an unlimited memlock, registering buffers fails.
+            container["Ulimits"] = [{"Name": "memlock", "SoftLimit": -1, "HardLimit": -1}]
+            linux: dict[str, Any] = {"SharedMemorySize": job.shared_memory_mib}
+            if job.efa_devices:
+                linux["Devices"] = [{"HostPath": d, "ContainerPath": d, "Permissions": ["READ", "WRITE", "MKNOD"]}
+                                    for d in job.efa_devices]
+            container["LinuxParameters"] = linux
+            ranges.append({"TargetNodes": f"{start}:{end}", "Container": container})
+        definition = self._definition(stack_name, spec.name, "multinode", spec.timeout_minutes, spec.attempts,
+                                      ["EC2"])
+        definition.add_property_override("NodeProperties", {"NumNodes": spec.num_nodes, "MainNode": 0,
+                                                            "NodeRangeProperties": ranges})
+        environment = self.plan.environments[job.environment]
+        self.figures[f"job {spec.name}"] = (
+            f"multi-node: {spec.num_nodes} x {t.name} on {job.environment}; EFA interfaces per node: "
+            f"{len(job.efa_devices)}; aggregate network bandwidth {spec.num_nodes * job.network_bandwidth_gbps:,g} "
+            f"Gbps ({spec.num_nodes} x {job.network_bandwidth_gbps:g}, the interfaces "
+            f"{'of the fleet' if environment.from_fleet else 'configured'})")
+        return definition
+
+    def _container_job(self, stack_name: str, job: ContainerJobPlan) -> batch.CfnJobDefinition:
+        spec = job.spec
+        platform = "FARGATE" if job.fargate else "EC2"
+        definition = self._definition(stack_name, spec.name, "container", spec.timeout_minutes, spec.attempts,
+                                      [platform])
+        container = self._container(spec.image, spec.command, dict(spec.environment), job.resources.vcpus,
+                                    job.resources.memory_mib, job.resources.gpus, host_volumes=not job.fargate)
+        if job.fargate:
+            container["ExecutionRoleArn"] = self._fargate_execution_role().role_arn
+            container["NetworkConfiguration"] = {"AssignPublicIp": "DISABLED"}
+            container["FargatePlatformConfiguration"] = {"PlatformVersion": "LATEST"}
+        definition.add_property_override("ContainerProperties", container)
+        self.figures[f"job {spec.name}"] = (
+            f"container on {platform}: {job.resources.vcpus:g} vCPUs, {job.resources.memory_mib:,} MiB"
+            + (f", {job.resources.gpus} GPUs" if job.resources.gpus else "")
+            + f"; fits {', '.join(job.environments)}")
+        return definition
+
+    def _definition(self, stack_name: str, name: str, kind: str, timeout_minutes: int, attempts: int,
+                    platforms: list[str]) -> batch.CfnJobDefinition:
+        return batch.CfnJobDefinition(
+            self, f"Job{name}", type=kind, job_definition_name=_physical_name(self.node.path, stack_name, name),
+            platform_capabilities=platforms, propagate_tags=True,
+            timeout=batch.CfnJobDefinition.TimeoutProperty(attempt_duration_seconds=timeout_minutes * 60),
+            retry_strategy=batch.CfnJobDefinition.RetryStrategyProperty(attempts=attempts, evaluate_on_exit=[
+                batch.CfnJobDefinition.EvaluateOnExitProperty(action="RETRY", on_status_reason=RETRY_ON_STATUS_REASON),
+                batch.CfnJobDefinition.EvaluateOnExitProperty(action="EXIT", on_reason="*")]))
+
+    def _fargate_execution_role(self) -> iam.Role:
+        if self._execution_role is None:
+            self._execution_role = iam.Role(
+                self, "FargateExecutionRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+                description=f"{self.node.path}: pulls images and writes logs for Fargate jobs",
+                managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(TASK_EXECUTION_POLICY)])
+            Validations.of(self._execution_role).acknowledge(Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                   f"{TASK_EXECUTION_POLICY}]",
+                reason="The AWS-maintained execution policy Fargate needs to pull images and write logs."))
+        return self._execution_role
+
+
+def _physical_name(path: str, stack_name: str, name: str) -> str:
+    """<stack>-<name>: queue and job definition names are unique per account and Region."""
+    physical = f"{stack_name}-{name}"
+    check_name(path, f"{name} (as {physical})", physical)
+    return physical
+
+
+def _validate(path: str, vpc: ec2.IVpc, specs: Sequence[ComputeEnvironmentSpec], queues: Sequence[JobQueueSpec],
+              multi_node_jobs: Sequence[MultiNodeJobSpec], container_jobs: Sequence[ContainerJobSpec],
+              log_retention_days: int) -> tuple[dict[str, list[ec2.ISubnet]], BatchPlan]:
+    """Every BatchOrchestration rule: the subnets each environment gets, then batch_plan.plan_batch."""
+    if log_retention_days not in LOG_RETENTION_DAYS:
+        raise ConfigError(path, "log_retention_days", log_retention_days,
+                          f"one of CloudWatch Logs' retention periods: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    if isinstance(specs, ComputeEnvironmentSpec) or isinstance(queues, JobQueueSpec):
+        raise ConfigError(path, "compute_environments / job_queues", "a single spec", "a sequence of specs")
+    multi_node_on = {j.compute_environment for j in multi_node_jobs if isinstance(j, MultiNodeJobSpec)}
+    subnets: dict[str, list[ec2.ISubnet]] = {}
+    inputs = []
+    for spec in specs:
+        if not isinstance(spec, ComputeEnvironmentSpec):
+            raise ConfigError(path, "compute_environments", type(spec).__name__, "ComputeEnvironmentSpec values")
+        where = f"{path}/{spec.name}"
+        fleet = spec.fleet
+        if fleet is not None:
+            if spec.subnet is not None or spec.vpc_subnets is not None:
+                raise ConfigError(where, "subnet", "given with fleet", "the fleet's subnet (leave subnet out)")
+            chosen = list(fleet.subnets)
+            facts = FleetFacts(fleet.node.path, tuple(t.name for t in fleet.instance_types), fleet.plan.efa,
+                               fleet.plan.placement_group)
+        else:
+            if spec.subnet is not None and spec.vpc_subnets is not None:
+                raise ConfigError(where, "vpc_subnets", "given with subnet", "subnet or vpc_subnets, not both")
+            one = spec.name in multi_node_on or bool(spec.efa)
+            chosen = select_subnets(where, vpc, spec.subnet, spec.vpc_subnets)
+            if spec.subnet is None and spec.vpc_subnets is None and not one:
+                chosen = list(vpc.private_subnets) or chosen  # spread over the AZs where nothing needs one
+            facts = None
+        subnets[spec.name] = chosen
+        inputs.append(EnvironmentInput(spec, len(chosen), facts, route_out=not without_route_out(vpc, chosen)))
+    for queue in queues:
+        if not isinstance(queue, JobQueueSpec):
+            raise ConfigError(path, "job_queues", type(queue).__name__, "JobQueueSpec values")
+    for job in (*multi_node_jobs, *container_jobs):
+        if not isinstance(job, MultiNodeJobSpec | ContainerJobSpec):
+            raise ConfigError(path, "multi_node_jobs / container_jobs", type(job).__name__,
+                              "MultiNodeJobSpec and ContainerJobSpec values")
+    return subnets, plan_batch(path, inputs, queues, multi_node_jobs, container_jobs)
+

@@ -1,0 +1,108 @@
+"""JobEvents: Batch job-state changes fanned out through an encrypted SNS topic to SQS queues with their DLQs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from hpc_constructs.batch_plan import check_name
+from hpc_constructs.errors import ConfigError
+
+__all__ = ["JobEvents"]
+
+FINAL_STATES = ("FAILED", "SUCCEEDED")
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+# A consumer has four days to take a message; one that fails max_receive_count times goes to the
+# dead-letter queue, which keeps it for the 14 days SQS allows, longer than its source would.
+QUEUE_RETENTION = Duration.days(4)
+DEAD_LETTER_RETENTION = Duration.days(14)
+MAX_RECEIVE_COUNT = 5
+
+
+class JobEvents(Construct):
+    """Final job states (FAILED, SUCCEEDED) of some job queues, published to an SNS topic and fanned out to SQS.
+
+    Props (keyword-only):
+      job_queue_arns: the queues whose jobs are reported (an EventBridge rule on "Batch Job State
+                      Change" for exactly these).
+      queues: ("default",). An SQS queue per name, each with its dead-letter queue.
+      removal_policy: RemovalPolicy.RETAIN for the topic's KMS key (messages encrypted with it stay
+                      readable in a dead-letter queue); the topic and queues hold no lasting data.
+
+    The topic is encrypted with a customer managed key that EventBridge may use (an AWS managed key's
+    policy cannot admit EventBridge, so nothing would be delivered). Queues use SQS-managed
+    encryption, which SNS can deliver to. Topic and queues refuse requests without TLS.
+
+    Attributes: topic, key, rule, queues (dict by name), dead_letter_queues (dict by name);
+    subscribe_queue(queue), subscribe_function(function, name=...).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, job_queue_arns: Sequence[str],
+                 queues: Sequence[str] = ("default",), removal_policy: RemovalPolicy = RemovalPolicy.RETAIN) -> None:
+        super().__init__(scope, id)
+        self.key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=removal_policy,
+                           description=f"{self.node.path}: Batch job events (SNS topic)")
+        # EventBridge encrypts what it publishes to the topic with this key.
+        self.key.grant(iam.ServicePrincipal(EVENTS_PRINCIPAL), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True,
+                               display_name="Batch job events")
+        self.rule = events.Rule(self, "Rule", description=f"{self.node.path}: final states of its Batch jobs",
+                                event_pattern=events.EventPattern(
+                                    source=["aws.batch"], detail_type=["Batch Job State Change"],
+                                    detail={"status": list(FINAL_STATES), "jobQueue": list(job_queue_arns)}))
+        self.rule.add_target(targets.SnsTopic(self.topic))
+        self.queues: dict[str, sqs.Queue] = {}
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
+        for name in queues:
+            self._event_queue(name)
+
+    def _event_queue(self, name: str) -> sqs.Queue:
+        check_name(self.node.path, "queues", name, max_length=64)
+        if name in self.queues:
+            raise ConfigError(self.node.path, "queues", name, "each event queue name once")
+        dead = sqs.Queue(self, f"{name}DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+                         retention_period=DEAD_LETTER_RETENTION)
+        Validations.of(dead).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-SQS3",
+            reason="This is the dead-letter queue of the events queue: a DLQ of a DLQ would hide failures."))
+        queue = sqs.Queue(self, f"{name}Queue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+                          retention_period=QUEUE_RETENTION,
+                          dead_letter_queue=sqs.DeadLetterQueue(queue=dead, max_receive_count=MAX_RECEIVE_COUNT))
+        self.topic.add_subscription(subscriptions.SqsSubscription(queue, raw_message_delivery=True))
+        self.queues[name] = queue
+        self.dead_letter_queues[name] = dead
+        return queue
+
+    def subscribe_queue(self, queue: sqs.IQueue) -> None:
+        """Deliver every event to the user's queue too (raw messages: the EventBridge event as JSON).
+
+        A queue made in this app must have a dead-letter queue; one imported by ARN is trusted to.
+        """
+        if isinstance(queue, sqs.Queue) and queue.dead_letter_queue is None:
+            raise ConfigError(self.node.path, "subscribe_queue", queue.node.path, "a queue with a dead-letter queue",
+                              hint="Pass dead_letter_queue=sqs.DeadLetterQueue(queue=..., max_receive_count=...) to "
+                                   "the queue, so that a message no consumer can process is kept, not lost.")
+        self.topic.add_subscription(subscriptions.SqsSubscription(queue, raw_message_delivery=True))
+
+    def subscribe_function(self, function: lambda_.IFunction, *, name: str | None = None,
+                           batch_size: int = 10) -> sqs.Queue:
+        """Run `function` for every event, through an events queue of its own (with its dead-letter queue).
+
+        The function reads the queue (an SQS event source), so a failing function retries and then
+        parks the event in the dead-letter queue instead of losing it. Returns the queue.
+        """
+        queue = self._event_queue(name or function.node.id)
+        function.add_event_source(event_sources.SqsEventSource(queue, batch_size=batch_size,
+                                                               report_batch_item_failures=True))
+        return queue
