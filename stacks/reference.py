@@ -10,6 +10,7 @@ import yaml
 from aws_cdk import App, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from stacks.batch_stack import BatchStack
 from stacks.compute_stack import ComputeStack
 from stacks.data_transfer_stack import DataTransferStack
 from stacks.network_stack import NetworkStack
@@ -26,10 +27,11 @@ class ReferenceConfig:
     fleets: dict[str, dict[str, Any]] = field(default_factory=dict)
     storage: dict[str, Any] = field(default_factory=dict)
     data_transfer: dict[str, Any] = field(default_factory=dict)
+    batch: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ReferenceConfig:
-        known = {"name", "tags", "network", "fleets", "storage", "data_transfer"}
+        known = {"name", "tags", "network", "fleets", "storage", "data_transfer", "batch"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"config: unknown keys {unknown}; allowed: {sorted(known)}")
@@ -61,6 +63,12 @@ def build_reference_app(app: App, config: ReferenceConfig) -> dict[str, Stack]:
         stacks["compute"] = ComputeStack(app, f"{config.name}Compute", network=network.network,
                                          fleets=config.fleets, storage=storage,
                                          description="hpc-constructs reference environment: compute fleets")
+    if config.batch:
+        compute = stacks.get("compute")
+        stacks["batch"] = BatchStack(
+            app, f"{config.name}Batch", network=network.network, storage=storage,
+            fleets=compute.fleets if isinstance(compute, ComputeStack) else {}, batch=config.batch,
+            description="hpc-constructs reference environment: AWS Batch (queues, MPI jobs over EFA, job events)")
     for key, value in config.tags.items():
         Tags.of(app).add(key, value)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
