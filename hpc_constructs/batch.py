@@ -277,8 +277,13 @@ class BatchOrchestration(Construct):
                                                                         for q in self.job_queues.values()])
         self.node.add_metadata("hpc:figures", self.figures)
         for name, queue_resource in self.job_queues.items():
-            CfnOutput(self, f"Queue{name}Name", value=queue_resource.ref,
-                      description=f"Batch job queue {name} (aws batch submit-job --job-queue ...)")
+            CfnOutput(self, f"Queue{name}Arn", value=queue_resource.ref,
+                      description=f"Batch job queue {name}: aws batch submit-job --job-queue takes this ARN or its name")
+        CfnOutput(self, "JobLogGroupName", value=self.log_group.log_group_name,
+                  description="The jobs' stdout and stderr (aws logs tail ...)")
+        for name, events_queue in self.event_queues.items():
+            CfnOutput(self, f"EventQueue{name}Url", value=events_queue.queue_url,
+                      description=f"Job events queue {name} (aws sqs receive-message --queue-url ...)")
 
     def _grant_bucket(self, bucket: s3.IBucket) -> None:
         """Jobs list, read and write the storage's bucket (results with `aws s3 cp`); they never delete in it."""
