@@ -278,7 +278,7 @@ class BatchOrchestration(Construct):
         self.node.add_metadata("hpc:figures", self.figures)
         for name, queue_resource in self.job_queues.items():
             CfnOutput(self, f"Queue{name}Arn", value=queue_resource.ref,
-                      description=f"Batch job queue {name}: aws batch submit-job --job-queue takes this ARN or its name")
+                      description=f"Batch job queue {name}: submit-job --job-queue takes this ARN or its name")
         CfnOutput(self, "JobLogGroupName", value=self.log_group.log_group_name,
                   description="The jobs' stdout and stderr (aws logs tail ...)")
         for name, events_queue in self.event_queues.items():
