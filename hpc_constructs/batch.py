@@ -18,8 +18,10 @@ from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -36,10 +38,9 @@ from hpc_constructs.batch_plan import (
     JobQueueSpec,
     MultiNodeJobPlan,
     MultiNodeJobSpec,
-    check_name,
     plan_batch,
 )
-from hpc_constructs.catalog.limits import LOG_RETENTION_DAYS
+from hpc_constructs.catalog.limits import BATCH, LOG_RETENTION_DAYS
 from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, EFA_INSTALLER
 from hpc_constructs.compute_fleet import ComputeFleet, UserDataFits, select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
@@ -301,8 +302,8 @@ class BatchOrchestration(Construct):
         return self._connections
 
     @property
-    def events_topic(self) -> Any:
-        """The SNS topic of job events (sns.Topic), or None with job_events=False."""
+    def events_topic(self) -> sns.Topic | None:
+        """The SNS topic of job events, or None with job_events=False."""
         return self.events.topic if self.events is not None else None
 
     @property
@@ -314,7 +315,7 @@ class BatchOrchestration(Construct):
         """Deliver job events to the user's queue as well (it must have a dead-letter queue)."""
         self._require_events("subscribe_queue").subscribe_queue(queue)
 
-    def subscribe_function(self, function: Any, *, name: str | None = None) -> sqs.Queue:
+    def subscribe_function(self, function: lambda_.IFunction, *, name: str | None = None) -> sqs.Queue:
         """Run a Lambda function for every job event, through an events queue of its own with a DLQ."""
         return self._require_events("subscribe_function").subscribe_function(function, name=name)
 
@@ -400,12 +401,10 @@ class BatchOrchestration(Construct):
                                       ["EC2"])
         definition.add_property_override("NodeProperties", {"NumNodes": spec.num_nodes, "MainNode": 0,
                                                             "NodeRangeProperties": ranges})
-        environment = self.plan.environments[job.environment]
         self.figures[f"job {spec.name}"] = (
             f"multi-node: {spec.num_nodes} x {t.name} on {job.environment}; EFA interfaces per node: "
             f"{len(job.efa_devices)}; aggregate network bandwidth {spec.num_nodes * job.network_bandwidth_gbps:,g} "
-            f"Gbps ({spec.num_nodes} x {job.network_bandwidth_gbps:g}, the interfaces "
-            f"{'of the fleet' if environment.from_fleet else 'configured'})")
+            f"Gbps ({spec.num_nodes} x {job.network_bandwidth_gbps:g}, what each node's interfaces carry)")
         return definition
 
     def _container_job(self, stack_name: str, job: ContainerJobPlan) -> batch.CfnJobDefinition:
@@ -422,7 +421,7 @@ class BatchOrchestration(Construct):
         definition.add_property_override("ContainerProperties", container)
         self.figures[f"job {spec.name}"] = (
             f"container on {platform}: {job.resources.vcpus:g} vCPUs, {job.resources.memory_mib:,} MiB"
-            + (f", {job.resources.gpus} GPUs" if job.resources.gpus else "")
+            + (f", {job.resources.gpus} GPU{'s' if job.resources.gpus > 1 else ''}" if job.resources.gpus else "")
             + f"; fits {', '.join(job.environments)}")
         return definition
 
@@ -452,7 +451,11 @@ class BatchOrchestration(Construct):
 def _physical_name(path: str, stack_name: str, name: str) -> str:
     """<stack>-<name>: queue and job definition names are unique per account and Region."""
     physical = f"{stack_name}-{name}"
-    check_name(path, f"{name} (as {physical})", physical)
+    if len(physical) > BATCH.max_name_length:
+        raise ConfigError(path, "name", name, f"at most {BATCH.max_name_length - len(stack_name) - 1} characters "
+                          f"in stack {stack_name}",
+                          hint=f"Queues and job definitions are named <stack>-<name> ({physical[:40]}...), and Batch "
+                               f"takes at most {BATCH.max_name_length} characters.")
     return physical
 
 

@@ -342,6 +342,10 @@ def _environment_basics(path: str, environment: EnvironmentInput) -> _Basics:
         raise ConfigError(where, "min_vcpus", spec.min_vcpus, f"at most max_vcpus ({spec.max_vcpus})")
     if spec.fargate:
         return _fargate_basics(where, environment)
+    if isinstance(spec.instance_types, str) or not spec.instance_types:
+        raise ConfigError(where, "instance_types", spec.instance_types, "a non-empty sequence of instance types",
+                          hint=f"Write instance_types=[{spec.instance_types!r}]." if isinstance(
+                              spec.instance_types, str) else "")
     names = tuple(spec.instance_types)
     if environment.fleet is not None:
         fleet_types = environment.fleet.instance_types
@@ -350,29 +354,23 @@ def _environment_basics(path: str, environment: EnvironmentInput) -> _Basics:
                               hint=f"{environment.fleet.path}'s EFA layout and placement were decided for its own "
                                    "types; leave instance_types out to use them.")
         names = fleet_types
-    if isinstance(spec.instance_types, str) or not names:
-        raise ConfigError(where, "instance_types", spec.instance_types, "a non-empty sequence of instance types",
-                          hint=f"Write instance_types=[{spec.instance_types!r}]." if isinstance(
-                              spec.instance_types, str) else "")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(where, "instance_types", list(names), "each instance type once",
                           hint=f"Listed more than once: {', '.join(duplicates)}.")
     launchable: dict[str, InstanceType] = {}
+    architectures: dict[str, list[str]] = {}  # architecture -> the names that bring it
     for name in names:
         for t in _expand(where, name):
             launchable[t.name] = t
+            by_name = architectures.setdefault(t.architecture, [])
+            if name not in by_name:
+                by_name.append(name)
     types = tuple(sorted(launchable.values(), key=lambda t: t.name))
     legacy = [t.name for t in types if not t.ena_capable]
     if legacy:
         raise ConfigError(where, "instance_types", ", ".join(legacy[:8]), "instance types that support ENA",
                           hint=ENA_EXPLANATION)
-    architectures: dict[str, list[str]] = {}
-    for name in names:
-        for t in _expand(where, name):
-            architectures.setdefault(t.architecture, [])
-            if name not in architectures[t.architecture]:
-                architectures[t.architecture].append(name)
     if len(architectures) > 1 or not set(architectures) <= {"x86_64", "arm64"}:
         detail = "; ".join(f"{arch}: {', '.join(n)}" for arch, n in sorted(architectures.items()))
         raise ConfigError(where, "instance_types", detail, "instance types of one architecture, x86_64 or arm64",

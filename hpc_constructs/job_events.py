@@ -17,16 +17,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from hpc_constructs.batch_plan import check_name
+from hpc_constructs.catalog.limits import SQS_MAX_MESSAGE_RETENTION_SECONDS
 from hpc_constructs.errors import ConfigError
 
 __all__ = ["JobEvents"]
 
 FINAL_STATES = ("FAILED", "SUCCEEDED")
 EVENTS_PRINCIPAL = "events.amazonaws.com"
-# A consumer has four days to take a message; one that fails max_receive_count times goes to the
-# dead-letter queue, which keeps it for the 14 days SQS allows, longer than its source would.
+# A consumer has four days (SQS's default) to take a message; one that fails MAX_RECEIVE_COUNT times goes
+# to the dead-letter queue, which keeps it for the longest SQS allows, longer than its source would.
 QUEUE_RETENTION = Duration.days(4)
-DEAD_LETTER_RETENTION = Duration.days(14)
+DEAD_LETTER_RETENTION = Duration.seconds(SQS_MAX_MESSAGE_RETENTION_SECONDS)
 MAX_RECEIVE_COUNT = 5
 
 
@@ -68,7 +69,7 @@ class JobEvents(Construct):
             self._event_queue(name)
 
     def _event_queue(self, name: str) -> sqs.Queue:
-        check_name(self.node.path, "queues", name, max_length=64)
+        check_name(self.node.path, "queues", name)
         if name in self.queues:
             raise ConfigError(self.node.path, "queues", name, "each event queue name once")
         dead = sqs.Queue(self, f"{name}DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,

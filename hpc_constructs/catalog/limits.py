@@ -227,6 +227,10 @@ class BatchLimits:
 
 BATCH = BatchLimits()
 
+# SQS SetQueueAttributes MessageRetentionPeriod: "An integer from 60 seconds (1 minute) to 1,209,600 seconds
+# (14 days). Default: 345,600 (4 days)" (Amazon SQS API Reference; checked 2026-11).
+SQS_MAX_MESSAGE_RETENTION_SECONDS = 1_209_600
+
 
 @dataclass(frozen=True, slots=True)
 class AutoScalingLimits:
