@@ -472,3 +472,27 @@ def test_specs_synthesize_clean_or_raise_config_error() -> None:
         job_type=st.sampled_from(["c5n.18xlarge", "p5.48xlarge"]), vcpus=st.integers(1, 64),
         memory=st.sampled_from([512, 4096, 65536]), gpus=st.integers(0, 1))
     assert examples == 8 and 1 <= accepted <= 7, accepted
+
+
+def test_physical_names_fit_batchs_128_characters() -> None:
+    stack = new_stack("S")  # names become S-<name>: 126 characters left
+    vpc = HpcNetwork(stack, "Net").vpc
+    BatchOrchestration(stack, "Ok", vpc=vpc, job_events=False, compute_environments=[ComputeEnvironmentSpec("cpu")],
+                       job_queues=[JobQueueSpec("q" * 126, ("cpu",))])
+    with pytest.raises(ConfigError, match="at most 126 characters"):
+        BatchOrchestration(stack, "Long", vpc=vpc, job_events=False,
+                           compute_environments=[ComputeEnvironmentSpec("cpu")],
+                           job_queues=[JobQueueSpec("q" * 127, ("cpu",))])
+
+
+@pytest.mark.parametrize(("days", "ok"), [(30, True), (31, False)])
+def test_log_retention_is_a_cloudwatch_period(days: int, ok: bool) -> None:
+    stack = new_stack()
+    vpc = HpcNetwork(stack, "Net").vpc
+    make = lambda: BatchOrchestration(stack, "B", vpc=vpc, log_retention_days=days,  # noqa: E731
+                                      compute_environments=[ComputeEnvironmentSpec("cpu")])
+    if ok:
+        make()
+    else:
+        with pytest.raises(ConfigError, match="log_retention_days"):
+            make()

@@ -382,3 +382,56 @@ def test_plans_or_config_errors() -> None:
         ranges=st.integers(0, 7), efa=st.sampled_from([None, True, False]),
         with_job_type=st.sampled_from([True, True, True, False]))
     assert examples == 400 and 10 <= accepted <= examples - 100, accepted
+
+
+# -- boundaries the sections above leave out ---------------------------------------------------------------
+
+def test_max_vcpus_at_least_one() -> None:
+    assert plan([env(max_vcpus=1)]).environments["od"].max_vcpus == 1
+    with pytest.raises(ConfigError, match="max_vcpus"):
+        plan([env(max_vcpus=0)])
+
+
+def test_name_of_128_characters_is_accepted() -> None:
+    assert list(plan([env("x" * 128)]).environments) == ["x" * 128]
+
+
+def test_fargate_takes_16_subnets_and_no_instance_types_min_vcpus_or_fleet() -> None:
+    assert plan([env(subnets=16, fargate=True)]).environments["od"].resource_type == "FARGATE"
+    assert plan([env(fargate=True, spot=True)]).environments["od"].resource_type == "FARGATE_SPOT"
+    with pytest.raises(ConfigError, match="at most 16 subnets"):
+        plan([env(subnets=17, fargate=True)])
+    with pytest.raises(ConfigError, match="instance_types"):
+        plan([env(fargate=True, instance_types=("c7i",))])
+    with pytest.raises(ConfigError, match="min_vcpus"):
+        plan([env(fargate=True, min_vcpus=1)])
+    with pytest.raises(ConfigError, match="fleet"):
+        plan([env(fargate=True, fleet=FleetFacts("Test/Cpu", ("c5n.18xlarge",), True, True))])
+
+
+def test_fleet_efa_decision_cannot_be_overridden() -> None:
+    fleet = FleetFacts("Test/Cpu", ("c5n.18xlarge",), True, True)
+    with pytest.raises(ConfigError, match="the fleet's decision"):
+        plan([env(fleet=fleet, efa=False)])
+    no_efa = FleetFacts("Test/Cpu", ("c5n.18xlarge",), False, True)
+    with pytest.raises(ConfigError, match="efa"):
+        plan([env(fleet=no_efa, max_vcpus=1000)], jobs=[mnp(2, "c5n.18xlarge")])
+
+
+def test_multi_node_needs_room_for_the_awsvpc_interface() -> None:
+    """hpc6id.32xlarge takes 2 interfaces (1 per card); its EFA layout uses both, so a node has no room."""
+    assert instance_type("hpc6id.32xlarge").maximum_network_interfaces == 2
+    with pytest.raises(ConfigError, match="room for 3 network interfaces"):
+        plan([efa_env("hpc6id.32xlarge")], jobs=[mnp(instance="hpc6id.32xlarge")])
+    # without EFA the primary leaves room for it
+    assert plan([efa_env("hpc6id.32xlarge")], jobs=[mnp(instance="hpc6id.32xlarge", efa=False)]).multi_node_jobs
+
+
+def test_priority_zero_is_accepted_and_negative_refused() -> None:
+    assert plan([env()], [JobQueueSpec("q", ("od",), priority=0)]).queues[0].priority == 0
+    with pytest.raises(ConfigError, match="priority"):
+        plan([env()], [JobQueueSpec("q", ("od",), priority=-1)])
+
+
+def test_shared_memory_up_to_the_jobs_memory() -> None:
+    assert plan([efa_env()], jobs=[mnp(memory_mib=1000, shared_memory_mib=1000)]).multi_node_jobs
