@@ -4,6 +4,7 @@ Only the names below are public; everything else may change without notice.
 """
 
 from hpc_constructs import catalog
+from hpc_constructs.bastion import HaBastion
 from hpc_constructs.batch import BatchComputeEnvironment, BatchOrchestration
 from hpc_constructs.batch_plan import (
     ComputeEnvironmentSpec,
@@ -47,6 +48,7 @@ __all__ = [
     "EbsVolumes",
     "EfsFileSystem",
     "EfsSpec",
+    "HaBastion",
     "HpcNetwork",
     "JobEvents",
     "JobQueueSpec",

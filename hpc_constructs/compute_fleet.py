@@ -87,6 +87,8 @@ class ComputeFleet(Construct):
     (p6-b300). Further cards that cannot take EFA, or that come after MaximumEfaInterfaces is used
     up, get an ENA interface at device 1. No interface gets a public IP. See fleet_plan.efa_layout.
 
+    SSH: nodes admit nothing from outside the fleet until asked: `fleet.allow_ssh_from(bastion)`.
+
     Attributes: launch_template, placement_group (None without one), security_group, connections, subnets,
     grant_principal (the nodes' role: the fleet is iam.IGrantable, so bucket.grant_read(fleet) works),
     installed_boot_scripts,
@@ -267,6 +269,15 @@ class ComputeFleet(Construct):
     def connections(self) -> ec2.Connections:
         """The security groups that clients must reach (ec2.IConnectable)."""
         return self._connections
+
+    def allow_ssh_from(self, peer: ec2.IConnectable) -> None:
+        """Admit SSH (TCP 22) to the nodes from `peer`, e.g. an HaBastion: `fleet.allow_ssh_from(bastion)`.
+
+        The same as `fleet.connections.allow_from(peer, ec2.Port.tcp(22))`. The rule lives in the fleet's
+        stack and refers to the peer's security group, so a bastion in another stack is deployed first.
+        """
+        where = peer.node.path if isinstance(peer, Construct) else "peer"
+        self._connections.allow_from(peer, ec2.Port.tcp(22), f"SSH from {where}")
 
     @property
     def grant_principal(self) -> iam.IPrincipal:

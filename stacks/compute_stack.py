@@ -7,18 +7,18 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from hpc_constructs import ComputeFleet, HpcNetwork, StorageLayer
+from hpc_constructs import ComputeFleet, HaBastion, HpcNetwork, StorageLayer
 
 
 class ComputeStack(Stack):
     """One ComputeFleet per entry of the config's `fleets` mapping (name -> ComputeFleet props).
 
     With a StorageLayer, every fleet mounts it; a fleet's `mount_ebs` (true, false or a list of volume
-    names; default true) says which EBS volumes it gets.
+    names; default true) says which EBS volumes it gets. With a bastion, every fleet admits SSH from it.
     """
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, fleets: dict[str, dict[str, Any]],
-                 storage: StorageLayer | None = None, **kwargs: Any) -> None:
+                 storage: StorageLayer | None = None, bastion: HaBastion | None = None, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.fleets: dict[str, ComputeFleet] = {}
         for name, raw in fleets.items():
@@ -29,4 +29,6 @@ class ComputeStack(Stack):
             fleet = ComputeFleet(self, name, vpc=network.vpc, subnet=network.cluster_subnet, **props)
             if storage is not None:
                 storage.mount_on(fleet, ebs_volumes=mount_ebs)
+            if bastion is not None:
+                fleet.allow_ssh_from(bastion)
             self.fleets[name] = fleet

@@ -10,6 +10,7 @@ import yaml
 from aws_cdk import App, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from stacks.access_stack import AccessStack
 from stacks.batch_stack import BatchStack
 from stacks.compute_stack import ComputeStack
 from stacks.data_transfer_stack import DataTransferStack
@@ -28,10 +29,11 @@ class ReferenceConfig:
     storage: dict[str, Any] = field(default_factory=dict)
     data_transfer: dict[str, Any] = field(default_factory=dict)
     batch: dict[str, Any] = field(default_factory=dict)
+    bastion: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ReferenceConfig:
-        known = {"name", "tags", "network", "fleets", "storage", "data_transfer", "batch"}
+        known = {"name", "tags", "network", "fleets", "storage", "data_transfer", "batch", "bastion"}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"config: unknown keys {unknown}; allowed: {sorted(known)}")
@@ -59,9 +61,15 @@ def build_reference_app(app: App, config: ReferenceConfig) -> dict[str, Stack]:
             app, f"{config.name}DataTransfer", network=network.network, storage=storage,
             data_transfer=config.data_transfer,
             description="hpc-constructs reference environment: data transfer (DataSync, Direct Connect, Snowball)")
+    bastion = None
+    if config.bastion:
+        access = AccessStack(app, f"{config.name}Access", network=network.network, bastion=config.bastion,
+                             description="hpc-constructs reference environment: SSH bastions behind an NLB")
+        stacks["access"] = access
+        bastion = access.bastion
     if config.fleets:
         stacks["compute"] = ComputeStack(app, f"{config.name}Compute", network=network.network,
-                                         fleets=config.fleets, storage=storage,
+                                         fleets=config.fleets, storage=storage, bastion=bastion,
                                          description="hpc-constructs reference environment: compute fleets")
     if config.batch:
         compute = stacks.get("compute")

@@ -369,3 +369,52 @@ class SnowballLimits:
 
 
 SNOWBALL = SnowballLimits()
+
+
+# -- HaBastion: network ACLs, security groups, Network Load Balancer -------------------------------------
+VPC_SOURCE = (
+    "Amazon VPC User Guide, 'Amazon VPC quotas' (Network ACLs: 'Rules per network ACL: 20', adjustable up to 40, "
+    "'the one-way quota for a single network ACL', 'enforced separately for IPv4 rules and IPv6 rules'; Security "
+    "groups: 'Inbound or outbound rules per security group: 60', also per IP family) "
+    "(https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html), 'Network ACL rules' (lowest number "
+    "first; ephemeral ports 1024-65535 for NAT gateways) and the EC2 API CreateNetworkAclEntry.RuleNumber "
+    f"('Positive integer from 1 to 32766'); checked {CHECKED}"
+)
+NLB_SOURCE = (
+    "Elastic Load Balancing, Network Load Balancers guide: 'Update the security groups' (a target rule that "
+    "references the load balancer's security group admits its traffic even with client IP preservation), "
+    "'Access logs' (\"Access logs are created only if the load balancer has a TLS listener\"), 'Listeners' and "
+    "'Health checks', and the ELBv2 API (TargetGroupAttribute deregistration_delay.timeout_seconds 0-3600; "
+    "HealthCheckIntervalSeconds 5-300, "
+    f"HealthCheckThresholdCount 2-10); checked {CHECKED}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkAclLimits:
+    """What a VPC network ACL takes (see VPC_SOURCE)."""
+
+    rules_per_direction: int = 20  # default quota, per direction and per IP family
+    max_rules_per_direction: int = 40  # "can be increased up to a maximum of 40"
+    min_rule_number: int = 1
+    max_rule_number: int = 32_766
+    ephemeral_ports: tuple[int, int] = (1024, 65_535)  # NAT gateways use 1024-65535; covers every OS's range
+    source: str = VPC_SOURCE
+
+
+NETWORK_ACL = NetworkAclLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class BastionLimits:
+    """Network Load Balancer and security-group figures the bastion relies on (see NLB_SOURCE, VPC_SOURCE)."""
+
+    min_availability_zones: int = 2  # a library rule: one AZ is not highly available
+    security_group_rules_per_direction: int = 60  # per IP family
+    deregistration_delay_range: tuple[int, int] = (0, 3_600)
+    health_check_interval_range: tuple[int, int] = (5, 300)
+    health_check_threshold_range: tuple[int, int] = (2, 10)
+    source: str = NLB_SOURCE
+
+
+BASTION = BastionLimits()

@@ -64,6 +64,8 @@ AMAZON_LINUX_SOURCE = (
     f"checked {CHECKED}"
 )
 AL2023_ROOT_DEVICE = "/dev/xvda"
+# "Amazon Linux 2023 does not support A1 instances" (Amazon Linux 2023 User Guide, requirements; checked 2026-11).
+AL2023_UNSUPPORTED_FAMILIES: tuple[str, ...] = ("a1",)
 
 
 @dataclass(frozen=True, slots=True)

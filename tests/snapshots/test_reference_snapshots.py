@@ -20,7 +20,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-STACKS = ["HpcNetwork", "HpcStorage", "HpcDataTransfer", "HpcCompute", "HpcBatch"]
+STACKS = ["HpcNetwork", "HpcStorage", "HpcDataTransfer", "HpcAccess", "HpcCompute", "HpcBatch"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -1,0 +1,377 @@
+"""HaBastion: SSH bastions in several Availability Zones behind an internet-facing Network Load Balancer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import jsii
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from hpc_constructs import boot
+from hpc_constructs.bastion_plan import (
+    DEFAULT_SSH_LOG_RETENTION_DAYS,
+    SSH_PORT,
+    AclRule,
+    BastionPlan,
+    plan_bastion,
+)
+from hpc_constructs.catalog.limits import NETWORK_ACL
+from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE
+from hpc_constructs.compute_fleet import UserDataFits
+from hpc_constructs.errors import ConfigError
+
+ROOT_VOLUME_GIB = 16  # Amazon Linux 2023 needs 8; the rest is room for logs and packages
+HEALTH_CHECK_GRACE = Duration.minutes(5)  # first boot installs rsyslog and the CloudWatch agent
+HEALTH_CHECK_INTERVAL = Duration.seconds(10)
+HEALTH_CHECK_THRESHOLD = 2  # 2 failed checks 10 s apart take a bastion out of service
+DEREGISTRATION_DELAY = Duration.seconds(60)
+LOGIN_USER = "ec2-user"  # Amazon Linux 2023
+SSH_LOG = "/var/log/secure"
+CLOUDWATCH_AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/hpc-bastion.json"
+SSHD_DROP_IN = "/etc/ssh/sshd_config.d/10-hpc-bastion.conf"  # sshd keeps the first value it reads: ours first
+
+
+@jsii.implements(ec2.IConnectable)
+class HaBastion(Construct):
+    """SSH bastions in several Availability Zones behind one internet-facing Network Load Balancer.
+
+    Props (keyword-only) and their defaults:
+      vpc: the VPC (required). It needs a public subnet (the load balancer) and a private subnet with a route
+           out (an instance) in each AZ used. HpcNetwork has both.
+      allowed_cidrs: who may connect (required, non-empty): IPv4 or IPv6 CIDRs in canonical form. An IPv6
+                     CIDR makes the load balancer dual-stack (the VPC's public subnets need IPv6 ranges).
+      blocked_cidrs: (). Addresses denied at the public subnets' boundary, inbound and outbound, by network ACL
+                     deny rules numbered before every allow rule. Up to 20 rules per direction and IP family
+                     (the VPC quota) hold the allow rules too: with one allowed IPv4 CIDR, 15 blocked IPv4 CIDRs
+                     fit (`blocked_cidrs_that_fit`).
+      instance_type: "t3.micro". Any On-Demand x86_64 or arm64 type Amazon Linux 2023 runs on (t4g.micro).
+      availability_zones: 2. One instance in each of the first N AZs where the VPC has both subnets; at least 2.
+      key_name: None. An EC2 key pair for ssh. Without one, reach the bastions with Session Manager, or push
+                a key with EC2 Instance Connect (Amazon Linux 2023 has it) to every bastion.
+      allow_open_ssh: None. A reason, required to allow 0.0.0.0/0 or ::/0; it becomes the cdk-nag
+                      acknowledgment's reason.
+      ssh_log_retention_days: 365. How long the SSH logs (/var/log/secure of every bastion) stay in
+                              CloudWatch Logs. The log group is retained when the stack is deleted.
+      acl_rule_quota: 20. Your account's 'Rules per network ACL' quota (20 to 40).
+
+    What is built:
+      - an Auto Scaling group with min = max = desired = availability_zones, one instance per AZ in the
+        private subnets; health checks through the load balancer (ELB) after a 5-minute grace period; rolling
+        updates one instance at a time, so that a new image or launch template never takes both down;
+      - instances: Amazon Linux 2023 (latest at each deploy), IMDSv2 only, an encrypted gp3 root volume, a role
+        with Session Manager (a second way in, no open port), no key pair unless key_name is given;
+        rsyslog writes sshd's log to /var/log/secure (Amazon Linux 2023 logs to the journal only) and the
+        CloudWatch agent ships it to a log group; sshd sends keepalives every 60 s, so that idle sessions
+        survive the load balancer's idle timeout; every bastion presents the same SSH host keys, kept in a
+        Secrets Manager secret (hpc-bastion-host-keys), so that users' known_hosts hold one identity whichever
+        bastion a connection lands on and after any replacement;
+      - an internet-facing Network Load Balancer in the public subnets of the same AZs, cross-zone load
+        balancing on, a TCP 22 listener, a target group with a TCP health check and client IP preservation
+        (sshd and its log see the user's address); the load balancer's security group admits only
+        allowed_cidrs on port 22, and the instances admit port 22 only from that security group;
+      - a network ACL on every public subnet of the VPC (the load balancer's and the NAT gateways', so that
+        blocked addresses are also cut from the nodes' outbound traffic): deny rules for blocked_cidrs first,
+        then allow rules for SSH from allowed_cidrs, everything from the VPC, return traffic on ephemeral ports
+        1024-65535 and ICMP for path MTU discovery inbound, and everything outbound. Anything else in the
+        public subnets that takes inbound connections (an ALB on 443) needs an allow entry of its own in
+        `network_acl`, numbered above 1000 so that the deny rules still come first.
+
+    Failover:
+      - an instance fails (its EC2 status or the TCP health check): the load balancer stops routing new
+        connections to it after 2 failed checks (20 s); the Auto Scaling group, whose health checks include
+        the load balancer's, replaces it in the same AZ; sessions on that instance drop, and reconnecting
+        lands on a healthy bastion;
+      - a whole AZ fails: the load balancer routes every connection to the bastions in the other AZs (cross-zone
+        load balancing lets each load-balancer node reach every target, so the endpoint keeps serving from
+        whichever AZ still answers); the group launches the lost AZ's instance in a healthy AZ, and rebalances
+        back when the AZ recovers.
+
+    Attributes: load_balancer, listener, target_group, auto_scaling_group, security_group (the instances'),
+    load_balancer_security_group, connections (the instances' security group: `fleet.allow_ssh_from(bastion)`
+    or `fleet.connections.allow_from(bastion, ec2.Port.tcp(22))`), network_acl, log_group, host_keys (the
+    secret), role, launch_template, ssh_command (a CfnOutput: the ssh command line with the load balancer's DNS
+    name), plan (bastion_plan.BastionPlan), blocked_cidrs_that_fit (per IP family, for the figures).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        allowed_cidrs: Sequence[str],
+        blocked_cidrs: Sequence[str] = (),
+        instance_type: str = "t3.micro",
+        availability_zones: int = 2,
+        key_name: str | None = None,
+        allow_open_ssh: str | None = None,
+        ssh_log_retention_days: int = DEFAULT_SSH_LOG_RETENTION_DAYS,
+        acl_rule_quota: int = NETWORK_ACL.rules_per_direction,
+    ) -> None:
+        super().__init__(scope, id)
+        zones = _zones(vpc)
+        self.plan: BastionPlan = plan_bastion(
+            self.node.path, allowed_cidrs=allowed_cidrs, blocked_cidrs=blocked_cidrs,
+            instance_type_name=instance_type, availability_zones=availability_zones, usable_zones=len(zones),
+            allow_open_ssh=allow_open_ssh, ssh_log_retention_days=ssh_log_retention_days,
+            vpc_cidr=_vpc_cidr(vpc), key_name=key_name, acl_rule_quota=acl_rule_quota)
+        plan = self.plan
+        chosen = zones[:plan.availability_zones]
+        public = [pair[0] for pair in chosen]
+        private = [pair[1] for pair in chosen]
+        if plan.dual_stack:
+            _require_ipv6(self.node.path, public)
+
+        # -- security groups: clients -> load balancer (allow-list) -> instances (load balancer only) ---------
+        self.load_balancer_security_group = ec2.SecurityGroup(
+            self, "LoadBalancerSecurityGroup", vpc=vpc, allow_all_outbound=False,
+            description=f"{self.node.path}: SSH load balancer; port 22 from allowed_cidrs only")
+        for cidr in plan.allowed:
+            peer = ec2.Peer.ipv6(str(cidr)) if cidr.version == 6 else ec2.Peer.ipv4(str(cidr))
+            self.load_balancer_security_group.add_ingress_rule(peer, ec2.Port.tcp(SSH_PORT), f"SSH from {cidr}")
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
+            description=f"{self.node.path}: bastions; port 22 from the load balancer only")
+        instance_ingress = ec2.CfnSecurityGroupIngress(
+            self, "SshFromLoadBalancer", group_id=self.security_group.security_group_id, ip_protocol="tcp",
+            from_port=SSH_PORT, to_port=SSH_PORT,
+            source_security_group_id=self.load_balancer_security_group.security_group_id,
+            description="SSH and health checks from the load balancer (client IP preserved)")
+        ec2.CfnSecurityGroupEgress(
+            self, "LoadBalancerToBastions", group_id=self.load_balancer_security_group.security_group_id,
+            ip_protocol="tcp", from_port=SSH_PORT, to_port=SSH_PORT,
+            destination_security_group_id=self.security_group.security_group_id,
+            description="SSH and health checks to the bastions")
+        self._connections = ec2.Connections(security_groups=[self.security_group],
+                                            default_port=ec2.Port.tcp(SSH_PORT))
+        if plan.open_to_world:
+            Validations.of(self.load_balancer_security_group).acknowledge(Acknowledgment(
+                id="AwsSolutions::AwsSolutions-EC23", reason=f"allow_open_ssh: {allow_open_ssh}"))
+
+        # -- logs, host keys, role ---------------------------------------------------------------------------
+        self.log_group = logs.LogGroup(self, "SshLog", removal_policy=RemovalPolicy.RETAIN)
+        cfn_log_group = self.log_group.node.default_child
+        assert isinstance(cfn_log_group, logs.CfnLogGroup)
+        cfn_log_group.retention_in_days = plan.log_retention_days
+        self.host_keys = secretsmanager.Secret(
+            self, "HostKeys", removal_policy=RemovalPolicy.DESTROY,
+            description=f"{self.node.path}: the SSH host keys every bastion presents (hpc-bastion-host-keys)")
+        Validations.of(self.host_keys).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-SMG4",
+            reason="SSH host keys: rotating them would change the bastions' identity and break every user's "
+                   "known_hosts. They change when the secret is replaced, as a new endpoint's would."))
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"{self.node.path}: bastions (Session Manager, SSH log shipping, shared host keys)",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")])
+        Validations.of(self.role).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+            reason="AWS-maintained least-privilege policy for Session Manager: a second way in with no open port."))
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[self.log_group.log_group_arn]))
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
+            resources=[self.host_keys.secret_arn]))
+
+        # -- instances ---------------------------------------------------------------------------------------
+        self.user_data = ec2.UserData.for_linux()
+        self.node.add_validation(UserDataFits(self, self.user_data))
+        self.user_data.add_on_exit_commands(*boot.ON_EXIT)
+        self.user_data.add_commands(*boot.PRELUDE)
+        self.user_data.add_commands(*_boot_commands(self.log_group.log_group_name, self.host_keys.secret_arn,
+                                                    Stack.of(self).region))
+        arch = plan.instance_type.architecture
+        self.launch_template = ec2.LaunchTemplate(
+            self, "LaunchTemplate",
+            machine_image=ec2.MachineImage.latest_amazon_linux2023(
+                cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arch == "arm64" else ec2.AmazonLinuxCpuType.X86_64),
+            instance_type=ec2.InstanceType(plan.instance_type.name),
+            require_imdsv2=True,
+            role=self.role,
+            security_group=self.security_group,
+            user_data=self.user_data,
+            key_pair=ec2.KeyPair.from_key_pair_name(self, "KeyPair", key_name) if key_name else None,
+            block_devices=[ec2.BlockDevice(device_name=AL2023_ROOT_DEVICE, volume=ec2.BlockDeviceVolume.ebs(
+                ROOT_VOLUME_GIB, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3,
+                delete_on_termination=True))],
+        )
+        count = plan.availability_zones
+        self.auto_scaling_group = autoscaling.AutoScalingGroup(
+            self, "Group", vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnets=private),
+            launch_template=self.launch_template,
+            min_capacity=count, max_capacity=count, desired_capacity=count,
+            health_checks=autoscaling.HealthChecks.with_additional_checks(
+                additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=HEALTH_CHECK_GRACE),
+            update_policy=autoscaling.UpdatePolicy.rolling_update(
+                max_batch_size=1, min_instances_in_service=count - 1, pause_time=HEALTH_CHECK_GRACE),
+        )
+        Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
+            id="Annotation::@aws-cdk/aws-autoscaling:desiredCapacitySet",
+            reason="A fixed-size group: min = max = desired = one bastion per AZ, reset to that on every deploy."))
+        # Instances must not boot before the rule that admits the health checks.
+        self.auto_scaling_group.node.add_dependency(instance_ingress)
+        Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-AS3",
+            reason="Scaling events are visible in the group's activity history and CloudTrail; the group is "
+                   "fixed-size (one bastion per AZ), so notifications would only report replacements."))
+
+        # -- load balancer -----------------------------------------------------------------------------------
+        self.load_balancer = elbv2.NetworkLoadBalancer(
+            self, "LoadBalancer", vpc=vpc, internet_facing=True,
+            vpc_subnets=ec2.SubnetSelection(subnets=public), cross_zone_enabled=True,
+            security_groups=[self.load_balancer_security_group],
+            ip_address_type=elbv2.IpAddressType.DUAL_STACK if plan.dual_stack else elbv2.IpAddressType.IPV4)
+        Validations.of(self.load_balancer).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-ELB2",
+            reason="Network Load Balancer access logs exist only for TLS listeners; this is a TCP 22 listener (SSH "
+                   "is encrypted end to end and not terminated here). Connections are recorded by sshd in "
+                   "/var/log/secure, shipped to CloudWatch Logs with the clients' preserved addresses."))
+        self.target_group = elbv2.NetworkTargetGroup(
+            self, "Targets", vpc=vpc, port=SSH_PORT, protocol=elbv2.Protocol.TCP,
+            target_type=elbv2.TargetType.INSTANCE, preserve_client_ip=True,
+            deregistration_delay=DEREGISTRATION_DELAY, targets=[self.auto_scaling_group],
+            health_check=elbv2.HealthCheck(
+                protocol=elbv2.Protocol.TCP, port="traffic-port", interval=HEALTH_CHECK_INTERVAL,
+                healthy_threshold_count=HEALTH_CHECK_THRESHOLD, unhealthy_threshold_count=HEALTH_CHECK_THRESHOLD))
+        self.listener = self.load_balancer.add_listener(
+            "Ssh", port=SSH_PORT, protocol=elbv2.Protocol.TCP, default_target_groups=[self.target_group])
+
+        # -- network ACL on the public subnets ---------------------------------------------------------------
+        self.network_acl = ec2.NetworkAcl(self, "PublicAcl", vpc=vpc)
+        Validations.of(self.network_acl).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-VPC3",
+            reason="The block-list is this network ACL's purpose: AWS's way to deny addresses at the subnet "
+                   "boundary (security groups cannot deny). Deny rules come first; the allow rules keep SSH, NAT "
+                   "and return traffic working, as tests assert."))
+        entries = [_acl_entry(self.network_acl, rule) for rule in plan.acl_rules]
+        for i, subnet in enumerate(vpc.public_subnets):
+            association = ec2.SubnetNetworkAclAssociation(
+                self, f"PublicAclAssociation{i}", subnet=subnet, network_acl=self.network_acl)
+            # A subnet gets the ACL only once every entry exists: an ACL without its allow rules would drop the
+            # NAT gateways' traffic while the rest is created.
+            for entry in entries:
+                association.node.add_dependency(entry)
+
+        user = f"{LOGIN_USER}@"
+        key = f"-i ~/.ssh/{key_name}.pem " if key_name else ""
+        self.ssh_command = CfnOutput(
+            self, "SshCommand", value=f"ssh {key}{user}{self.load_balancer.load_balancer_dns_name}",
+            description="SSH to a bastion through the load balancer (add -J to reach a node: "
+                        "ssh -J <this> ec2-user@<node address>)")
+
+        self.blocked_cidrs_that_fit = {f"IPv{v}": plan.blocked_cidrs_that_fit(v) - sum(
+            1 for b in plan.blocked if b.version == v) for v in (4, 6)}
+        self.figures: dict[str, object] = {
+            "instances": f"{count} x {plan.instance_type.name}, one per AZ (Amazon Linux 2023, On-Demand)",
+            "availability zones": count,
+            "SSH endpoint": "internet-facing NLB, TCP 22, cross-zone, client IP preserved"
+                            + (", dual-stack" if plan.dual_stack else ""),
+            "allowed CIDRs": ", ".join(str(c) for c in plan.allowed),
+            "blocked CIDRs": len(plan.blocked),
+            "network ACL rules (in/out, IPv4)": f"{plan.rule_count(egress=False, ipv6=False)}/"
+                                                f"{plan.rule_count(egress=True, ipv6=False)} of {plan.acl_rule_quota}",
+            "more blocked CIDRs that fit (IPv4)": self.blocked_cidrs_that_fit["IPv4"],
+            "failover": f"ELB health checks, {HEALTH_CHECK_GRACE.to_seconds()} s grace; unhealthy after "
+                        f"{HEALTH_CHECK_THRESHOLD} x {HEALTH_CHECK_INTERVAL.to_seconds()} s",
+            "SSH log retention (days)": plan.log_retention_days,
+        }
+        if plan.dual_stack:
+            self.figures["network ACL rules (in/out, IPv6)"] = (
+                f"{plan.rule_count(egress=False, ipv6=True)}/{plan.rule_count(egress=True, ipv6=True)} "
+                f"of {plan.acl_rule_quota}")
+        self.node.add_metadata("hpc:figures", self.figures)
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The bastions' security group, default port 22 (ec2.IConnectable)."""
+        return self._connections
+
+
+def _zones(vpc: ec2.IVpc) -> list[tuple[ec2.ISubnet, ec2.ISubnet]]:
+    """(public subnet, private subnet) for each AZ that has both, in the VPC's AZ order."""
+    public: dict[str, ec2.ISubnet] = {}
+    for subnet in vpc.public_subnets:
+        public.setdefault(subnet.availability_zone, subnet)
+    pairs: list[tuple[ec2.ISubnet, ec2.ISubnet]] = []
+    seen: set[str] = set()
+    for subnet in vpc.private_subnets:
+        zone = subnet.availability_zone
+        if zone in public and zone not in seen:
+            seen.add(zone)
+            pairs.append((public[zone], subnet))
+    return pairs
+
+
+def _vpc_cidr(vpc: ec2.IVpc) -> str:
+    """The VPC's IPv4 range: a literal when known at synth time (a created VPC's), else the deploy-time token."""
+    cidr = vpc.vpc_cidr_block
+    if not Token.is_unresolved(cidr):
+        return cidr
+    cfn = vpc.node.default_child
+    if isinstance(cfn, ec2.CfnVPC) and cfn.cidr_block and not Token.is_unresolved(cfn.cidr_block):
+        return cfn.cidr_block
+    return cidr
+
+
+def _require_ipv6(path: str, subnets: Sequence[ec2.ISubnet]) -> None:
+    """A dual-stack load balancer needs IPv6 ranges on its subnets; refuse when a created subnet has none."""
+    for subnet in subnets:
+        cfn = subnet.node.default_child
+        if isinstance(cfn, ec2.CfnSubnet) and not cfn.ipv6_cidr_block and not cfn.ipv6_native:
+            raise ConfigError(path, "allowed_cidrs", "an IPv6 CIDR",
+                              "IPv4 CIDRs only, in a VPC whose public subnets have no IPv6 range",
+                              hint=f"{subnet.node.path} has no IPv6 range, so the load balancer cannot listen on "
+                                   "IPv6. Make the VPC dual-stack (ec2.Vpc ip_protocol=DUAL_STACK) or drop the IPv6 "
+                                   "CIDR.")
+
+
+def _acl_entry(acl: ec2.NetworkAcl, rule: AclRule) -> ec2.CfnNetworkAclEntry:
+    entry = ec2.CfnNetworkAclEntry(
+        acl, rule.key, network_acl_id=acl.network_acl_id, rule_number=rule.number, rule_action=rule.action,
+        egress=rule.egress, protocol=rule.protocol,
+        cidr_block=None if rule.ipv6 else rule.cidr, ipv6_cidr_block=rule.cidr if rule.ipv6 else None,
+        port_range=ec2.CfnNetworkAclEntry.PortRangeProperty(from_=rule.ports[0], to=rule.ports[1])
+        if rule.ports else None,
+        icmp=ec2.CfnNetworkAclEntry.IcmpProperty(type=rule.icmp[0], code=rule.icmp[1]) if rule.icmp else None)
+    return entry
+
+
+def _boot_commands(log_group_name: str, secret_arn: str, region: str) -> list[str]:
+    """User-data steps: sshd keepalives, rsyslog for /var/log/secure, the CloudWatch agent, shared host keys."""
+    agent = json.dumps({
+        "agent": {"run_as_user": "root"},  # /var/log/secure is readable by root only
+        "logs": {"logs_collected": {"files": {"collect_list": [{
+            "file_path": SSH_LOG, "log_group_name": log_group_name, "log_stream_name": "{instance_id}",
+            "timestamp_format": "%b %d %H:%M:%S"}]}}},
+    }, indent=1)
+    return [
+        *boot.write_file(SSHD_DROP_IN, "\n".join([
+            "# hpc-constructs HaBastion: keepalives hold idle sessions open through the load balancer",
+            "ClientAliveInterval 60",
+            "ClientAliveCountMax 3",
+            "PasswordAuthentication no",
+        ]), mode="0600"),
+        *boot.function("hpc_bastion_ssh_log", [
+            # Amazon Linux 2023 keeps logs in the journal only: rsyslog writes sshd's to /var/log/secure.
+            "rpm -q rsyslog amazon-cloudwatch-agent >/dev/null 2>&1 || "
+            "hpc_retry 5 dnf install -y rsyslog amazon-cloudwatch-agent",
+            "systemctl enable --now rsyslog",
+            "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s "
+            f"-c file:{CLOUDWATCH_AGENT_CONFIG}",
+        ]),
+        *boot.write_file(CLOUDWATCH_AGENT_CONFIG, agent),
+        boot.step("SSH log to CloudWatch Logs (rsyslog, CloudWatch agent)", "hpc_bastion_ssh_log"),
+        *boot.install_boot_script("hpc-bastion-host-keys"),
+        boot.step("shared SSH host keys", "hpc_retry", "3", "/usr/local/sbin/hpc-bastion-host-keys",
+                  secret_arn, region),
+        boot.step("sshd configuration", "systemctl", "reload-or-restart", "sshd"),
+    ]

@@ -1,0 +1,23 @@
+"""The reference environment's way in: SSH bastions in two AZs behind a Network Load Balancer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from hpc_constructs import HaBastion, HpcNetwork
+
+
+class AccessStack(Stack):
+    """One HaBastion built from the config's `bastion` mapping (HaBastion props; `allowed_cidrs` required).
+
+    The fleets admit SSH from it (ComputeStack calls `fleet.allow_ssh_from(bastion)`), so this stack deploys
+    before the compute stack.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, bastion: dict[str, Any],
+                 **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.bastion = HaBastion(self, "Bastion", vpc=network.vpc, **bastion)
