@@ -30,6 +30,7 @@ from hpc_constructs.errors import ConfigError
 
 ROOT_VOLUME_GIB = 16  # Amazon Linux 2023 needs 8; the rest is room for logs and packages
 HEALTH_CHECK_GRACE = Duration.minutes(5)  # first boot installs rsyslog and the CloudWatch agent
+SIGNAL_TIMEOUT = Duration.minutes(15)  # how long CloudFormation waits for a new bastion's boot to succeed
 HEALTH_CHECK_INTERVAL = Duration.seconds(10)
 HEALTH_CHECK_THRESHOLD = 2  # 2 failed checks 10 s apart take a bastion out of service
 DEREGISTRATION_DELAY = Duration.seconds(60)
@@ -64,25 +65,31 @@ class HaBastion(Construct):
 
     What is built:
       - an Auto Scaling group with min = max = desired = availability_zones, one instance per AZ in the
-        private subnets; health checks through the load balancer (ELB) after a 5-minute grace period; rolling
-        updates one instance at a time, so that a new image or launch template never takes both down;
+        private subnets; health checks through the load balancer (ELB) after a 5-minute grace period. Each
+        bastion signals CloudFormation when its boot ends (SUCCESS only if every step succeeded): creation
+        waits for all of them, and rolling updates replace one instance at a time and wait for the new one,
+        so that a new image (the latest Amazon Linux 2023 at each deploy) never takes both down;
       - instances: Amazon Linux 2023 (latest at each deploy), IMDSv2 only, an encrypted gp3 root volume, a role
         with Session Manager (a second way in, no open port), no key pair unless key_name is given;
         rsyslog writes sshd's log to /var/log/secure (Amazon Linux 2023 logs to the journal only) and the
         CloudWatch agent ships it to a log group; sshd sends keepalives every 60 s, so that idle sessions
-        survive the load balancer's idle timeout; every bastion presents the same SSH host keys, kept in a
-        Secrets Manager secret (hpc-bastion-host-keys), so that users' known_hosts hold one identity whichever
-        bastion a connection lands on and after any replacement;
+        survive the load balancer's idle timeout; every bastion presents the same SSH host keys, kept as one
+        immutable version of a Secrets Manager secret (hpc-bastion-host-keys, the first boot step), so that
+        users' known_hosts hold one identity whichever bastion a connection lands on and after any
+        replacement. A bastion that cannot get them stops sshd rather than present another identity (its
+        health check then fails and the group replaces it);
       - an internet-facing Network Load Balancer in the public subnets of the same AZs, cross-zone load
         balancing on, a TCP 22 listener, a target group with a TCP health check and client IP preservation
-        (sshd and its log see the user's address); the load balancer's security group admits only
+        (sshd and its log see an IPv4 user's address; IPv6 users appear as the load balancer's); the load
+        balancer's security group admits only
         allowed_cidrs on port 22, and the instances admit port 22 only from that security group;
       - a network ACL on every public subnet of the VPC (the load balancer's and the NAT gateways', so that
         blocked addresses are also cut from the nodes' outbound traffic): deny rules for blocked_cidrs first,
-        then allow rules for SSH from allowed_cidrs, everything from the VPC, return traffic on ephemeral ports
-        1024-65535 and ICMP for path MTU discovery inbound, and everything outbound. Anything else in the
-        public subnets that takes inbound connections (an ALB on 443) needs an allow entry of its own in
-        `network_acl`, numbered above 1000 so that the deny rules still come first.
+        then allow rules for SSH from allowed_cidrs, everything from the VPC's primary IPv4 range, return
+        traffic on ephemeral ports 1024-65535 and ICMP inbound, and everything outbound. Anything else in the
+        public subnets that takes inbound connections (an ALB on 443), and private subnets in a secondary
+        IPv4 range (their NAT traffic), need allow entries of their own in `network_acl`, numbered above
+        1000 so that the deny rules still come first. IPv6 is admitted only when an allowed CIDR is IPv6.
 
     Failover:
       - an instance fails (its EC2 status or the TCP health check): the load balancer stops routing new
@@ -181,11 +188,14 @@ class HaBastion(Construct):
         self.role.add_to_policy(iam.PolicyStatement(
             actions=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
             resources=[self.host_keys.secret_arn]))
+        self.role.add_to_policy(iam.PolicyStatement(  # the boot's success or failure, to this stack only
+            actions=["cloudformation:SignalResource"], resources=[Stack.of(self).stack_id]))
 
         # -- instances ---------------------------------------------------------------------------------------
         self.user_data = ec2.UserData.for_linux()
         self.node.add_validation(UserDataFits(self, self.user_data))
-        self.user_data.add_on_exit_commands(*boot.ON_EXIT)
+        # At exit, before the boot report: tell CloudFormation whether every step succeeded.
+        self.user_data.add_on_exit_commands("hpc_bastion_signal", *boot.ON_EXIT)
         self.user_data.add_commands(*boot.PRELUDE)
         self.user_data.add_commands(*_boot_commands(self.log_group.log_group_name, self.host_keys.secret_arn,
                                                     Stack.of(self).region))
@@ -211,9 +221,17 @@ class HaBastion(Construct):
             min_capacity=count, max_capacity=count, desired_capacity=count,
             health_checks=autoscaling.HealthChecks.with_additional_checks(
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=HEALTH_CHECK_GRACE),
+            # Creation and each rolling step wait for the new bastion's boot to succeed (hpc_bastion_signal).
+            signals=autoscaling.Signals.wait_for_all(timeout=SIGNAL_TIMEOUT),
             update_policy=autoscaling.UpdatePolicy.rolling_update(
-                max_batch_size=1, min_instances_in_service=count - 1, pause_time=HEALTH_CHECK_GRACE),
+                max_batch_size=1, min_instances_in_service=count - 1, pause_time=SIGNAL_TIMEOUT),
         )
+        cfn_group = self.auto_scaling_group.node.default_child
+        assert isinstance(cfn_group, autoscaling.CfnAutoScalingGroup)
+        stack = Stack.of(self)
+        self.user_data.add_commands(*_signal_function(stack.stack_id, stack.get_logical_id(cfn_group), stack.region))
+        # The first boot reads the secret, writes the log and signals: the role's policy must exist by then.
+        self.auto_scaling_group.node.add_dependency(self.role)
         Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
             id="Annotation::@aws-cdk/aws-autoscaling:desiredCapacitySet",
             reason="A fixed-size group: min = max = desired = one bastion per AZ, reset to that on every deploy."))
@@ -346,14 +364,23 @@ def _acl_entry(acl: ec2.NetworkAcl, rule: AclRule) -> ec2.CfnNetworkAclEntry:
 
 
 def _boot_commands(log_group_name: str, secret_arn: str, region: str) -> list[str]:
-    """User-data steps: sshd keepalives, rsyslog for /var/log/secure, the CloudWatch agent, shared host keys."""
+    """User-data steps: shared host keys (first), sshd keepalives, rsyslog for /var/log/secure, the CloudWatch
+    agent, sshd reloaded."""
     agent = json.dumps({
         "agent": {"run_as_user": "root"},  # /var/log/secure is readable by root only
         "logs": {"logs_collected": {"files": {"collect_list": [{
-            "file_path": SSH_LOG, "log_group_name": log_group_name, "log_stream_name": "{instance_id}",
-            "timestamp_format": "%b %d %H:%M:%S"}]}}},
+            "file_path": SSH_LOG, "log_group_name": log_group_name, "log_stream_name": "{instance_id}"}]}}},
     }, indent=1)
     return [
+        # First, before the package installs: a new bastion must present the group's identity as early as it can.
+        *boot.install_boot_script("hpc-bastion-host-keys"),
+        *boot.function("hpc_bastion_host_keys", [
+            f"hpc_retry 3 /usr/local/sbin/hpc-bastion-host-keys {secret_arn} {region} && return 0",
+            "# Never serve another identity: without sshd the health check fails and the group replaces this one.",
+            "systemctl stop sshd",
+            "return 1",
+        ]),
+        boot.step("shared SSH host keys", "hpc_bastion_host_keys"),
         *boot.write_file(SSHD_DROP_IN, "\n".join([
             "# hpc-constructs HaBastion: keepalives hold idle sessions open through the load balancer",
             "ClientAliveInterval 60",
@@ -370,8 +397,27 @@ def _boot_commands(log_group_name: str, secret_arn: str, region: str) -> list[st
         ]),
         *boot.write_file(CLOUDWATCH_AGENT_CONFIG, agent),
         boot.step("SSH log to CloudWatch Logs (rsyslog, CloudWatch agent)", "hpc_bastion_ssh_log"),
-        *boot.install_boot_script("hpc-bastion-host-keys"),
-        boot.step("shared SSH host keys", "hpc_retry", "3", "/usr/local/sbin/hpc-bastion-host-keys",
-                  secret_arn, region),
-        boot.step("sshd configuration", "systemctl", "reload-or-restart", "sshd"),
+        *boot.function("hpc_bastion_sshd_reload", [
+            # after a failed host-key step sshd stays stopped (see hpc_bastion_host_keys)
+            "systemctl is-active --quiet sshd || return 0",
+            "systemctl reload-or-restart sshd",
+        ]),
+        boot.step("sshd configuration", "hpc_bastion_sshd_reload"),
+    ]
+
+
+def _signal_function(stack_id: str, logical_id: str, region: str) -> list[str]:
+    """hpc_bastion_signal: SUCCESS to CloudFormation when every boot step succeeded, FAILURE otherwise."""
+    return [
+        *boot.function("hpc_bastion_signal", [
+            "local status=SUCCESS token id",
+            '[ "${#HPC_FAILED_STEPS[@]}" -gt 0 ] && status=FAILURE',
+            "token=$(curl -sS -X PUT http://169.254.169.254/latest/api/token "
+            "-H 'X-aws-ec2-metadata-token-ttl-seconds: 60')",
+            'id=$(curl -sS -H "X-aws-ec2-metadata-token: $token" '
+            "http://169.254.169.254/latest/meta-data/instance-id)",
+            f'aws --region {region} cloudformation signal-resource --stack-name {stack_id} '
+            f'--logical-resource-id {logical_id} --unique-id "$id" --status "$status" '
+            '|| echo "hpc-constructs: could not signal CloudFormation" >&2',
+        ]),
     ]

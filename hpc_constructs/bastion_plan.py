@@ -16,7 +16,7 @@ entries with one number in one direction fail.
   deny each blocked IPv6       200 + i        deny each blocked IPv6      200 + i
   allow all from the VPC       1000           allow all to 0.0.0.0/0      1000
   allow TCP/UDP 1024-65535     1010, 1020     allow all to ::/0           2000 (dual-stack)
-  allow ICMP unreachable       1030           (replies to SSH clients, the nodes' traffic
+  allow ICMP                   1030           (replies to SSH clients, the nodes' traffic
   allow TCP 22 from allowed    1100 + i        through the NAT gateways)
   IPv6 (dual-stack only):      2010-2030, 2100 + i
 """
@@ -207,9 +207,9 @@ def acl_rules(allowed: Sequence[Network], blocked: Sequence[Network], *, vpc_cid
                     purpose="replies to outbound TCP (NAT gateways use ports 1024-65535)"),
             AclRule(f"IngressAllow{label}EphemeralUdp", False, base + 20, "allow", anywhere, UDP, ports=ephemeral,
                     purpose="replies to outbound UDP"),
-            AclRule(f"IngressAllow{label}PathMtu", False, base + 30, "allow", anywhere,
-                    ICMP if version == 4 else ICMPV6, icmp=(3, -1) if version == 4 else (2, -1),
-                    purpose="path MTU discovery (ICMP destination unreachable / ICMPv6 packet too big)"),
+            AclRule(f"IngressAllow{label}Icmp", False, base + 30, "allow", anywhere,
+                    ICMP if version == 4 else ICMPV6, icmp=(-1, -1),
+                    purpose="ICMP: path MTU discovery, replies to the nodes' ping and traceroute"),
         ]
         for i, cidr in enumerate(c for c in allowed if c.version == version):
             rules.append(AclRule(f"IngressAllow{label}Ssh{i}", False, SSH_ALLOW_BASE[version] + i, "allow", str(cidr),

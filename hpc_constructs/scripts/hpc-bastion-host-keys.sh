@@ -4,11 +4,13 @@
 # Behind one load balancer, each connection may land on any bastion. With a host key of its own per instance,
 # users' ssh would refuse the second instance ("REMOTE HOST IDENTIFICATION HAS CHANGED"), and again after every
 # replacement. So the group has one identity, kept in a Secrets Manager secret:
-# - the secret starts with a random placeholder (CloudFormation's generated value);
-# - the first instance stores its own host keys as a new version under a fixed client request token. Secrets
-#   Manager takes one value per token and refuses a different one ("You can't modify an existing version"), so
-#   exactly one instance wins, even when several boot at once;
-# - every instance then installs what the secret holds and restarts sshd when its keys changed.
+# - the group's keys are the secret's version whose ID is a fixed client request token;
+# - the first instance finds no such version and stores its own host keys under that token. Secrets Manager
+#   takes one value per token and refuses a different one ("You can't modify an existing version"), so exactly
+#   one instance wins, even when several boot at once;
+# - every instance then installs that version and restarts sshd when its keys changed.
+# A version never changes once written, so a later PutSecretValue (by anyone) cannot swap the group's identity,
+# and a new current value written over the secret (CloudFormation's placeholder, say) does not lose it.
 # Run once, at first boot (user data); the keys stay on disk across reboots. Key material never appears on a
 # command line (other users of the bastion could read it in ps): it goes through files readable by root only.
 set -euo pipefail
@@ -23,8 +25,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 chmod 0700 "$work"
 
-fetch() {
-  aws --region "$region" secretsmanager get-secret-value --secret-id "$secret" \
+fetch() {  # the group's version, if it exists
+  aws --region "$region" secretsmanager get-secret-value --secret-id "$secret" --version-id "$token" \
     --query SecretString --output text > "$work/secret.json"
 }
 
@@ -39,8 +41,7 @@ sys.exit(0 if isinstance(value, dict) and "ssh_host_ed25519_key" in value else 1
 PY
 }
 
-fetch
-if ! holds_keys; then
+if ! { fetch 2> /dev/null && holds_keys; }; then
   python3 - "$ssh_dir" "$work/mine.json" "${key_types[@]}" <<'PY'
 import base64, json, os, sys
 ssh_dir, out, types = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -61,8 +62,7 @@ PY
   else
     echo "hpc-bastion-host-keys: another bastion stored the group's host keys first"
   fi
-  fetch
-  holds_keys || { echo "hpc-bastion-host-keys: the secret holds no host keys" >&2; exit 1; }
+  fetch && holds_keys || { echo "hpc-bastion-host-keys: the secret holds no host keys" >&2; exit 1; }
 fi
 
 changed=$(python3 - "$work/secret.json" "$ssh_dir" "$work" <<'PY'
@@ -83,9 +83,12 @@ print(" ".join(changed))
 PY
 )
 for name in $changed; do
-  group=root
-  getent group ssh_keys > /dev/null 2>&1 && group=ssh_keys
-  install -m 0640 -o root -g "$group" "$work/$name" "$ssh_dir/$name"
+  # Amazon Linux 2023: root:ssh_keys 0640; elsewhere sshd wants root 0600
+  if getent group ssh_keys > /dev/null 2>&1; then
+    install -m 0640 -o root -g ssh_keys "$work/$name" "$ssh_dir/$name"
+  else
+    install -m 0600 -o root -g root "$work/$name" "$ssh_dir/$name"
+  fi
   ssh-keygen -y -f "$ssh_dir/$name" > "$ssh_dir/$name.pub"
   chmod 0644 "$ssh_dir/$name.pub"
 done

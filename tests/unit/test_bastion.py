@@ -72,6 +72,9 @@ def test_failover_is_encoded(full: tuple[HaBastion, dict[str, Any], ComputeFleet
     assert group["Properties"]["TargetGroupARNs"] == [{"Ref": _logical(bastion, bastion.target_group)}]
     rolling = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
     assert rolling["MaxBatchSize"] == 1 and rolling["MinInstancesInService"] == 1
+    assert rolling["WaitOnResourceSignals"] is True  # a step waits for the new bastion's boot to succeed
+    assert group["CreationPolicy"]["ResourceSignal"]["Count"] == 2
+    assert _logical(bastion, bastion.role) in group["DependsOn"]  # its permissions exist at first boot
     targets = template["Resources"][_logical(bastion, bastion.target_group)]["Properties"]
     assert targets["HealthCheckProtocol"] == "TCP" and targets["HealthCheckPort"] == "traffic-port"
     balancer = template["Resources"][_logical(bastion, bastion.load_balancer)]["Properties"]
@@ -115,15 +118,21 @@ def test_a_key_name_goes_into_the_launch_template_and_the_ssh_command() -> None:
     assert "arm64" in json.dumps(data["imageId"])
 
 
-def test_role_statements_are_scoped_to_the_log_group_and_the_secret(
+def test_role_statements_are_scoped_to_the_log_group_the_secret_and_the_stack(
         full: tuple[HaBastion, dict[str, Any], ComputeFleet]) -> None:
     bastion, template, _ = full
     (policy,) = [p for k, p in _of_type(template, "AWS::IAM::Policy").items() if k.startswith("BastionRole")]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    resources = {json.dumps(s["Resource"]) for s in statements}
-    assert resources == {json.dumps({"Fn::GetAtt": [_logical(bastion, bastion.log_group), "Arn"]}),
-                         json.dumps({"Ref": _logical(bastion, bastion.host_keys)})}
-    assert all("*" not in a for s in statements for a in s["Action"])
+    actions = [s["Action"] if isinstance(s["Action"], list) else [s["Action"]] for s in statements]
+    scope = {json.dumps(s["Resource"]): sorted(a) for s, a in zip(statements, actions, strict=True)}
+    assert scope == {
+        json.dumps({"Fn::GetAtt": [_logical(bastion, bastion.log_group), "Arn"]}):
+            ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+        json.dumps({"Ref": _logical(bastion, bastion.host_keys)}):
+            ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
+        json.dumps({"Ref": "AWS::StackId"}): ["cloudformation:SignalResource"],
+    }
+    assert all("*" not in action for a in actions for action in a)
 
 
 # -- load balancer and security groups ----------------------------------------------------------------------

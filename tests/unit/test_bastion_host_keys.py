@@ -1,7 +1,8 @@
 """hpc-bastion-host-keys, run for real against a stub Secrets Manager (aws), ssh-keygen, install and systemctl.
 
-The stub keeps the secret in files: `current` is what get-secret-value returns; put-secret-value stores a version
-under its client request token and, like Secrets Manager, refuses a different value under a token already used.
+The stub keeps the secret in files: `current` is the current value; each version is `token-<version id>`.
+put-secret-value stores a version under its client request token (its version ID) and, like Secrets Manager,
+refuses a different value under a token already used; get-secret-value --version-id reads one version.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ STUBS = {
     "aws": r'''
 store="$STUB_STORE"
 case "$*" in
-  *get-secret-value*) cat "$store/current";;
+  *get-secret-value*)
+    version=""
+    while [ $# -gt 0 ]; do [ "$1" = --version-id ] && version="$2"; shift; done
+    if [ -z "$version" ]; then cat "$store/current"
+    elif [ -f "$store/token-$version" ]; then cat "$store/token-$version"
+    else echo "ResourceNotFoundException: no version $version" >&2; exit 254; fi;;
   *put-secret-value*)
     token=""; file=""
     while [ $# -gt 0 ]; do
@@ -59,7 +65,7 @@ def _run(tmp_path: Path, ssh_dir: Path, store: Path) -> tuple[int, list[str], st
     script = tmp_path / "hpc-bastion-host-keys"
     script.write_text(resources.files("hpc_constructs").joinpath("scripts/hpc-bastion-host-keys.sh").read_text())
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STUB_STORE": str(store),
-           "HPC_SSH_DIR": str(ssh_dir)}
+           "HPC_SSH_DIR": str(ssh_dir), "TOKEN": TOKEN}
     secret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:keys"
     result = subprocess.run(["bash", str(script), secret, "us-east-1"], env=env, capture_output=True, text=True,
                             timeout=30)
@@ -76,6 +82,7 @@ def store(tmp_path: Path) -> Path:
     return path
 
 
+TOKEN = "hpc-constructs-bastion-host-keys-version-1"
 FIRST = {"ed25519": b"first-ed25519\n", "ecdsa": b"first-ecdsa\n", "rsa": b"first-rsa\n"}
 SECOND = {"ed25519": b"second-ed25519\n", "ecdsa": b"second-ecdsa\n", "rsa": b"second-rsa\n"}
 
@@ -88,7 +95,7 @@ def test_the_first_bastion_stores_its_keys_and_keeps_them(tmp_path: Path, store:
     ssh = _host(tmp_path, "first", FIRST)
     code, calls, output = _run(tmp_path, ssh, store)
     assert code == 0, output
-    stored = json.loads((store / "current").read_text())
+    stored = json.loads((store / f"token-{TOKEN}").read_text())
     assert {k: base64.b64decode(v) for k, v in stored.items()} == {f"ssh_host_{t}_key": b for t, b in FIRST.items()}
     assert not _restarts(calls), "its own keys are already in place"
 
@@ -108,14 +115,11 @@ def test_a_later_bastion_installs_the_group_keys_and_restarts_sshd(tmp_path: Pat
 def test_the_loser_of_a_boot_race_installs_the_winners_keys(tmp_path: Path, store: Path) -> None:
     """Both saw the placeholder; the winner stored first under the shared token, so the loser's put fails."""
     winner = json.dumps({f"ssh_host_{t}_key": base64.b64encode(b).decode() for t, b in FIRST.items()})
-    (store / "token-hpc-constructs-bastion-host-keys-version-1").write_text(winner)
-    (store / "current").write_text(winner)
     loser = _host(tmp_path, "loser", SECOND)
-    # the loser read the placeholder before the winner's put landed: replay that by racing on the token only
-    (store / "current").write_text("placeholder")
     aws = STUBS["aws"]
-    STUBS["aws"] = aws.replace('echo "ResourceExistsException',
-                               'cp "$store/token-$token" "$store/current"; echo "ResourceExistsException')
+    # the loser's first read finds no version; the winner's put lands just before the loser's
+    STUBS["aws"] = aws.replace('token=""; file=""', f"[ -f \"$store/raced\" ] || {{ touch \"$store/raced\"; "
+                               f"echo '{winner}' > \"$store/token-$TOKEN\"; }}; token=\"\"; file=\"\"")
     try:
         code, calls, output = _run(tmp_path, loser, store)
     finally:
@@ -124,6 +128,16 @@ def test_the_loser_of_a_boot_race_installs_the_winners_keys(tmp_path: Path, stor
     assert "another bastion stored the group's host keys first" in output
     assert (loser / "ssh_host_ed25519_key").read_bytes() == FIRST["ed25519"]
     assert _restarts(calls) == ["systemctl restart sshd"]
+
+
+def test_a_new_current_value_does_not_lose_the_group_identity(tmp_path: Path, store: Path) -> None:
+    """CloudFormation (or anyone) writing a new current value leaves the group's version, which never changes."""
+    _run(tmp_path, _host(tmp_path, "first", FIRST), store)
+    (store / "current").write_text("a new placeholder from CloudFormation")
+    second = _host(tmp_path, "second", SECOND)
+    code, _, output = _run(tmp_path, second, store)
+    assert code == 0, output
+    assert (second / "ssh_host_rsa_key").read_bytes() == FIRST["rsa"]
 
 
 def test_a_rerun_changes_nothing(tmp_path: Path, store: Path) -> None:

@@ -40,3 +40,18 @@ def test_deregistration_delay() -> None:
     assert tuple(map(int, match.groups())) == BASTION.deregistration_delay_range
     low, high = BASTION.deregistration_delay_range
     assert low <= bastion.DEREGISTRATION_DELAY.to_seconds() <= high
+
+
+def test_host_key_version_token() -> None:
+    """The script's fixed client request token fits the model, becomes the version ID, and a version never
+    changes: what makes the first writer the only one."""
+    from importlib import resources
+
+    script = resources.files("hpc_constructs").joinpath("scripts/hpc-bastion-host-keys.sh").read_text()
+    token = re.search(r'^token="([^"]+)"', script, re.M).group(1)  # type: ignore[union-attr]
+    for shape in ("ClientRequestTokenType", "SecretVersionIdType"):
+        limits = _shape("secretsmanager", shape)
+        assert limits["min"] <= len(token) <= limits["max"]
+    text = _doc("secretsmanager", "PutSecretValueRequest", "ClientRequestToken")
+    assert "This value becomes the VersionId of the new version" in text
+    assert "the request fails because you can't modify a secret version" in text

@@ -267,7 +267,7 @@ def test_ipv6_rules_appear_only_for_a_dual_stack_bastion() -> None:
     assert not any(r.ipv6 for r in _plan().acl_rules)
     plan = _plan(allowed_cidrs=["2001:db8:1::/48"])
     assert plan.dual_stack
-    assert {r.key for r in plan.acl_rules if r.ipv6} >= {"IngressAllowIpv6Ssh0", "IngressAllowIpv6PathMtu",
+    assert {r.key for r in plan.acl_rules if r.ipv6} >= {"IngressAllowIpv6Ssh0", "IngressAllowIpv6Icmp",
                                                           "EgressAllowIpv6All"}
 
 
