@@ -19,6 +19,10 @@ entries with one number in one direction fail.
   allow ICMP                   1030           (replies to SSH clients, the nodes' traffic
   allow TCP 22 from allowed    1100 + i        through the NAT gateways)
   IPv6 (dual-stack only):      2010-2030, 2100 + i
+
+An entry's key (its construct id, so its logical ID) is deployed state too: renaming a key while keeping its
+number makes CloudFormation create the renamed entry before deleting the old one, on the same number, and
+fail. Give a renamed rule a new number as well.
 """
 
 from __future__ import annotations
