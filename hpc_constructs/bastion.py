@@ -52,7 +52,7 @@ class HaBastion(Construct):
       blocked_cidrs: (). Addresses denied at the public subnets' boundary, inbound and outbound, by network ACL
                      deny rules numbered before every allow rule. Up to 20 rules per direction and IP family
                      (the VPC quota) hold the allow rules too: with one allowed IPv4 CIDR, 15 blocked IPv4 CIDRs
-                     fit (`blocked_cidrs_that_fit`).
+                     fit (`more_blocked_cidrs_that_fit`).
       instance_type: "t3.micro". Any On-Demand x86_64 or arm64 type Amazon Linux 2023 runs on (t4g.micro).
       availability_zones: 2. One instance in each of the first N AZs where the VPC has both subnets; at least 2.
       key_name: None. An EC2 key pair for ssh. Without one, reach the bastions with Session Manager, or push
@@ -105,7 +105,7 @@ class HaBastion(Construct):
     load_balancer_security_group, connections (the instances' security group: `fleet.allow_ssh_from(bastion)`
     or `fleet.connections.allow_from(bastion, ec2.Port.tcp(22))`), network_acl, log_group, host_keys (the
     secret), role, launch_template, ssh_command (a CfnOutput: the ssh command line with the load balancer's DNS
-    name), plan (bastion_plan.BastionPlan), blocked_cidrs_that_fit (per IP family, for the figures).
+    name), plan (bastion_plan.BastionPlan), more_blocked_cidrs_that_fit (per IP family, for the figures).
     """
 
     def __init__(
@@ -286,8 +286,7 @@ class HaBastion(Construct):
             description="SSH to a bastion through the load balancer (add -J to reach a node: "
                         "ssh -J <this> ec2-user@<node address>)")
 
-        self.blocked_cidrs_that_fit = {f"IPv{v}": plan.blocked_cidrs_that_fit(v) - sum(
-            1 for b in plan.blocked if b.version == v) for v in (4, 6)}
+        self.more_blocked_cidrs_that_fit = {f"IPv{v}": plan.more_blocked_cidrs_that_fit(v) for v in (4, 6)}
         self.figures: dict[str, object] = {
             "instances": f"{count} x {plan.instance_type.name}, one per AZ (Amazon Linux 2023, On-Demand)",
             "availability zones": count,
@@ -297,7 +296,7 @@ class HaBastion(Construct):
             "blocked CIDRs": len(plan.blocked),
             "network ACL rules (in/out, IPv4)": f"{plan.rule_count(egress=False, ipv6=False)}/"
                                                 f"{plan.rule_count(egress=True, ipv6=False)} of {plan.acl_rule_quota}",
-            "more blocked CIDRs that fit (IPv4)": self.blocked_cidrs_that_fit["IPv4"],
+            "more blocked CIDRs that fit (IPv4)": self.more_blocked_cidrs_that_fit["IPv4"],
             "failover": f"ELB health checks, {HEALTH_CHECK_GRACE.to_seconds()} s grace; unhealthy after "
                         f"{HEALTH_CHECK_THRESHOLD} x {HEALTH_CHECK_INTERVAL.to_seconds()} s",
             "SSH log retention (days)": plan.log_retention_days,

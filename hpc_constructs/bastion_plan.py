@@ -49,7 +49,6 @@ FIXED_INBOUND_ALLOWS = {4: 4, 6: 3}
 TCP, UDP, ICMP, ICMPV6, ALL = 6, 17, 1, 58, -1
 
 DEFAULT_SSH_LOG_RETENTION_DAYS = 365
-MAX_KEY_NAME_CHARS = 255  # EC2 key pair names: up to 255 ASCII characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +85,10 @@ class BastionPlan:
     def rule_count(self, *, egress: bool, ipv6: bool) -> int:
         return sum(1 for r in self.acl_rules if r.egress == egress and r.ipv6 == ipv6)
 
-    def blocked_cidrs_that_fit(self, version: int) -> int:
-        """How many blocked CIDRs of this IP family the ACL still takes, inbound (the tighter direction)."""
-        return blocked_that_fit(self.acl_rule_quota, version, self.allowed, self.dual_stack)
+    def more_blocked_cidrs_that_fit(self, version: int) -> int:
+        """How many more blocked CIDRs of this IP family the ACL takes, inbound (the tighter direction)."""
+        used = sum(1 for b in self.blocked if b.version == version)
+        return blocked_that_fit(self.acl_rule_quota, version, self.allowed, self.dual_stack) - used
 
 
 def plan_bastion(
@@ -163,11 +163,11 @@ def plan_bastion(
                           hint="Add AZs to the VPC (HpcNetwork max_azs) or ask for fewer.")
 
     itype = _instance_type(path, instance_type_name)
-    if key_name is not None and not (0 < len(key_name) <= MAX_KEY_NAME_CHARS and key_name.isascii()
+    if key_name is not None and not (0 < len(key_name) <= BASTION.max_key_name_chars and key_name.isascii()
                                      and key_name == key_name.strip()):
         raise ConfigError(path, "key_name", key_name,
-                          f"an EC2 key pair's name: 1-{MAX_KEY_NAME_CHARS} ASCII characters, no leading or trailing "
-                          "space; or None (no key: Session Manager, or EC2 Instance Connect)")
+                          f"an EC2 key pair's name: 1-{BASTION.max_key_name_chars} ASCII characters, no leading or "
+                          "trailing space; or None (no key: Session Manager, or EC2 Instance Connect)")
     if ssh_log_retention_days not in LOG_RETENTION_DAYS:
         raise ConfigError(path, "ssh_log_retention_days", ssh_log_retention_days,
                           "one of CloudWatch Logs' retention periods: " + ", ".join(map(str, LOG_RETENTION_DAYS)))

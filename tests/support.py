@@ -91,3 +91,14 @@ def hypothesis_outcomes(check: Any, *, max_examples: int, **strategies: Any) -> 
 
     run()
     return sum(seen), len(seen)
+
+
+def install_stubs(bin_dir: Path, log: Path, stubs: dict[str, str]) -> None:
+    """Write each stub command (name -> bash body) into bin_dir; every call is appended to `log` first."""
+    import stat
+
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, body in stubs.items():
+        stub = bin_dir / name
+        stub.write_text(f'#!/bin/bash\necho "{name} $*" >> "{log}"\n{body}\n')
+        stub.chmod(stub.stat().st_mode | stat.S_IEXEC)

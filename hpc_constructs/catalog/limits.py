@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from hpc_constructs.catalog.software import AL2023_UNSUPPORTED_FAMILIES
+
 CHECKED = "2026-11"
 
 EBS_SOURCE = (
@@ -210,7 +212,8 @@ class BatchLimits:
     cpu_image_type: str = "ECS_AL2023"
     gpu_image_type: str = "ECS_AL2023_NVIDIA"
     gpu_image_excluded_families: tuple[str, ...] = ("p3", "g3")  # "ECS_AL2023_NVIDIA doesn't support p3 and g3"
-    al2023_excluded_families: tuple[str, ...] = ("a1",)  # "Amazon Linux 2023 does not support A1 instances"
+    # "Amazon Linux 2023 does not support A1 instances" (the Batch model says it too; one list for both)
+    al2023_excluded_families: tuple[str, ...] = AL2023_UNSUPPORTED_FAMILIES
     # ResourceRequirement VCPU for Fargate: each vCPU value and the MEMORY values (MiB) allowed with it.
     fargate_memory_mib_by_vcpus: Mapping[float, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({
         0.25: (512, 1024, 2048),
@@ -384,9 +387,9 @@ NLB_SOURCE = (
     "Elastic Load Balancing, Network Load Balancers guide: 'Update the security groups' (a target rule that "
     "references the load balancer's security group admits its traffic even with client IP preservation), "
     "'Access logs' (\"Access logs are created only if the load balancer has a TLS listener\"), 'Listeners' and "
-    "'Health checks', and the ELBv2 API (TargetGroupAttribute deregistration_delay.timeout_seconds 0-3600; "
-    "HealthCheckIntervalSeconds 5-300, "
-    f"HealthCheckThresholdCount 2-10); checked {CHECKED}"
+    "'Health checks', the ELBv2 API (TargetGroupAttribute deregistration_delay.timeout_seconds 0-3600; "
+    "HealthCheckIntervalSeconds 5-300, HealthCheckThresholdCount 2-10) and the EC2 API CreateKeyPair.KeyName "
+    f"('Up to 255 ASCII characters'); checked {CHECKED}"
 )
 
 
@@ -410,8 +413,9 @@ class BastionLimits:
     """Network Load Balancer and security-group figures the bastion relies on (see NLB_SOURCE, VPC_SOURCE)."""
 
     min_availability_zones: int = 2  # a library rule: one AZ is not highly available
-    security_group_rules_per_direction: int = 60  # per IP family
+    security_group_rules_per_direction: int = 60  # per IP family; the ACL quota keeps allowed_cidrs below it
     deregistration_delay_range: tuple[int, int] = (0, 3_600)
+    max_key_name_chars: int = 255  # CreateKeyPair.KeyName: "Constraints: Up to 255 ASCII characters"
     health_check_interval_range: tuple[int, int] = (5, 300)
     health_check_threshold_range: tuple[int, int] = (2, 10)
     source: str = NLB_SOURCE

@@ -4,7 +4,6 @@ stops sshd rather than serve another identity, and CloudFormation is signalled S
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from aws_cdk import Stack
 
 from hpc_constructs import HaBastion, HpcNetwork, boot
-from tests.support import new_stack
+from tests.support import install_stubs, new_stack
 from tests.unit.test_boot_sequence import _flatten
 
 STUBS = {
@@ -49,10 +48,7 @@ def _run(tmp_path: Path, text: str, **env: str) -> tuple[int, list[str], str, Pa
         d.mkdir(parents=True)
     (root / "etc" / "ssh" / "ssh_host_ed25519_key").write_text("own-ed25519\n")
     log = tmp_path / "calls.log"
-    for name, body in STUBS.items():
-        stub = bin_dir / name
-        stub.write_text(f'#!/bin/bash\necho "{name} $*" >> "{log}"\n{body}\n')
-        stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    install_stubs(bin_dir, log, STUBS)
     for path in ("/usr/local/sbin", "/etc/", "/var/lib/hpc-constructs", "/opt/aws"):
         text = text.replace(path, f"{root}{path}")
     agent = root / "opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"

@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-import stat
 import subprocess
 from importlib import resources
 from pathlib import Path
 
 import pytest
+
+from tests.support import install_stubs
 
 STUBS = {
     "aws": r'''
@@ -56,12 +57,8 @@ def _host(tmp_path: Path, name: str, keys: dict[str, bytes]) -> Path:
 
 def _run(tmp_path: Path, ssh_dir: Path, store: Path) -> tuple[int, list[str], str]:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
     log = tmp_path / "calls.log"
-    for name, body in STUBS.items():
-        stub = bin_dir / name
-        stub.write_text(f'#!/bin/bash\necho "{name} $*" >> "{log}"\n{body}\n')
-        stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    install_stubs(bin_dir, log, STUBS)
     script = tmp_path / "hpc-bastion-host-keys"
     script.write_text(resources.files("hpc_constructs").joinpath("scripts/hpc-bastion-host-keys.sh").read_text())
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STUB_STORE": str(store),

@@ -33,6 +33,11 @@ def test_health_check_interval_and_thresholds() -> None:
     assert low <= bastion.HEALTH_CHECK_THRESHOLD <= high
 
 
+def test_key_pair_name_length() -> None:
+    text = _doc("ec2", "CreateKeyPairRequest", "KeyName")
+    assert f"Up to {BASTION.max_key_name_chars} ASCII characters" in text
+
+
 def test_deregistration_delay() -> None:
     text = _doc("elbv2", "TargetGroupAttribute", "Key")
     match = re.search(r"deregistration_delay.timeout_seconds - .*?The range is (\d+)-(\d+) seconds", text)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hpc_constructs import ConfigError
 from hpc_constructs.bastion_plan import AclRule, BastionPlan, plan_bastion
 from hpc_constructs.catalog import instance_types
-from hpc_constructs.catalog.limits import NETWORK_ACL
+from hpc_constructs.catalog.limits import BASTION, NETWORK_ACL
 from tests.support import hypothesis_outcomes
 
 PATH = "Stack/Bastion"
@@ -166,9 +166,14 @@ def test_a1_is_refused_on_amazon_linux_2023() -> None:
     assert "Amazon Linux 2023" in _error(instance_type_name="a1.large").hint
 
 
-@pytest.mark.parametrize("bad", ["", " lead", "x" * 256, "clé"])
+@pytest.mark.parametrize("bad", ["", " lead", "x" * (BASTION.max_key_name_chars + 1), "clé"])
 def test_a_bad_key_name_is_refused(bad: str) -> None:
-    assert _error(key_name=bad).prop == "key_name"
+    error = _error(key_name=bad)
+    assert error.prop == "key_name" and error.value == bad and "255 ASCII" in error.allowed
+
+
+def test_a_key_name_of_the_longest_length_is_accepted() -> None:
+    _plan(key_name="x" * BASTION.max_key_name_chars)
 
 
 @pytest.mark.parametrize("days", [0, 2, 366, -1])
@@ -206,6 +211,16 @@ def test_too_many_allowed_cidrs_alone_are_refused() -> None:
 def test_a_raised_quota_takes_more() -> None:
     plan = _plan(blocked_cidrs=_blocked(35), acl_rule_quota=40)
     assert plan.rule_count(egress=False, ipv6=False) == 40
+    assert plan.more_blocked_cidrs_that_fit(4) == 0
+    assert _plan(acl_rule_quota=20).more_blocked_cidrs_that_fit(4) == 15
+
+
+def test_the_acl_quota_keeps_the_load_balancers_security_group_within_its_rules() -> None:
+    """Every allowed CIDR is one inbound rule on the load balancer's group too; the ACL's bound is the tighter."""
+    most = NETWORK_ACL.max_rules_per_direction - 4  # the fixed IPv4 allow rules
+    _plan(allowed_cidrs=[f"203.0.{i}.0/24" for i in range(most)], acl_rule_quota=40)
+    assert _error(allowed_cidrs=[f"203.0.{i}.0/24" for i in range(most + 1)], acl_rule_quota=40).prop == "allowed_cidrs"
+    assert most <= BASTION.security_group_rules_per_direction
 
 
 def test_ipv4_and_ipv6_rules_are_counted_apart() -> None:

@@ -7,12 +7,13 @@ not, attach or not) are read back from the log.
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 from importlib import resources
 from pathlib import Path
 
 import pytest
+
+from tests.support import install_stubs
 
 STUBS = {
     # lsblk --nodeps ... lists disks; lsblk NAME,TYPE <disk> lists what is built on it (an assembled
@@ -55,12 +56,8 @@ STUBS = {
 
 def _run(tmp_path: Path, script_name: str, args: list[str], env: dict[str, str]) -> tuple[int, list[str], str]:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
     log = tmp_path / "calls.log"
-    for name, body in STUBS.items():
-        stub = bin_dir / name
-        stub.write_text(f'#!/bin/bash\necho "{name} $*" >> "{log}"\n{body}\n')
-        stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    install_stubs(bin_dir, log, STUBS)
     script = tmp_path / script_name
     script.write_text(resources.files("hpc_constructs").joinpath(f"scripts/{script_name}.sh").read_text())
     full_env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HPC_WAIT_SECONDS": "0",

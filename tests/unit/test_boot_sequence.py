@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from hpc_constructs import ComputeFleet, EfsSpec, HpcNetwork, StorageLayer, boot
-from tests.support import new_stack
+from tests.support import install_stubs, new_stack
 
 STUBS = {
     "curl": "exit 22",  # no download works: the EFA installer cannot be fetched
@@ -51,12 +50,8 @@ def user_data() -> str:
 def _run(tmp_path: Path, text: str) -> tuple[int, list[str], str, Path]:
     root = tmp_path / "root"
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     log = tmp_path / "calls.log"
-    for name, body in STUBS.items():
-        stub = bin_dir / name
-        stub.write_text(f'#!/bin/bash\necho "{name} $*" >> "{log}"\n{body}\n')
-        stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    install_stubs(bin_dir, log, STUBS)
     # every absolute path the user data writes goes under tmp_path/root
     for path in ("/usr/local/sbin", "/etc/", "/var/lib/hpc-constructs", "/shared/home"):
         text = text.replace(path, f"{root}{path}")
