@@ -24,6 +24,7 @@ from hpc_constructs.mounting import (
     rules_scope,
     start_mount,
     tcp_rule,
+    unruled_groups,
 )
 
 NFS_PORT = 2049
@@ -150,7 +151,7 @@ class EfsFileSystem(Construct):
 
     def mount(self, nodes: Nodes, rules: Construct, *, root_access: bool) -> str:
         """The rules, grant and boot lines of one mount (mount_on and StorageLayer.mount_on)."""
-        for i, group in enumerate(nodes.security_group_ids):
+        for i, group in unruled_groups(self, nodes):
             self.allow_client(rules, group, i)
         self._grant(nodes.role, EFS_ROOT if root_access else EFS_READ_WRITE)
         if self.file_system is not None:

@@ -23,7 +23,16 @@ from hpc_constructs.lustre import (
     lustre_client_lines,
     plan_lustre,
 )
-from hpc_constructs.mounting import MountTarget, Nodes, removal, rule_id, rules_scope, start_mount, tcp_rule
+from hpc_constructs.mounting import (
+    MountTarget,
+    Nodes,
+    removal,
+    rule_id,
+    rules_scope,
+    start_mount,
+    tcp_rule,
+    unruled_groups,
+)
 
 
 @jsii.implements(fsx.IFileSystem)
@@ -185,7 +194,7 @@ class LustreFileSystem(Resource):
 
     def mount(self, nodes: Nodes, rules: Construct) -> str:
         """The rules and boot lines of one mount (mount_on and StorageLayer.mount_on); how it mounts."""
-        for i, group in enumerate(nodes.security_group_ids):
+        for i, group in unruled_groups(self, nodes):
             self.allow_client(rules, group, i)
         types = nodes.instance_types
         interfaces = {t.name: efa_client_interfaces(t) for t in types}

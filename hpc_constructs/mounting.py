@@ -207,6 +207,19 @@ def tcp_rule(scope: Construct, id: str, *, group: str, ports: tuple[int, int], d
                                    ip_protocol="tcp", from_port=low, to_port=high, description=description)
 
 
+def unruled_groups(storage: object, nodes: Nodes) -> list[tuple[int, str]]:
+    """The target's security groups that `storage` has no rules with yet, each with its index (for rule_id).
+
+    A Batch environment made from a fleet carries the fleet's group beside its own. When the fleet mounts the
+    same storage, the rules for its group exist already, and a second copy of a security-group rule fails at
+    deploy time (InvalidPermission.Duplicate), so it is made once.
+    """
+    ruled: set[str] = storage.__dict__.setdefault("_hpc_ruled_groups", set())
+    fresh = [(index, group) for index, group in enumerate(nodes.security_group_ids) if group not in ruled]
+    ruled.update(group for _, group in fresh)
+    return fresh
+
+
 def rule_id(base: str, index: int) -> str:
     """Rule ids for a target's security groups: the first keeps the plain id (a fleet has one group)."""
     return base if index == 0 else f"{base}Group{index}"
