@@ -1,0 +1,29 @@
+"""What the emulator keeps beside moto's own backends: resources moto has no model for."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Store:
+    """One account and region: placement groups, Direct Connect gateways and associations, FSx DRAs."""
+
+    placement_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dx_gateways: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dx_associations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_repository_associations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    route_propagations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_STORES: dict[tuple[str, str], Store] = defaultdict(Store)
+
+
+def store(account_id: str, region_name: str) -> Store:
+    return _STORES[(account_id, region_name)]
+
+
+def reset() -> None:
+    _STORES.clear()
