@@ -1,0 +1,154 @@
+"""The reference stacks, from their synthesized templates, created and deleted on the local emulator in-process.
+
+What `make deploy-local` does through the CDK CLI, without the CLI: assets are published to the bootstrap
+bucket, each stack is created by a change set in the manifest's dependency order, read back through the
+service APIs, deleted in reverse order, and the account is checked for orphans. Seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import cx_api
+
+from scripts.emulator import SIMULATED, install
+from scripts.emulator.readback import clients, inventory, read_back
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    from moto.server import ThreadedMotoServer
+
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
+    install()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield clients(f"http://localhost:{port}", REGION)
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _publish_assets(outdir: Path, client: Any) -> None:
+    """What `cdk deploy` does before a change set: file assets into the bootstrap bucket (zipped directories)."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket=f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}")
+    client("ssm").put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="30", Type="String")
+    for manifest in outdir.glob("*.assets.json"):
+        for asset in json.loads(manifest.read_text())["files"].values():
+            source = outdir / asset["source"]["path"]
+            if asset["source"].get("packaging") == "zip":
+                buffer = io.BytesIO()
+                with zipfile.ZipFile(buffer, "w") as archive:
+                    for path in sorted(source.rglob("*")):
+                        if path.is_file():
+                            archive.write(path, path.relative_to(source))
+                body = buffer.getvalue()
+            else:
+                body = source.read_bytes()
+            for destination in asset["destinations"].values():
+                bucket = destination["bucketName"].replace("${AWS::AccountId}", ACCOUNT).replace(
+                    "${AWS::Region}", REGION)
+                s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+
+
+def _stack_order(assembly: cx_api.CloudAssembly) -> list[str]:
+    manifest = json.loads((Path(assembly.directory) / "manifest.json").read_text())
+    stacks = {name: [d for d in a.get("dependencies", []) if manifest["artifacts"].get(d, {}).get("type")
+                     == "aws:cloudformation:stack"]
+              for name, a in manifest["artifacts"].items() if a.get("type") == "aws:cloudformation:stack"}
+    order: list[str] = []
+    while len(order) < len(stacks):
+        order += sorted(n for n, deps in stacks.items() if n not in order and all(d in order for d in deps))
+    return order
+
+
+@pytest.fixture(scope="module")
+def deployed(emulator: Any, reference_assembly: cx_api.CloudAssembly) -> dict[str, Any]:
+    outdir = Path(reference_assembly.directory)
+    _publish_assets(outdir, emulator)
+    baseline = inventory(emulator)
+    cfn = emulator("cloudformation")
+    order = _stack_order(reference_assembly)
+    statuses, failures = {}, {}
+    for name in order:
+        change_set = cfn.create_change_set(
+            StackName=name, ChangeSetName="deploy", ChangeSetType="CREATE",
+            TemplateBody=(outdir / f"{name}.template.json").read_text(),
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+        cfn.execute_change_set(ChangeSetName=change_set["Id"])
+        statuses[name] = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        failures[name] = [(e["LogicalResourceId"], e.get("ResourceStatusReason"))
+                          for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
+                          if e["ResourceStatus"] == "CREATE_FAILED"]
+    rows = read_back(emulator)
+    retained = [r["PhysicalResourceId"] for name in order
+                for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+                if json.loads((outdir / f"{name}.template.json").read_text())["Resources"][r["LogicalResourceId"]]
+                .get("DeletionPolicy") == "Retain"]
+    for name in reversed(order):
+        cfn.delete_stack(StackName=name)
+    remaining = {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]
+                 if s["StackName"] in order}
+    left = inventory(emulator) - baseline
+    return {"order": order, "statuses": statuses, "failures": failures, "rows": rows, "retained": retained,
+            "remaining": remaining, "left": left}
+
+
+def _detail(rows: list[tuple[str, str, str]], what: str) -> list[str]:
+    return [detail for kind, _, detail in rows if kind == what]
+
+
+def test_every_stack_is_created(deployed: dict[str, Any]) -> None:
+    assert deployed["order"][0] == "HpcNetwork" and deployed["order"][-1] == "HpcBatch"
+    assert deployed["statuses"] == dict.fromkeys(deployed["order"], "CREATE_COMPLETE"), deployed["failures"]
+
+
+def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) -> None:
+    rows = deployed["rows"]
+    templates = _detail(rows, "launch template")
+    assert any(t.startswith("32 network cards, 32 EFA interfaces. card 0: ENA@0 + EFA-only@1") for t in templates)
+    assert _detail(rows, "placement group") == ["strategy cluster, available"] * 3
+    assert _detail(rows, "FSx file system") == ["LUSTRE PERSISTENT_2 SSD 2,400 GiB, 250 MB/s/TiB"]
+    assert [d.split(" <-> ")[1][:5] for d in _detail(rows, "FSx data repository")] == ["s3://"]
+    assert [d.split(", encrypted")[0] for d in _detail(rows, "EBS volume")] == ["io2 2,048 GiB, 64,000 IOPS"]
+    environments = _detail(rows, "Batch compute environment")
+    assert len(environments) == 3 and any(e.startswith("MANAGED SPOT") for e in environments)
+    assert sorted(d.split(":")[0] for d in _detail(rows, "Batch job queue")) == ["priority 1", "priority 10"]
+    assert sorted(_detail(rows, "Batch job definition")) == ["container", "multinode"]
+    assert _detail(rows, "load balancer")[0].startswith("network, internet-facing, 1 security group(s), 2 AZs")
+    assert _detail(rows, "listener") == ["TCP 22"]
+    assert [d.split(" -> ")[0] for d in _detail(rows, "DataSync task")] == [
+        "nfs://nfs.datacenter.example.com/exports/genomics/"]
+    assert _detail(rows, "Direct Connect gateway") == ["ASN 64512, available"]
+    assert any("Custom::VpcRestrictDefaultSG" in s["resource"] for s in SIMULATED)
+
+
+def test_destroy_leaves_only_the_retained_storage(deployed: dict[str, Any]) -> None:
+    assert deployed["remaining"] == {}
+    retained = deployed["retained"]
+    assert len(retained) == 10
+    orphans = sorted(item for item in deployed["left"]
+                     if not any(physical in item[1] or item[1].split(" ")[0] in physical for physical in retained))
+    assert orphans == []
+    kinds = sorted(kind for kind, _ in deployed["left"])
+    assert kinds.count("log group") == 4 and kinds.count("S3 bucket") == 2 and "FSx file system" in kinds
