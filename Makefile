@@ -15,10 +15,15 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := node_modules/.bin/cdk
 
-.PHONY: help setup synth diff lock test lint typecheck unit bench catalog clean
+.PHONY: help setup synth deploy-local deploy destroy diff lock test lint typecheck unit bench catalog clean
 
 help:
+	@echo "make deploy-local  set up, synth, deploy the reference environment to a local AWS emulator, read it back,"
+	@echo "                   destroy it and report orphans (no AWS account needed)"
 	@echo "make synth   set up, synthesize the reference environment into cdk.out/, print a summary"
+	@echo "             (cdk.out/summary.md, cdk.out/architecture.md); CONFIG=config/minimal.yaml picks another config"
+	@echo "make deploy  cdk bootstrap + cdk deploy --all to your AWS account (your credentials)"
+	@echo "make destroy cdk destroy --all (asks first; the stateful storage is retained)"
 	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag)"
 	@echo "make diff   cdk diff of every reference stack against BASE (default origin/main, else HEAD~1)"
 	@echo "make lock   show the stateful logical-ID lock (tests/lock/); rewrite it with scripts/stateful_lock.py --write"
@@ -39,10 +44,25 @@ $(STAMP)/node: package.json package-lock.json
 
 setup: $(STAMP)/python $(STAMP)/node
 
+CONFIG ?= config/reference.yaml
+
 synth: setup
 	rm -rf cdk.out
-	$(CDK) synth --quiet
-	$(BIN)/python scripts/summary.py cdk.out
+	$(CDK) synth --quiet -c hpc:config=$(CONFIG)
+	$(BIN)/python scripts/summary.py --write cdk.out
+
+# The local emulator (scripts/emulator: moto on loopback) gets the same cdk.out that `make deploy` sends to AWS.
+deploy-local: synth
+	$(BIN)/python scripts/deploy_local.py --app cdk.out
+
+deploy: synth
+	@if [ -n "$$AWS_ENDPOINT_URL" ]; then echo "make deploy: AWS_ENDPOINT_URL is set ($$AWS_ENDPOINT_URL); unset it to deploy to AWS" >&2; exit 1; fi
+	$(CDK) bootstrap --app cdk.out
+	$(CDK) deploy --all --app cdk.out
+
+destroy: setup
+	@if [ -n "$$AWS_ENDPOINT_URL" ]; then echo "make destroy: AWS_ENDPOINT_URL is set ($$AWS_ENDPOINT_URL); unset it to destroy in AWS" >&2; exit 1; fi
+	$(CDK) destroy --all -c hpc:config=$(CONFIG)
 
 diff: setup
 	$(BIN)/python scripts/diff.py $(if $(BASE),--base $(BASE))

@@ -3,14 +3,25 @@
 
 Constructs publish their figures (bandwidth, throughput, capacity) as construct metadata of type
 "hpc:figures"; CDK copies it into the assembly manifest, where this script reads it.
+
+Usage: summary.py [--write] [OUTDIR]   (OUTDIR defaults to cdk.out)
+--write also writes OUTDIR/summary.md (the same in Markdown) and OUTDIR/architecture.md (the Mermaid diagram of
+scripts/architecture.py). Exits 1 when a template is over CloudFormation's limits.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make `scripts` importable
+    sys.path.insert(0, str(ROOT))
+
+from scripts import architecture  # noqa: E402
 
 RESOURCE_LIMIT = 500
 BYTES_LIMIT = 1_000_000
@@ -54,11 +65,70 @@ def render(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def over_limits(rows: list[dict[str, Any]]) -> list[str]:
+    return [r["name"] for r in rows if r["resources"] > RESOURCE_LIMIT or r["bytes"] > BYTES_LIMIT]
+
+
+def summary_text(outdir: str | Path) -> str:
+    """The human summary that `make synth` prints."""
+    return render(stacks(Path(outdir)))
+
+
+def _md(text: object) -> str:
+    """Escape Markdown (and inline HTML) in a figure or a name."""
+    out = str(text).replace("\\", "\\\\")
+    for char in "`*_[]|":
+        out = out.replace(char, "\\" + char)
+    return out.replace("<", "&lt;")  # `<bucket>` would be taken for an HTML tag
+
+
+def render_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "# Synth summary",
+        "",
+        f"| Stack | Resources (of {RESOURCE_LIMIT}) | Template bytes (of {BYTES_LIMIT:,}) |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [f"| {_md(r['name'])} | {r['resources']} / {RESOURCE_LIMIT} | {r['bytes']:,} / {BYTES_LIMIT:,} |"
+              for r in rows]
+    over = over_limits(rows)
+    if over:
+        lines += ["", f"**Over CloudFormation's per-template limits:** {', '.join(_md(n) for n in over)}"]
+    lines += ["", "## Figures"]
+    for row in rows:
+        by_path: dict[str, list[tuple[str, Any]]] = {}
+        for path, data in row["figures"]:
+            by_path.setdefault(path, []).extend(data.items())
+        for path, items in by_path.items():
+            lines += ["", f"### {_md(path)}", ""]
+            lines += [f"- **{_md(key)}**: {_md(value)}" for key, value in items]
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(outdir: str | Path) -> str:
+    """summary.md: the stacks as a table (resources and bytes against the limits), then each construct's figures."""
+    return render_markdown(stacks(Path(outdir)))
+
+
+def write(outdir: str | Path) -> list[Path]:
+    """Write OUTDIR/summary.md and OUTDIR/architecture.md."""
+    outdir = Path(outdir)
+    summary = outdir / "summary.md"
+    summary.write_text(summary_markdown(outdir))
+    return [summary, architecture.write(outdir)]
+
+
 def main(argv: list[str]) -> int:
-    outdir = Path(argv[1] if len(argv) > 1 else "cdk.out")
+    parser = argparse.ArgumentParser(description="Summarize a cloud assembly: stacks, limits, figures.")
+    parser.add_argument("outdir", nargs="?", default="cdk.out")
+    parser.add_argument("--write", action="store_true", help="also write OUTDIR/summary.md and OUTDIR/architecture.md")
+    args = parser.parse_args(argv[1:])
+    outdir = Path(args.outdir)
     rows = stacks(outdir)
     print(render(rows))
-    over = [r["name"] for r in rows if r["resources"] > RESOURCE_LIMIT or r["bytes"] > BYTES_LIMIT]
+    if args.write:
+        write(outdir)
+    over = over_limits(rows)
     if over:
         print(f"over CloudFormation's per-template limits: {', '.join(over)}", file=sys.stderr)
         return 1
