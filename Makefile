@@ -49,7 +49,7 @@ CONFIG ?= config/reference.yaml
 synth: setup
 	rm -rf cdk.out
 	$(CDK) synth --quiet -c hpc:config=$(CONFIG)
-	$(BIN)/python scripts/summary.py --write cdk.out
+	$(BIN)/python scripts/summary.py --write cdk.out >/dev/null  # the app printed the summary; this writes the .md files
 
 # The local emulator (scripts/emulator: moto on loopback) gets the same cdk.out that `make deploy` sends to AWS.
 deploy-local: synth

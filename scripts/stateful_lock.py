@@ -24,7 +24,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="rewrite the lock file")
     args = parser.parse_args()
-    from stacks import build_reference_app, load_config
+    from app import load_config
+    from stacks import build_reference_app
     from tests.lock.stateful import LOCK_FILE, lock_problems, read_lock, render, stateful_ids
     from tests.support import new_app
 

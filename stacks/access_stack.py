@@ -8,16 +8,17 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from hpc_constructs import HaBastion, HpcNetwork
+from stacks.config import BastionConfig
 
 
 class AccessStack(Stack):
-    """One HaBastion built from the config's `bastion` mapping (HaBastion props; `allowed_cidrs` required).
+    """One HaBastion built from the config's `bastion` section (HaBastion props; `allowed_cidrs` required).
 
     The fleets admit SSH from it (ComputeStack calls `fleet.allow_ssh_from(bastion)`), so this stack deploys
     before the compute stack.
     """
 
-    def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, bastion: dict[str, Any],
+    def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, bastion: BastionConfig,
                  **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
-        self.bastion = HaBastion(self, "Bastion", vpc=network.vpc, **bastion)
+        self.bastion = HaBastion(self, "Bastion", vpc=network.vpc, **bastion.props())

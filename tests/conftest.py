@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from aws_cdk import cx_api
 
-from stacks import build_reference_app, load_config
+from app import load_config
+from stacks import build_reference_app
 from tests.support import ROOT, new_app
 
 

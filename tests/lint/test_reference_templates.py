@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from aws_cdk import aws_s3 as s3
 
+from app import load_config
 from hpc_constructs.catalog import limits
-from stacks import build_reference_app, load_config
+from stacks import build_reference_app
 from tests.cfn_lint import findings
 from tests.support import ROOT, new_app
 
