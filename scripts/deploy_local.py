@@ -125,7 +125,8 @@ def not_exercised(app: Path) -> list[str]:
     return notes
 
 
-def matches(kind: str, ident: str, kept: list[tuple[str, str, str]]) -> bool:
+def is_retained(ident: str, kept: list[tuple[str, str, str]]) -> bool:
+    """Whether an inventory ID (with its label) names one of the retained physical resources."""
     return any(physical and (physical in ident or ident.split(" ")[0] in physical) for _, _, physical in kept)
 
 
@@ -162,7 +163,7 @@ def run(app: Path, port: int) -> int:
         kept = retained_resources(client, app) if deployed == 0 else []
         destroyed = cdk(["destroy", "--all", "--force", "--app", str(app)], env, log)
         left = sorted(inventory(client) - baseline)
-        retained = [item for item in left if matches(*item, kept)]
+        retained = [item for item in left if is_retained(item[1], kept)]
         orphans = [item for item in left if item not in retained]
         print(f"\nRetained by design ({len(retained)}, DeletionPolicy Retain: the stateful storage and logs):")
         print("\n".join(f"  {kind}: {ident}" for kind, ident in retained) or "  none")

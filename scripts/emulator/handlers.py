@@ -249,7 +249,7 @@ class VpnGatewayRoutePropagation(Emulated):
         ec2 = ec2_backends[account_id][region_name]
         for table in props["RouteTableIds"]:
             ec2.get_route_table(table)  # the tables must exist
-        ec2.get_vpn_gateway(props["VpnGatewayId"]) if hasattr(ec2, "get_vpn_gateway") else None
+        ec2.get_vpn_gateway(props["VpnGatewayId"])  # and so must the gateway
         physical = _random_id("RoutePropagation-", 12)
         propagations = store(account_id, region_name).route_propagations
         propagations[physical] = {"VpnGatewayId": props["VpnGatewayId"], "RouteTableIds": props["RouteTableIds"]}
@@ -621,8 +621,12 @@ class Subscription(Emulated):
         for key in ("RawMessageDelivery", "FilterPolicy", "RedrivePolicy", "FilterPolicyScope"):
             if key in props:
                 value = props[key]
-                text = json.dumps(value) if isinstance(value, dict) else str(value).lower() \
-                    if isinstance(value, bool) else str(value)
+                if isinstance(value, dict):
+                    text = json.dumps(value)
+                elif isinstance(value, bool):
+                    text = str(value).lower()
+                else:
+                    text = str(value)
                 sns.set_subscription_attributes(subscription.arn, key, text)
         return cls(subscription.arn, {"Arn": subscription.arn}, lambda: sns.unsubscribe(subscription.arn))
 

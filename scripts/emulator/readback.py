@@ -243,8 +243,9 @@ def inventory(client: Callable[[str], Any]) -> set[tuple[str, str]]:
     kms = client("kms")
     aws_managed = {a["TargetKeyId"] for a in kms.list_aliases()["Aliases"]
                    if a["AliasName"].startswith("alias/aws/") and "TargetKeyId" in a}
-    found |= {("KMS key", k["KeyId"]) for k in kms.list_keys()["Keys"] if k["KeyId"] not in aws_managed
-              and kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"}
+    keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]
+            if k["KeyId"] not in aws_managed]
+    found |= {("KMS key", k["KeyId"]) for k in keys if k["KeyState"] != "PendingDeletion"}
     found |= _ids(client("secretsmanager").list_secrets()["SecretList"], "Name", "secret")
     found |= _ids(client("lambda").list_functions()["Functions"], "FunctionName", "Lambda function")
     found |= _ids(client("events").list_rules()["Rules"], "Name", "EventBridge rule")

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aws_cdk import cx_api
 
+from scripts.deploy_local import is_retained
 from scripts.emulator import SIMULATED, install
 from scripts.emulator.readback import clients, inventory, read_back
 
@@ -148,7 +149,7 @@ def test_destroy_leaves_only_the_retained_storage(deployed: dict[str, Any]) -> N
     retained = deployed["retained"]
     assert len(retained) == 10
     orphans = sorted(item for item in deployed["left"]
-                     if not any(physical in item[1] or item[1].split(" ")[0] in physical for physical in retained))
+                     if not is_retained(item[1], [("", "", physical) for physical in retained]))
     assert orphans == []
     kinds = sorted(kind for kind, _ in deployed["left"])
     assert kinds.count("log group") == 4 and kinds.count("S3 bucket") == 2 and "FSx file system" in kinds
