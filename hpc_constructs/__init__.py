@@ -28,6 +28,8 @@ from hpc_constructs.lustre import LustreDataRepository, LustreSpec
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.mounting import MountTarget
 from hpc_constructs.network import HpcNetwork
+from hpc_constructs.slurm import SlurmCluster, SlurmNodeGroup
+from hpc_constructs.slurm_plan import LoginNodesSpec, NodeGroupSpec, SlurmQueueSpec
 from hpc_constructs.snowball import SnowballImportSpec
 from hpc_constructs.storage import StorageLayer
 
@@ -52,12 +54,17 @@ __all__ = [
     "HpcNetwork",
     "JobEvents",
     "JobQueueSpec",
+    "LoginNodesSpec",
     "LustreDataRepository",
     "LustreFileSystem",
     "LustreSpec",
     "MountTarget",
     "MultiNodeJobSpec",
+    "NodeGroupSpec",
     "NodeRangeSpec",
+    "SlurmCluster",
+    "SlurmNodeGroup",
+    "SlurmQueueSpec",
     "SnowballImportSpec",
     "StorageLayer",
     "catalog",

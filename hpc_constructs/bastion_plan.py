@@ -116,7 +116,7 @@ def plan_bastion(
 
     `vpc_cidr` is the VPC's IPv4 range: a CIDR, or a token known only at deploy time (no overlap check then).
     """
-    allowed = _cidrs(path, "allowed_cidrs", allowed_cidrs)
+    allowed = parse_cidrs(path, "allowed_cidrs", allowed_cidrs)
     if not allowed:
         raise ConfigError(path, "allowed_cidrs", list(allowed_cidrs),
                           "at least one CIDR, e.g. your site's public range 198.51.100.0/24 or one address /32",
@@ -129,7 +129,7 @@ def plan_bastion(
                           hint="Port 22 open to the whole internet is scanned within minutes. If it must be, say "
                                "why in allow_open_ssh: the reason goes into the cdk-nag acknowledgment.")
 
-    blocked = _cidrs(path, "blocked_cidrs", blocked_cidrs)
+    blocked = parse_cidrs(path, "blocked_cidrs", blocked_cidrs)
     for cidr in blocked:
         if cidr in OPEN:
             raise ConfigError(path, "blocked_cidrs", str(cidr), "specific CIDRs to deny, not the whole internet",
@@ -254,7 +254,7 @@ def _check_quota(path: str, rules: Sequence[AclRule], allowed: Sequence[Network]
                                "block-lists.")
 
 
-def _cidrs(path: str, prop: str, values: Sequence[str]) -> tuple[Network, ...]:
+def parse_cidrs(path: str, prop: str, values: Sequence[str]) -> tuple[Network, ...]:
     if isinstance(values, str):
         raise ConfigError(path, prop, values, "a list of CIDRs, e.g. [\"203.0.113.0/24\"]")
     out: list[Network] = []

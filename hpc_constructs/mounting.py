@@ -126,6 +126,10 @@ class Nodes:
         if self.fleet is not None:
             self.fleet.auto_scaling_group.node.add_dependency(*constructs)
             return
+        launch_after = getattr(self.target, "launch_after", None)
+        if callable(launch_after):  # a target that launches through resources of its own (SlurmCluster)
+            launch_after(*constructs)
+            return
         # Only the launching resource: the target's own security group must not wait for rules that
         # refer to it.
         cfn = self.target.node.default_child

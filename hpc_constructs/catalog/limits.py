@@ -422,3 +422,111 @@ class BastionLimits:
 
 
 BASTION = BastionLimits()
+
+
+# -- SlurmCluster: AWS Parallel Computing Service (PCS) ---------------------------------------------------
+PCS_SOURCE = (
+    "AWS PCS API model (botocore pcs 2023-02-10: ClusterName, ComputeNodeGroupName, QueueName, "
+    "SchedulerRequest.version 'Valid Values', CreateClusterRequest.size, PurchaseOption, SpotAllocationStrategy, "
+    "ClusterSlurmConfigurationRequest.scaleDownIdleTimeInSeconds, AccountingRequest) and the AWS PCS User Guide: "
+    "'Slurm versions in AWS PCS', 'Cluster size', 'Security groups in AWS PCS' "
+    "(https://docs.aws.amazon.com/pcs/latest/userguide/working-with_networking_sg.html), 'IAM instance profiles for "
+    "AWS PCS' (https://docs.aws.amazon.com/pcs/latest/userguide/security-instance-profiles.html), 'Slurm accounting "
+    f"in AWS PCS' and 'Slurm REST API in AWS PCS'; checked {CHECKED}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PcsLimits:
+    """What AWS PCS accepts for a Slurm cluster, its compute node groups and queues (see PCS_SOURCE)."""
+
+    min_cluster_name_chars: int = 3  # ClusterName: min 3, max 40
+    max_cluster_name_chars: int = 40
+    min_name_chars: int = 3  # ComputeNodeGroupName and QueueName: min 3, max 25
+    max_name_chars: int = 25
+    # The three name shapes' pattern "(?!pcs_)^[A-Za-z][A-Za-z0-9-]+": a letter first, then letters, digits and
+    # hyphens; no "pcs_" prefix (PCS's own identifiers start with it).
+    name_pattern: str = r"^(?!pcs_)[A-Za-z][A-Za-z0-9-]+$"
+    # SchedulerRequest.version: "Valid Values: 24.11 | 25.05 | 25.11 | 26.05", oldest first.
+    slurm_versions: tuple[str, ...] = ("24.11", "25.05", "25.11", "26.05")
+    # CreateClusterRequest.size: "SMALL: 32 compute nodes and 256 jobs; MEDIUM: 512 compute nodes and 8192 jobs;
+    # LARGE: 2048 compute nodes and 16,384 jobs". Smallest first.
+    size_max_nodes: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({
+        "SMALL": 32, "MEDIUM": 512, "LARGE": 2_048}))
+    size_max_jobs: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({
+        "SMALL": 256, "MEDIUM": 8_192, "LARGE": 16_384}))
+    # PurchaseOption also lists CAPACITY_BLOCK and INTERRUPTIBLE_CAPACITY_RESERVATION, which need a reservation
+    # in the launch template; the library builds On-Demand and Spot node groups.
+    purchase_options: tuple[str, ...] = ("ONDEMAND", "SPOT")
+    spot_allocation_strategy: str = "price-capacity-optimized"  # one of SpotAllocationStrategy
+    # ClusterSlurmConfigurationRequest.scaleDownIdleTimeInSeconds: min 1, max 10,000,000; "Default: 600".
+    scale_down_idle_seconds_range: tuple[int, int] = (1, 10_000_000)
+    default_scale_down_idle_seconds: int = 600
+    # AccountingRequest.defaultPurgeTimeInDays: -1 (keep records as long as the cluster exists) to 10,000;
+    # "0 isn't a valid value".
+    accounting_purge_days_range: tuple[int, int] = (-1, 10_000)
+    # The compute node group's IAM instance profile: PCS accepts a role whose name starts with AWSPCS or whose
+    # path is /aws-pcs/ ('IAM instance profiles for AWS PCS').
+    instance_role_name_prefix: str = "AWSPCS"
+    instance_role_path: str = "/aws-pcs/"
+    ami_id_pattern: str = r"^ami-[a-z0-9]+$"  # AmiId
+    # 'Compute node groups' and the EFA pages: "compute node groups must contain instances that have the same
+    # number of vCPUs, processor architecture, and EFA support" (Slurm defines a node group's nodes once).
+    same_vcpus_per_node_group: bool = True
+    # Accounting (STANDARD) needs Slurm 24.11 or later; the Slurm REST API needs 25.05 or later
+    # ('Slurm accounting in AWS PCS', 'Slurm REST API in AWS PCS').
+    accounting_min_slurm_version: str = "24.11"
+    rest_api_min_slurm_version: str = "25.05"
+    # The PCS sample AMIs: "aws-pcs-sample_ami-{os}-{architecture}-slurm-{version}", owner amazon
+    # ('Sample AMIs for AWS PCS'); Amazon Linux 2023 from Slurm 25.11 (earlier versions are Amazon Linux 2,
+    # which the boot scripts, written for dnf, do not support).
+    sample_ami_name: str = "aws-pcs-sample_ami-al2023-{architecture}-slurm-{version}*"
+    sample_ami_owner: str = "amazon"
+    sample_ami_min_slurm_version: str = "25.11"
+    source: str = PCS_SOURCE
+
+
+PCS = PcsLimits()
+
+# Ports between the PCS controller (the cluster's ENI) and the nodes ('Security groups in AWS PCS', restrictive
+# example: "6817 - inbound connections to slurmctld from EC2 instances; 6818 - outbound connections from slurmctld
+# to slurmd"; "60001-63000 - inbound and outbound connections between node group instances to support srun";
+# 'Slurm REST API': "Your cluster security group must allow HTTP traffic on port 6820"). slurmdbd listens on
+# 6819 (Slurm's default DbdPort; the cluster's SLURMDBD endpoint; AWS's isolated-cluster recipe opens it).
+# The srun range is also opened from the controller to the nodes: srun listens there for slurmctld's messages
+# too (slurm.conf, SrunPortRange: "ports to communicate with the controller, the slurmstepd and to handle the
+# application I/O").
+PCS_PORTS: Mapping[str, tuple[int, int]] = MappingProxyType({
+    "slurmctld": (6817, 6817),
+    "slurmd": (6818, 6818),
+    "slurmdbd": (6819, 6819),
+    "slurmrestd": (6820, 6820),
+    "srun": (60001, 63000),
+})
+
+# The Slurm parameters PCS accepts in SlurmCustomSettings, per level ("AWS PCS implements an allow-list
+# approach": 'Configuring custom Slurm settings in AWS PCS', cluster / compute node group / queue pages;
+# checked 2026-11). Versions: the first Slurm version a parameter is accepted with, where it is not every one.
+PCS_SLURM_SETTINGS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "cluster": (
+        "AccountingStorageEnforce", "AccountingStorageTRES", "AccountingStoreFlags", "AuthAltParameters",
+        "CliFilterParameters", "CliFilterPlugins", "CommunicationParameters", "DefMemPerCPU", "Epilog",
+        "EnforcePartLimits", "FairShareDampeningFactor", "FirstJobId", "HealthCheckInterval", "HealthCheckNodeState",
+        "HealthCheckProgram", "JobRequeue", "LaunchParameters", "Licenses", "MetricsType", "MinJobAge",
+        "OverTimeLimit", "PreemptExemptTime", "PreemptMode", "PreemptParameters", "PreemptType", "PriorityCalcPeriod",
+        "PriorityDecayHalfLife", "PriorityFavorSmall", "PriorityFlags", "PriorityMaxAge", "PriorityUsageResetPeriod",
+        "PriorityWeightAge", "PriorityWeightAssoc", "PriorityWeightFairshare", "PriorityWeightJobSize",
+        "PriorityWeightPartition", "PriorityWeightQOS", "PriorityWeightTRES", "Prolog", "PrologFlags", "RequeueExit",
+        "RequeueExitHold", "SchedulerParameters", "SelectTypeParameters", "SrunPortRange", "TaskEpilog",
+        "TaskPluginParam", "TaskProlog", "TrackWCKey", "UnkillableStepProgram", "UnkillableStepTimeout",
+    ),
+    "node_group": ("CpuSpecList", "Features", "MemSpecLimit", "Parameters", "RealMemory", "Sockets", "Weight"),
+    "queue": (
+        "AllowAccounts", "AllowQos", "Default", "DefaultTime", "DenyAccounts", "DenyQos", "ExclusiveUser", "GraceTime",
+        "MaxTime", "OverSubscribe", "OverTimeLimit", "PowerDownOnIdle", "PreemptMode", "PriorityJobFactor",
+        "PriorityTier", "QOS", "TRESBillingWeights",
+    ),
+})
+PCS_SLURM_SETTING_MIN_VERSION: Mapping[str, str] = MappingProxyType({"Parameters": "25.11", "Sockets": "25.11"})
+# Queue settings that name QOS records: "QOS values ... must already exist in the Slurm accounting database".
+PCS_SLURM_SETTINGS_NEED_ACCOUNTING: tuple[str, ...] = ("AllowQos", "DenyQos", "QOS")

@@ -1,0 +1,426 @@
+"""SlurmCluster: Slurm on AWS Parallel Computing Service, with node groups laid out by ComputeFleet's plan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import jsii
+from aws_cdk import Acknowledgment, Annotations, Stack, Token, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_pcs as pcs
+from constructs import Construct, IDependable
+
+from hpc_constructs import boot
+from hpc_constructs.catalog.limits import PCS, PCS_PORTS
+from hpc_constructs.compute_fleet import UserDataFits, select_subnets, without_route_out
+from hpc_constructs.errors import ConfigError
+from hpc_constructs.fleet_plan import launch_template_interfaces
+from hpc_constructs.mounting import nodes_of
+from hpc_constructs.slurm_plan import (
+    LoginNodesSpec,
+    NodeGroupPlan,
+    NodeGroupSpec,
+    SlurmPlan,
+    SlurmQueueSpec,
+    check_node_role,
+    plan_slurm,
+)
+
+if TYPE_CHECKING:
+    from hpc_constructs.storage import StorageLayer
+
+__all__ = ["LoginNodesSpec", "NodeGroupSpec", "SlurmCluster", "SlurmNodeGroup", "SlurmQueueSpec"]
+
+SSM_POLICY = "AmazonSSMManagedInstanceCore"
+DEFAULT_ROOT_DEVICE = "/dev/xvda"  # the PCS sample AMIs and every Amazon Linux image
+
+
+@jsii.implements(ec2.IConnectable)
+class SlurmCluster(Construct):
+    """A Slurm cluster on AWS PCS: the managed controller, node groups from ComputeFleet's plan, queues, login nodes.
+
+    Props (keyword-only) and their defaults:
+      vpc: the VPC (required).
+      subnet: None picks the VPC's first private subnet (HpcNetwork.cluster_subnet is the same one). The
+              controller's ENI and every compute node group live there: one AZ, as EFA needs.
+      cluster_name: None lets CloudFormation name the cluster; else 3-40 characters of PCS's pattern.
+      slurm_version: None is the newest version PCS lists (catalog.limits.PCS.slurm_versions).
+      size: "SMALL" (32 nodes, 256 jobs), "MEDIUM" (512, 8,192) or "LARGE" (2,048, 16,384): every node group's
+            max_instances and the login nodes must fit.
+      node_groups: NodeGroupSpec per compute node group (at least one).
+      queues: () makes one queue per compute node group, named after it; else SlurmQueueSpec per queue.
+      login_nodes: None. A LoginNodesSpec: a static node group for users (SSH through an HaBastion or from
+                   allowed_cidrs; Session Manager always).
+      storage: None. A StorageLayer mounted on every node (compute and login) through the same boot steps
+               that fleets use: Lustre at its mount point (/fsx), EFS (e.g. /shared/home). EBS volumes are
+               not mounted on Slurm nodes.
+      ami_id: None. The AMI of every node group that has none of its own. It must carry the PCS agent and Slurm
+              of slurm_version. None (and no group AMI) looks up the newest PCS sample AMI for the version
+              and architecture (Amazon Linux 2023, Slurm 25.11 and later), which needs the stack's account
+              and region.
+      root_device_name: "/dev/xvda" (Amazon Linux, the sample AMIs); "/dev/sda1" for Ubuntu and RHEL images.
+                        The root volume is encrypted gp3 under this name.
+      install_efa_software: True. When a node group uses EFA, every node checks at first boot that the EFA
+                            software is there and otherwise installs the pinned, GPG-verified installer.
+      accounting: False. True turns on Slurm accounting (PCS's STANDARD mode: sacct, QOS, fair share), which
+                  PCS bills by the hour on top of the cluster. accounting_purge_days: None keeps records
+                  as long as the cluster exists; 1-10,000 purges older ones.
+      slurm_rest_api: False. True runs slurmrestd (PCS's STANDARD mode, HTTP on 6820 inside the VPC; Slurm
+                      25.05 or later), reachable from the nodes' security group.
+      scale_down_idle_seconds: 600. How long a dynamic node stays idle before PCS stops it.
+      slurm_settings: {}. Cluster-level Slurm parameters from PCS's allow-list (e.g. {"SchedulerParameters": ...}).
+      node_role_name: None. The nodes' IAM role gets the /aws-pcs/ path and a generated name; a name must
+                      start with AWSPCS unless node_role_path is /aws-pcs/ (PCS's rule for instance roles).
+      node_role_path: None is /aws-pcs/.
+
+    Rules (checked at synth time, in order, by slurm_plan.plan_slurm): names, Slurm version, size, settings,
+    each node group (ComputeFleet's plan: known types of one architecture and vCPU count, EFA only where
+    supported and then on every card, Spot only where offered), login nodes, queues, the size tier; then the
+    node role's name and path.
+
+    Network: the controller's security group admits slurmctld (6817) from the nodes, and slurmdbd (6819) and
+    slurmrestd (6820) when on; it reaches slurmd (6818) and srun (SrunPortRange, 60001-63000) on the nodes.
+    The nodes' group allows all traffic to and from itself (MPI, EFA, srun between nodes) and all outbound.
+    Each node group's launch template carries an interface on every network card (EFA where the plan puts
+    it), its subnet, a cluster placement group where the plan has one, IMDSv2 and an encrypted root.
+
+    Attributes: cluster (the CfnCluster), node_groups (name -> SlurmNodeGroup), queues (name -> CfnQueue),
+    login_nodes (the login SlurmNodeGroup or None), security_group (the nodes'), controller_security_group,
+    login_security_group (None without login nodes), connections (the nodes' group), endpoint (the cluster's
+    Endpoints attribute: slurmctld's address and port first), node_role, instance_profile, user_data, plan.
+    StorageLayer.mount_on(cluster) mounts storage on every node group (a mounting.MountTarget).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        node_groups: Sequence[NodeGroupSpec],
+        subnet: ec2.ISubnet | None = None,
+        cluster_name: str | None = None,
+        slurm_version: str | None = None,
+        size: str = "SMALL",
+        queues: Sequence[SlurmQueueSpec] = (),
+        login_nodes: LoginNodesSpec | None = None,
+        storage: StorageLayer | None = None,
+        ami_id: str | None = None,
+        root_device_name: str = DEFAULT_ROOT_DEVICE,
+        install_efa_software: bool = True,
+        accounting: bool = False,
+        accounting_purge_days: int | None = None,
+        slurm_rest_api: bool = False,
+        scale_down_idle_seconds: int = PCS.default_scale_down_idle_seconds,
+        slurm_settings: Mapping[str, str] = MappingProxyType({}),
+        node_role_name: str | None = None,
+        node_role_path: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        path = self.node.path
+        (cluster_subnet,) = select_subnets(path, vpc, subnet, None)
+        login_subnet = _login_subnet(path, vpc, login_nodes, cluster_subnet)
+        stack = Stack.of(self)
+        self.plan: SlurmPlan = plan_slurm(
+            path, cluster_name=cluster_name, slurm_version=slurm_version, size=size, node_groups=node_groups,
+            queues=queues, login_nodes=login_nodes, ami_id=ami_id, root_device_name=root_device_name,
+            install_efa_software=install_efa_software, scale_down_idle_seconds=scale_down_idle_seconds,
+            slurm_settings=slurm_settings, accounting=accounting, accounting_purge_days=accounting_purge_days,
+            slurm_rest_api=slurm_rest_api, route_out=not without_route_out(vpc, [cluster_subnet]),
+            login_subnet_public=login_subnet is not None and _is_public(vpc, login_subnet),
+            sample_ami_lookup=not Token.is_unresolved(stack.account) and not Token.is_unresolved(stack.region))
+        role_name, role_path = check_node_role(path, node_role_name, node_role_path)
+        plan = self.plan
+        self._launchers: list[pcs.CfnComputeNodeGroup] = []
+        self._launch_after: list[IDependable] = []
+
+        # -- security groups: the controller's ENI, the nodes, SSH to the login nodes -------------------
+        self.controller_security_group = ec2.SecurityGroup(
+            self, "ControllerSecurityGroup", vpc=vpc, allow_all_outbound=False,
+            description=f"{path}: the PCS Slurm controller ENI (slurmctld)")
+        self.security_group = ec2.SecurityGroup(
+            self, "NodeSecurityGroup", vpc=vpc, allow_all_outbound=True,
+            description=f"{path}: Slurm nodes; all traffic to and from itself (MPI, EFA, srun)")
+        self._connections = ec2.Connections(security_groups=[self.security_group])
+        self._rules = self._slurm_rules()
+
+        # -- the controller ---------------------------------------------------------------------------
+        self.cluster = pcs.CfnCluster(
+            self, "Resource", name=plan.cluster_name, size=plan.size,
+            scheduler=pcs.CfnCluster.SchedulerProperty(type="SLURM", version=plan.slurm_version),
+            networking=pcs.CfnCluster.NetworkingProperty(
+                subnet_ids=[cluster_subnet.subnet_id],
+                security_group_ids=[self.controller_security_group.security_group_id]),
+            slurm_configuration=pcs.CfnCluster.SlurmConfigurationProperty(
+                scale_down_idle_time_in_seconds=plan.scale_down_idle_seconds,
+                slurm_custom_settings=_custom_settings(pcs.CfnCluster.SlurmCustomSettingProperty, plan.slurm_settings),
+                accounting=pcs.CfnCluster.AccountingProperty(
+                    mode="STANDARD", default_purge_time_in_days=plan.accounting_purge_days)
+                if plan.accounting else None,
+                slurm_rest=pcs.CfnCluster.SlurmRestProperty(mode="STANDARD") if plan.slurm_rest_api else None,
+            ))
+        # The controller's ENI starts with its rules in place.
+        self.cluster.node.add_dependency(*self._rules)
+        self.endpoint = self.cluster.attr_endpoints
+
+        # -- what every node runs with: role, instance profile, user data -------------------------------
+        self.node_role = iam.Role(
+            self, "NodeRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"), role_name=role_name,
+            path=role_path, description=f"{path}: Slurm nodes (PCS compute node groups)",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY)])
+        # The one permission PCS documents for its nodes, on this cluster only (the Service Authorization
+        # Reference names the cluster as the action's resource type).
+        self.node_role.add_to_policy(iam.PolicyStatement(
+            actions=["pcs:RegisterComputeNodeGroupInstance"], resources=[self.cluster.attr_arn]))
+        Validations.of(self.node_role).acknowledge(Acknowledgment(
+            id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_POLICY}]",
+            reason="AWS-maintained least-privilege policy for Session Manager access to nodes (no SSH keys)."))
+        self.instance_profile = iam.CfnInstanceProfile(self, "InstanceProfile", roles=[self.node_role.role_name],
+                                                       path=role_path)
+        self.user_data = ec2.UserData.for_linux()
+        nodes = nodes_of(path, self)  # the boot prelude, once; StorageLayer.mount_on reuses it
+        if plan.efa_software == "install":
+            installer = plan.node_groups[0].fleet.efa_installer
+            nodes.install_boot_script("hpc-efa-install")
+            nodes.add_boot_commands(boot.step(f"EFA software {installer.version}", "/usr/local/sbin/hpc-efa-install",
+                                              installer.version, installer.key_fingerprint))
+        # PCS merges its own user data with the launch template's, which must be MIME multi-part; shell parts
+        # run after the node registers and before slurmd starts, so jobs find the mounts in place.
+        self._multipart = ec2.MultipartUserData()
+        self._multipart.add_user_data_part(self.user_data, ec2.MultipartBody.SHELL_SCRIPT, True)
+        self.node.add_validation(UserDataFits(self, self._multipart))
+
+        # -- node groups, login nodes, queues -----------------------------------------------------------
+        self.node_groups: dict[str, SlurmNodeGroup] = {}
+        for group in plan.node_groups:
+            self.node_groups[group.name] = self._node_group(group, cluster_subnet, [self.security_group], False)
+        self.login_security_group: ec2.SecurityGroup | None = None
+        self.login_nodes: SlurmNodeGroup | None = None
+        if plan.login is not None and login_nodes is not None and login_subnet is not None:
+            self.login_security_group = ec2.SecurityGroup(
+                self, "LoginSecurityGroup", vpc=vpc, allow_all_outbound=False,
+                description=f"{path}: SSH to the login nodes")
+            self._allow_ssh(plan, login_nodes)
+            self.login_nodes = self._node_group(plan.login.group, login_subnet,
+                                                [self.security_group, self.login_security_group],
+                                                _is_public(vpc, login_subnet))
+        self.queues: dict[str, pcs.CfnQueue] = {}
+        for queue in plan.queues:
+            self.queues[queue.name] = pcs.CfnQueue(
+                self, f"Queue-{queue.name}", cluster_id=self.cluster.attr_id, name=queue.name,
+                compute_node_group_configurations=[
+                    pcs.CfnQueue.ComputeNodeGroupConfigurationProperty(
+                        compute_node_group_id=self.node_groups[name].resource.attr_id)
+                    for name in queue.node_groups],
+                slurm_configuration=pcs.CfnQueue.SlurmConfigurationProperty(
+                    slurm_custom_settings=_custom_settings(pcs.CfnQueue.SlurmCustomSettingProperty,
+                                                           queue.slurm_settings))
+                if queue.slurm_settings else None)
+        for name in plan.unqueued:
+            Annotations.of(self.node_groups[name]).add_warning_v2(
+                "hpc-constructs:slurm-unqueued-node-group",
+                f"No queue names node group {name}: Slurm never schedules jobs on it"
+                + (f", yet its {self.node_groups[name].plan.min_instances} static nodes run and cost money."
+                   if self.node_groups[name].plan.min_instances else "."))
+
+        if storage is not None:
+            storage.mount_on(self, ebs_volumes=False)
+        self._figures()
+
+    # -- mounting.MountTarget -------------------------------------------------------------------------
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The nodes' security group (ec2.IConnectable): what storage and clients open their ports to."""
+        return self._connections
+
+    @property
+    def role(self) -> iam.IRole:
+        """The nodes' role (mounting.MountTarget): storage grants go to it."""
+        return self.node_role
+
+    def launch_after(self, *constructs: IDependable) -> None:
+        """No node group launches nodes before `constructs` exist (the storage's rules and mount targets)."""
+        self._launch_after.extend(constructs)
+        for launcher in self._launchers:
+            launcher.node.add_dependency(*constructs)
+
+    # -- building blocks -------------------------------------------------------------------------------
+
+    def _slurm_rules(self) -> list[Construct]:
+        """The rules between the controller and the nodes, and among the nodes (PCS User Guide ports)."""
+        plan = self.plan
+        controller = self.controller_security_group.security_group_id
+        nodes = self.security_group.security_group_id
+        rules: list[Construct] = [
+            ec2.CfnSecurityGroupIngress(self, "NodesSelfIngress", group_id=nodes, ip_protocol="-1",
+                                        source_security_group_id=nodes,
+                                        description="All traffic between Slurm nodes (MPI, EFA, srun, slurmd)"),
+            ec2.CfnSecurityGroupEgress(self, "NodesSelfEgress", group_id=nodes, ip_protocol="-1",
+                                       destination_security_group_id=nodes,
+                                       description="All traffic between Slurm nodes (EFA OS-bypass is not IP)"),
+        ]
+        inbound = [("slurmctld", "slurmctld from the nodes")]
+        if plan.accounting:
+            inbound.append(("slurmdbd", "slurmdbd (accounting) from the nodes: sacct, sacctmgr"))
+        if plan.slurm_rest_api:
+            inbound.append(("slurmrestd", "slurmrestd (Slurm REST API, HTTP) from the nodes"))
+        for daemon, description in inbound:
+            low, high = PCS_PORTS[daemon]
+            rules.append(ec2.CfnSecurityGroupIngress(
+                self, f"ControllerFromNodes-{daemon}", group_id=controller, source_security_group_id=nodes,
+                ip_protocol="tcp", from_port=low, to_port=high, description=description))
+        outbound = [("slurmd", PCS_PORTS["slurmd"], "slurmctld to slurmd on the nodes"),
+                    ("srun", plan.srun_ports, "slurmctld to srun on the nodes (SrunPortRange)")]
+        for daemon, (low, high), description in outbound:
+            rules.append(ec2.CfnSecurityGroupEgress(
+                self, f"ControllerToNodes-{daemon}", group_id=controller, destination_security_group_id=nodes,
+                ip_protocol="tcp", from_port=low, to_port=high, description=description))
+            rules.append(ec2.CfnSecurityGroupIngress(
+                self, f"NodesFromController-{daemon}", group_id=nodes, source_security_group_id=controller,
+                ip_protocol="tcp", from_port=low, to_port=high, description=description))
+        return rules
+
+    def _allow_ssh(self, plan: SlurmPlan, spec: LoginNodesSpec) -> None:
+        assert plan.login is not None and self.login_security_group is not None
+        ssh = ec2.Port.tcp(22)
+        if plan.login.ssh == "bastion" and spec.bastion is not None:
+            where = spec.bastion.node.path if isinstance(spec.bastion, Construct) else "the bastion"
+            self.login_security_group.connections.allow_from(spec.bastion, ssh, f"SSH from {where}")
+        for cidr in plan.login.allowed_cidrs:
+            peer = ec2.Peer.ipv6(cidr) if ":" in cidr else ec2.Peer.ipv4(cidr)
+            self.login_security_group.add_ingress_rule(peer, ssh, f"SSH from {cidr}")
+
+    def _node_group(self, group: NodeGroupPlan, subnet: ec2.ISubnet, groups: Sequence[ec2.ISecurityGroup],
+                    public_ip: bool) -> SlurmNodeGroup:
+        image = group.ami_id
+        if image is None:
+            name = PCS.sample_ami_name.format(architecture=group.fleet.architecture, version=self.plan.slurm_version)
+            image = ec2.MachineImage.lookup(name=name, owners=[PCS.sample_ami_owner]).get_image(self).image_id
+        node_group = SlurmNodeGroup(
+            self, f"NodeGroup-{group.name}", plan=group, cluster=self.cluster, subnet=subnet,
+            security_groups=groups, user_data=self._multipart, image_id=image,
+            instance_profile_arn=self.instance_profile.attr_arn, public_ip=public_ip)
+        # Nodes register with the cluster at boot: the role's policy and every Slurm rule exist first.
+        node_group.resource.node.add_dependency(self.node_role, *self._rules)
+        if self._launch_after:
+            node_group.resource.node.add_dependency(*self._launch_after)
+        self._launchers.append(node_group.resource)
+        return node_group
+
+    def _figures(self) -> None:
+        plan = self.plan
+        self.node.add_metadata("hpc:figures", {
+            "Slurm": f"{plan.slurm_version} on AWS PCS",
+            "size tier": f"{plan.size}: {plan.max_nodes:,} of {plan.size_max_nodes:,} nodes at full scale "
+                         f"(headroom {plan.headroom:,}), up to {PCS.size_max_jobs[plan.size]:,} jobs",
+            "login nodes": "none" if plan.login is None else
+            f"{plan.login.group.max_instances} x {plan.login.group.fleet.instance_types[0].name}, SSH "
+            + {"bastion": "through the bastion", "cidrs": "from " + ", ".join(plan.login.allowed_cidrs),
+               "none": "off (Session Manager only)"}[plan.login.ssh],
+            "accounting": "STANDARD (billed by the hour)" if plan.accounting else "off",
+            "Slurm REST API": "STANDARD (HTTP 6820 in the VPC)" if plan.slurm_rest_api else "off",
+        })
+        for queue in plan.queues:
+            groups = [plan.group(name) for name in queue.node_groups]
+            self.node.add_metadata("hpc:figures", {
+                f"queue {queue.name}": "; ".join(
+                    f"{g.name}: up to {g.max_instances} x {'/'.join(t.name for t in g.fleet.instance_types)} "
+                    f"{'Spot' if g.purchase_option == 'SPOT' else 'On-Demand'}, "
+                    + (f"EFA {g.efa_bandwidth_gbps:g} Gbps per node ({g.fleet.efa_interface_count} interfaces)"
+                       if g.fleet.efa else "no EFA")
+                    for g in groups),
+            })
+
+
+class SlurmNodeGroup(Construct):
+    """One PCS compute node group: a launch template laid out by ComputeFleet's plan, and the CfnComputeNodeGroup.
+
+    Made by SlurmCluster. The launch template carries an interface on every network card (EFA where the plan
+    puts it; no public IP, except a login node in a public subnet), the node group's subnet on each
+    interface, the cluster placement group where the plan has one, IMDSv2 required and an encrypted gp3 root
+    volume. PCS passes the instance profile and instance types itself.
+
+    Attributes: resource (the CfnComputeNodeGroup), launch_template, placement_group (None without one), plan.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, plan: NodeGroupPlan, cluster: pcs.CfnCluster,
+                 subnet: ec2.ISubnet, security_groups: Sequence[ec2.ISecurityGroup], user_data: ec2.UserData,
+                 image_id: str, instance_profile_arn: str, public_ip: bool) -> None:
+        super().__init__(scope, id)
+        self.plan = plan
+        fleet = plan.fleet
+        self.launch_template = ec2.LaunchTemplate(
+            self, "LaunchTemplate", user_data=user_data, require_imdsv2=True,
+            http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
+            http_put_response_hop_limit=2,  # containers (enroot, Docker) reach IMDS through one more hop
+        )
+        cfn_template = self.launch_template.node.default_child
+        assert isinstance(cfn_template, ec2.CfnLaunchTemplate)
+        interfaces = launch_template_interfaces(fleet.interfaces, [g.security_group_id for g in security_groups])
+        for interface in interfaces:
+            interface["SubnetId"] = subnet.subnet_id  # as PCS's EFA launch templates do: the node group's subnet
+        if public_ip:
+            interfaces[0]["AssociatePublicIpAddress"] = True
+        cfn_template.add_property_override("LaunchTemplateData.NetworkInterfaces", interfaces)
+        root: dict[str, object] = {"DeleteOnTermination": True, "Encrypted": True, "VolumeType": "gp3"}
+        if fleet.root_volume_size_gib is not None:
+            root["VolumeSize"] = fleet.root_volume_size_gib
+        cfn_template.add_property_override("LaunchTemplateData.BlockDeviceMappings",
+                                           [{"DeviceName": fleet.image.root_device_name, "Ebs": root}])
+        self.placement_group: ec2.PlacementGroup | None = None
+        if fleet.placement_group:
+            self.placement_group = ec2.PlacementGroup(self, "PlacementGroup",
+                                                      strategy=ec2.PlacementGroupStrategy.CLUSTER)
+            cfn_template.add_property_override("LaunchTemplateData.Placement.GroupName",
+                                               self.placement_group.placement_group_name)
+        spot = plan.purchase_option == "SPOT"
+        self.resource = pcs.CfnComputeNodeGroup(
+            self, "Resource", cluster_id=cluster.attr_id, name=plan.name,
+            iam_instance_profile_arn=instance_profile_arn,
+            instance_configs=[pcs.CfnComputeNodeGroup.InstanceConfigProperty(instance_type=t.name)
+                              for t in fleet.instance_types],
+            scaling_configuration=pcs.CfnComputeNodeGroup.ScalingConfigurationProperty(
+                min_instance_count=plan.min_instances, max_instance_count=plan.max_instances),
+            subnet_ids=[subnet.subnet_id],
+            ami_id=image_id,
+            custom_launch_template=pcs.CfnComputeNodeGroup.CustomLaunchTemplateProperty(
+                template_id=self.launch_template.launch_template_id,
+                version=self.launch_template.latest_version_number),
+            purchase_option=plan.purchase_option,
+            spot_options=pcs.CfnComputeNodeGroup.SpotOptionsProperty(allocation_strategy=PCS.spot_allocation_strategy)
+            if spot else None,
+            slurm_configuration=pcs.CfnComputeNodeGroup.SlurmConfigurationProperty(
+                slurm_custom_settings=_custom_settings(pcs.CfnComputeNodeGroup.SlurmCustomSettingProperty,
+                                                       plan.slurm_settings))
+            if plan.slurm_settings else None,
+        )
+
+
+def _custom_settings(kind: Any, pairs: Sequence[tuple[str, str]]) -> Any:
+    """SlurmCustomSettings as `kind` (the cluster's, node group's or queue's SlurmCustomSettingProperty), or None."""
+    return [kind(parameter_name=k, parameter_value=v) for k, v in pairs] or None
+
+
+def _is_public(vpc: ec2.IVpc, subnet: ec2.ISubnet) -> bool:
+    return subnet.node.path in {s.node.path for s in vpc.public_subnets}
+
+
+def _login_subnet(path: str, vpc: ec2.IVpc, spec: LoginNodesSpec | None, cluster_subnet: ec2.ISubnet
+                  ) -> ec2.ISubnet | None:
+    """The login nodes' subnet: the one given, a public one for SSH from allowed_cidrs, else the cluster's."""
+    if spec is None or not isinstance(spec, LoginNodesSpec):
+        return None
+    if spec.subnet is not None:
+        return spec.subnet
+    if spec.bastion is None and spec.allowed_cidrs:
+        public = list(vpc.public_subnets)
+        if not public:
+            raise ConfigError(f"{path}/{spec.name}", "subnet", None, "a public subnet for SSH from allowed_cidrs",
+                              hint="The VPC has no public subnet. Reach the login nodes through an HaBastion "
+                                   "(bastion=), or pass subnet= a public subnet.")
+        return public[0]
+    return cluster_subnet
