@@ -1,16 +1,28 @@
 """Read-only API actions for what `state.Store` keeps, so that the read-back and the orphan report see those
-resources through the same service APIs (EC2, Direct Connect, FSx) that they would call on AWS."""
+resources through the same service APIs (EC2, Direct Connect, FSx, PCS) that they would call on AWS.
+
+PCS is a service moto does not know at all, so besides its actions it needs a route: moto's two dispatchers (the
+botocore stubber behind `mock_aws`, and the server's `DomainDispatcherApplication`) both find a service by matching
+`https://pcs.REGION.amazonaws.com` against `moto.backend_index.backend_url_patterns` (the server first turns the
+SigV4 credential scope, `.../REGION/pcs/aws4_request`, into that host), then ask `moto.backends.get_backend(name)`
+for the handlers of its URLs. `install()` adds the pattern and answers `get_backend("pcs")`; nothing else changes.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, ClassVar
 
-from moto.core.responses import ActionResult
+import moto.backend_index
+import moto.backends
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, BaseResponse
 from moto.directconnect.responses import DirectConnectResponse
 from moto.ec2.responses import EC2Response
 from moto.fsx.responses import FSxResponse
 
+from scripts.emulator.handlers import PcsNotFoundError, pcs_cluster
 from scripts.emulator.state import store
 
 
@@ -45,7 +57,94 @@ def _describe_data_repository_associations(self: Any) -> str:
     return json.dumps({"Associations": [a for aid, a in sorted(associations.items()) if not ids or aid in ids]})
 
 
+class PcsResourceNotFound(ServiceException):
+    code = "ResourceNotFoundException"
+
+
+_SUMMARY = ("name", "id", "arn", "clusterId", "createdAt", "modifiedAt", "status")
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: record[key] for key in _SUMMARY if key in record}
+
+
+class PcsResponse(BaseResponse):
+    """The read-only half of the PCS API: JSON 1.0, X-Amz-Target `AWSParallelComputingService.<Action>`; moto parses
+    the parameters and serializes the results from botocore's PCS model. No pagination: one page holds all."""
+
+    def __init__(self) -> None:
+        super().__init__(service_name="pcs")
+        self.automated_parameter_parsing = True
+
+    def _cluster(self) -> dict[str, Any]:
+        try:
+            return pcs_cluster(self.current_account, self.region, self._get_param("clusterIdentifier"))
+        except PcsNotFoundError as error:
+            raise PcsResourceNotFound(str(error)) from error
+
+    def _member(self, kind: str, records: dict[str, dict[str, Any]], parameter: str) -> dict[str, Any]:
+        """A node group or queue of the cluster, by ID or name (as PCS takes either)."""
+        cluster, identifier = self._cluster(), self._get_param(parameter)
+        for record in records.values():
+            if record["clusterId"] == cluster["id"] and identifier in (record["id"], record["name"]):
+                return record
+        raise PcsResourceNotFound(f"PCS {kind} {identifier} does not exist in cluster {cluster['id']}")
+
+    def list_clusters(self) -> ActionResult:
+        clusters = store(self.current_account, self.region).pcs_clusters
+        return ActionResult({"clusters": [_summary(c) for c in clusters.values()]})
+
+    def get_cluster(self) -> ActionResult:
+        return ActionResult({"cluster": self._cluster()})
+
+    def list_compute_node_groups(self) -> ActionResult:
+        cluster_id = self._cluster()["id"]
+        groups = store(self.current_account, self.region).pcs_node_groups
+        return ActionResult({"computeNodeGroups": [_summary(g) for g in groups.values()
+                                                   if g["clusterId"] == cluster_id]})
+
+    def get_compute_node_group(self) -> ActionResult:
+        groups = store(self.current_account, self.region).pcs_node_groups
+        return ActionResult({"computeNodeGroup": self._member("compute node group", groups,
+                                                              "computeNodeGroupIdentifier")})
+
+    def list_queues(self) -> ActionResult:
+        cluster_id = self._cluster()["id"]
+        queues = store(self.current_account, self.region).pcs_queues
+        return ActionResult({"queues": [_summary(q) for q in queues.values() if q["clusterId"] == cluster_id]})
+
+    def get_queue(self) -> ActionResult:
+        queues = store(self.current_account, self.region).pcs_queues
+        return ActionResult({"queue": self._member("queue", queues, "queueIdentifier")})
+
+
+_PCS_URL = r"https?://pcs\.(.+)\.amazonaws\.com"
+
+
+class _PcsRoutes:
+    """What moto's dispatchers use of a service's backend: `urls` (the stubber matches the request's URL) and
+    `flask_paths` (the server's routes). The records themselves live in `state.Store`."""
+
+    urls: ClassVar[dict[str, Any]] = {_PCS_URL + "/$": PcsResponse.dispatch}
+    flask_paths: ClassVar[dict[str, Any]] = {"/": PcsResponse.dispatch}
+
+
+_ORIGINAL_GET_BACKEND = moto.backends.get_backend
+
+
+def _get_backend(name: str) -> Any:
+    """Not a `BackendDict`, so both dispatchers take the handlers from its "global" entry."""
+    return {"global": _PcsRoutes()} if name == "pcs" else _ORIGINAL_GET_BACKEND(name)  # type: ignore[call-overload]
+
+
+def _route_pcs() -> None:
+    if not any(service == "pcs" for service, _ in moto.backend_index.backend_url_patterns):
+        moto.backend_index.backend_url_patterns.append(("pcs", re.compile(_PCS_URL)))
+    moto.backends.get_backend = _get_backend
+
+
 def install() -> None:
+    _route_pcs()
     EC2Response.describe_placement_groups = _describe_placement_groups  # type: ignore[attr-defined]
     DirectConnectResponse.describe_direct_connect_gateways = (  # type: ignore[attr-defined]
         _describe_direct_connect_gateways)

@@ -3,7 +3,8 @@
 Each handler does what CloudFormation's own handler does with the same properties, through moto's backends
 where moto models the service (EC2, FSx, DataSync, S3, SNS, SQS, Secrets Manager, ELBv2) and through
 `state.Store` where it does not (placement groups, Direct Connect gateways and associations, FSx data
-repository associations). No handler checks a value: the constructs' rules decide what is valid.
+repository associations, AWS Parallel Computing Service). No handler checks a value: the constructs' rules decide
+what is valid. A handler only fails where AWS would find that something it names does not exist.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import secrets
 import string
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -706,6 +708,173 @@ class RestrictDefaultSecurityGroup(Emulated):
         return cls(_random_id("restrict-default-sg-", 8), {}, restore)
 
 
+# --- AWS Parallel Computing Service: moto has none. The records live in `state.Store`, in the PCS API's shape, and
+# api.py serves them to boto3's `pcs` client. Ref returns the ARN (the types' primaryIdentifier, as CDK's
+# `clusterRef.clusterArn` assumes); the IDs that other resources name come from Fn::GetAtt Id.
+
+class PcsNotFoundError(LookupError):
+    """What PCS answers (ResourceNotFoundException) when a request names something that does not exist."""
+
+
+class PcsConflictError(Exception):
+    """What PCS answers (ConflictException) when a cluster that still has node groups or queues is deleted."""
+
+
+def _pcs_id() -> str:
+    return "pcs_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
+
+
+def _pcs_arn(region_name: str, account_id: str, kind: str, *ids: str) -> str:
+    return f"arn:aws:pcs:{region_name}:{account_id}:{kind}/{'/'.join(ids)}"
+
+
+def _api_shape(value: Any) -> Any:
+    """CloudFormation's PascalCase properties as the PCS API's camelCase members, so that a record is stored once,
+    in the shape that GetCluster and the like return."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: _api_shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_api_shape(item) for item in value]
+    return value
+
+
+def _pcs_record(name: str, pcs_id: str, arn: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"name": name, "id": pcs_id, "arn": arn, "status": "ACTIVE", "createdAt": now, "modifiedAt": now,
+            "errorInfo": []}
+
+
+def pcs_cluster(account_id: str, region_name: str, identifier: str) -> dict[str, Any]:
+    """The cluster a ClusterId names. PCS takes the cluster's ID or name; an ARN (what Ref returns) is not one."""
+    for cluster in store(account_id, region_name).pcs_clusters.values():
+        if identifier in (cluster["id"], cluster["name"]):
+            return cluster
+    hint = " (that is an ARN, what Ref returns: use Fn::GetAtt Id)" if identifier.startswith("arn:") else ""
+    raise PcsNotFoundError(f"PCS cluster {identifier} does not exist{hint}")
+
+
+def _cluster_endpoints(ip: str, slurm: dict[str, Any]) -> list[dict[str, str]]:
+    """slurmctld always; slurmrestd and slurmdbd when the Slurm configuration turns them on."""
+    endpoints = [{"Type": "SLURMCTLD", "PrivateIpAddress": ip, "Port": "6817"}]
+    if slurm.get("SlurmRest", {}).get("Mode") == "STANDARD":
+        endpoints.append({"Type": "SLURMRESTD", "PrivateIpAddress": ip, "Port": "6820"})
+    if slurm.get("Accounting", {}).get("Mode") == "STANDARD":
+        endpoints.append({"Type": "SLURMDBD", "PrivateIpAddress": ip, "Port": "6819"})
+    return endpoints
+
+
+class PcsCluster(Emulated):
+    """The controller's network interface is created in the cluster's subnet, as PCS creates it, so that the
+    endpoints have an address from the subnet and the subnet and security groups are in use while it exists."""
+
+    TYPE = "AWS::PCS::Cluster"
+    ATTRIBUTES = ("Id", "Arn", "Status", "Endpoints", "ErrorInfo", "Name")
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        ec2 = ec2_backends[account_id][region_name]
+        networking = props["Networking"]
+        subnet = ec2.get_subnet(networking["SubnetIds"][0])  # must exist
+        groups = list(networking.get("SecurityGroupIds", []))
+        if groups:
+            ec2.describe_security_groups(group_ids=groups)  # must exist (moto's ENI would invent them)
+        cluster_id, cluster_name = _pcs_id(), props.get("Name") or name
+        eni = ec2.create_network_interface(subnet, [], group_ids=groups or None,
+                                           description=f"AWS PCS cluster {cluster_id}")
+        endpoints = _cluster_endpoints(str(eni.private_ip_address), props.get("SlurmConfiguration", {}))
+        arn = _pcs_arn(region_name, account_id, "cluster", cluster_id)
+        state = store(account_id, region_name)
+        state.pcs_clusters[cluster_id] = {
+            **_pcs_record(cluster_name, cluster_id, arn), "scheduler": _api_shape(props["Scheduler"]),
+            "size": props["Size"], "slurmConfiguration": _api_shape(props.get("SlurmConfiguration", {})),
+            "networking": _api_shape(networking), "endpoints": _api_shape(endpoints),
+        }
+
+        def delete() -> None:
+            members = [r["name"] for r in (*state.pcs_node_groups.values(), *state.pcs_queues.values())
+                       if r["clusterId"] == cluster_id]
+            if members:
+                raise PcsConflictError(f"PCS cluster {cluster_id} still has compute node groups or queues: "
+                                       f"{', '.join(sorted(members))}")
+            if eni.id in ec2.enis:
+                ec2.delete_network_interface(eni.id)
+            state.pcs_clusters.pop(cluster_id, None)
+
+        return cls(arn, {"Id": cluster_id, "Arn": arn, "Status": "ACTIVE", "Endpoints": endpoints, "ErrorInfo": [],
+                         "Name": cluster_name}, delete)
+
+
+def _check_node_group_references(account_id: str, region_name: str, props: dict[str, Any]) -> None:
+    """What PCS looks up when it creates a node group: its subnets, launch template and instance profile."""
+    from moto.iam.models import iam_backends
+
+    ec2 = ec2_backends[account_id][region_name]
+    for subnet_id in props["SubnetIds"]:
+        ec2.get_subnet(subnet_id)
+    template_id = props.get("CustomLaunchTemplate", {}).get("TemplateId")
+    if template_id:
+        ec2.get_launch_template(template_id)
+    iam_backends[account_id]["aws"].get_instance_profile_by_arn(props["IamInstanceProfileArn"])
+
+
+class PcsComputeNodeGroup(Emulated):
+    TYPE = "AWS::PCS::ComputeNodeGroup"
+    ATTRIBUTES = ("Id", "Arn", "Status", "ErrorInfo")
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        cluster = pcs_cluster(account_id, region_name, props["ClusterId"])
+        _check_node_group_references(account_id, region_name, props)
+        group_id = _pcs_id()
+        arn = _pcs_arn(region_name, account_id, "computenodegroup", cluster["id"], group_id)
+        groups = store(account_id, region_name).pcs_node_groups
+        groups[group_id] = {**_pcs_record(props.get("Name") or name, group_id, arn), "clusterId": cluster["id"],
+                            **cls.api_members(props)}
+        return cls(arn, {"Id": group_id, "Arn": arn, "Status": "ACTIVE", "ErrorInfo": []},
+                   lambda: groups.pop(group_id, None))
+
+    @staticmethod
+    def api_members(props: dict[str, Any]) -> dict[str, Any]:
+        """The properties as GetComputeNodeGroup returns them: the API calls the template's TemplateId `id`, and
+        reports the default purchase option (ONDEMAND) when the template gives none."""
+        members: dict[str, Any] = _api_shape({key: value for key, value in props.items()
+                                              if key not in ("ClusterId", "Name", "Tags", "CustomLaunchTemplate")})
+        members.setdefault("purchaseOption", "ONDEMAND")
+        template = props.get("CustomLaunchTemplate")
+        if template:
+            members["customLaunchTemplate"] = {"id": template.get("TemplateId"), "version": template.get("Version")}
+        return members
+
+
+class PcsQueue(Emulated):
+    TYPE = "AWS::PCS::Queue"
+    ATTRIBUTES = ("Id", "Arn", "Status", "ErrorInfo")
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        cluster = pcs_cluster(account_id, region_name, props["ClusterId"])
+        state = store(account_id, region_name)
+        configurations = props.get("ComputeNodeGroupConfigurations", [])
+        for configuration in configurations:
+            group = state.pcs_node_groups.get(configuration.get("ComputeNodeGroupId", ""))
+            if group is None or group["clusterId"] != cluster["id"]:
+                raise PcsNotFoundError(f"PCS compute node group {configuration.get('ComputeNodeGroupId')} does not "
+                                       f"exist in cluster {cluster['id']} (a queue names node groups by ID)")
+        queue_id = _pcs_id()
+        arn = _pcs_arn(region_name, account_id, "queue", cluster["id"], queue_id)
+        state.pcs_queues[queue_id] = {
+            **_pcs_record(props.get("Name") or name, queue_id, arn), "clusterId": cluster["id"],
+            "computeNodeGroupConfigurations": _api_shape(configurations),
+            **({"slurmConfiguration": _api_shape(props["SlurmConfiguration"])} if "SlurmConfiguration" in props
+               else {}),
+        }
+        return cls(arn, {"Id": queue_id, "Arn": arn, "Status": "ACTIVE", "ErrorInfo": []},
+                   lambda: state.pcs_queues.pop(queue_id, None))
+
+
 HANDLERS: dict[str, type[Emulated]] = {
     handler.TYPE: handler
     for handler in (
@@ -714,6 +883,7 @@ HANDLERS: dict[str, type[Emulated]] = {
         DataSyncLocationS3, DataSyncLocationNfs, DataSyncLocationEfs, DataSyncLocationFsxLustre, DataSyncTask,
         DirectConnectGateway, DirectConnectGatewayAssociation, BatchComputeEnvironment, BatchJobDefinition, KmsKey,
         BucketPolicy, TopicPolicy, Subscription, QueuePolicy, Secret, RestrictDefaultSecurityGroup,
+        PcsCluster, PcsComputeNodeGroup, PcsQueue,
     )
 }
 

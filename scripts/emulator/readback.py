@@ -149,7 +149,45 @@ def data_transfer(client: Callable[[str], Any]) -> list[Row]:
     return rows
 
 
-READBACK = (launch_templates, placement_groups, file_systems, volumes, batch, load_balancers, data_transfer)
+def _endpoints(cluster: dict[str, Any]) -> str:
+    return ", ".join(f"{e['type']} {e['privateIpAddress']}:{e['port']}" for e in cluster.get("endpoints", []))
+
+
+def _node_group_detail(group: dict[str, Any]) -> str:
+    scaling = group["scalingConfiguration"]
+    template = group.get("customLaunchTemplate", {}).get("id")
+    return (f"{', '.join(c['instanceType'] for c in group['instanceConfigs'])}, "
+            f"{scaling['minInstanceCount']}-{scaling['maxInstanceCount']} instances, "
+            f"{group.get('purchaseOption', 'ONDEMAND')}" + (f", launch template {template}" if template else ""))
+
+
+def _pcs_clusters(pcs: Any) -> list[dict[str, Any]]:
+    return [pcs.get_cluster(clusterIdentifier=c["id"])["cluster"] for c in pcs.list_clusters()["clusters"]]
+
+
+def pcs(client: Callable[[str], Any]) -> list[Row]:
+    """Each PCS cluster, then its compute node groups and its queues (with the node groups each one serves)."""
+    api = client("pcs")
+    rows: list[Row] = []
+    for cluster in _pcs_clusters(api):
+        scheduler = cluster["scheduler"]
+        rows.append(("PCS cluster", cluster["name"], f"{cluster['size']}, {scheduler['type'].title()} "
+                     f"{scheduler['version']}, {cluster['status']}, endpoints {_endpoints(cluster)}"))
+        names: dict[str, str] = {}
+        for summary in api.list_compute_node_groups(clusterIdentifier=cluster["id"])["computeNodeGroups"]:
+            group = api.get_compute_node_group(clusterIdentifier=cluster["id"],
+                                               computeNodeGroupIdentifier=summary["id"])["computeNodeGroup"]
+            names[group["id"]] = group["name"]
+            rows.append(("PCS node group", group["name"], _node_group_detail(group)))
+        for summary in api.list_queues(clusterIdentifier=cluster["id"])["queues"]:
+            queue = api.get_queue(clusterIdentifier=cluster["id"], queueIdentifier=summary["id"])["queue"]
+            served = [names.get(c["computeNodeGroupId"], c["computeNodeGroupId"])
+                      for c in queue.get("computeNodeGroupConfigurations", [])]
+            rows.append(("PCS queue", queue["name"], f"-> {', '.join(served) or '(no node groups)'}"))
+    return rows
+
+
+READBACK = (launch_templates, placement_groups, file_systems, volumes, batch, load_balancers, data_transfer, pcs)
 
 
 def read_back(client: Callable[[str], Any]) -> list[Row]:
@@ -251,4 +289,16 @@ def inventory(client: Callable[[str], Any]) -> set[tuple[str, str]]:
     found |= _ids(client("events").list_rules()["Rules"], "Name", "EventBridge rule")
     found |= _ids(client("ssm").describe_parameters()["Parameters"], "Name", "SSM parameter",
                   lambda p: not p["Name"].startswith("/aws/service/"))  # AWS's public parameters
+    return found | _pcs_inventory(client("pcs"))
+
+
+def _pcs_inventory(pcs: Any) -> set[tuple[str, str]]:
+    """PCS clusters with their node groups and queues (which only a cluster's ID lists)."""
+    found: set[tuple[str, str]] = set()
+    for cluster in pcs.list_clusters()["clusters"]:
+        found.add(("PCS cluster", f"{cluster['id']} ({cluster['name']})"))
+        found |= _ids(pcs.list_compute_node_groups(clusterIdentifier=cluster["id"])["computeNodeGroups"], "id",
+                      "PCS compute node group", label=lambda g: g["name"])
+        found |= _ids(pcs.list_queues(clusterIdentifier=cluster["id"])["queues"], "id", "PCS queue",
+                      label=lambda q: q["name"])
     return found

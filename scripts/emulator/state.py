@@ -9,13 +9,18 @@ from typing import Any
 
 @dataclass
 class Store:
-    """One account and region: placement groups, Direct Connect gateways and associations, FSx DRAs."""
+    """One account and region: placement groups, Direct Connect gateways and associations, FSx DRAs, and AWS
+    Parallel Computing Service clusters, compute node groups and queues (moto has no PCS at all). PCS records are
+    kept in the PCS API's own shape (camelCase members), keyed by ID, so that the API actions return them as is."""
 
     placement_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     dx_gateways: dict[str, dict[str, Any]] = field(default_factory=dict)
     dx_associations: dict[str, dict[str, Any]] = field(default_factory=dict)
     data_repository_associations: dict[str, dict[str, Any]] = field(default_factory=dict)
     route_propagations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pcs_clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pcs_node_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pcs_queues: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _STORES: dict[tuple[str, str], Store] = defaultdict(Store)
