@@ -43,6 +43,7 @@ LIBRARY_FQN_PREFIXES = ("hpc_constructs.", "hpc-constructs.")
 # (class, every one of these resource types, at least one of these), first match wins.
 SIGNATURES: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
     ("HpcNetwork", frozenset({"AWS::EC2::VPC"}), frozenset()),
+    ("SlurmCluster", frozenset({"AWS::PCS::Cluster"}), frozenset()),
     ("BatchOrchestration", frozenset(), frozenset({"AWS::Batch::ComputeEnvironment", "AWS::Batch::JobQueue"})),
     ("DataTransferLayer", frozenset(), frozenset({
         "AWS::DataSync::Task", "AWS::DirectConnect::DirectConnectGateway", "AWS::DataSync::LocationNFS",

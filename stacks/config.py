@@ -51,10 +51,14 @@ from hpc_constructs import (
     HaBastion,
     HpcNetwork,
     JobQueueSpec,
+    LoginNodesSpec,
     LustreDataRepository,
     LustreSpec,
     MultiNodeJobSpec,
+    NodeGroupSpec,
     NodeRangeSpec,
+    SlurmCluster,
+    SlurmQueueSpec,
     SnowballImportSpec,
     StorageLayer,
 )
@@ -67,6 +71,7 @@ __all__ = [
     "FleetConfig",
     "NetworkConfig",
     "ReferenceConfig",
+    "SlurmConfig",
     "StorageConfig",
     "parse_config",
 ]
@@ -568,6 +573,88 @@ class BastionConfig(_Section):
         return self.given()
 
 
+# -- slurm -----------------------------------------------------------------------------------------------------
+
+class SlurmNodeGroupConfig(_Section):
+    """NodeGroupSpec."""
+
+    name: StrictStr
+    instance_types: Strings
+    min_instances: StrictInt = _default(NodeGroupSpec, "min_instances")
+    max_instances: StrictInt = _default(NodeGroupSpec, "max_instances")
+    purchase_option: StrictStr = _default(NodeGroupSpec, "purchase_option")
+    efa: StrictBool | None = _default(NodeGroupSpec, "efa")
+    placement_group: StrictBool | None = _default(NodeGroupSpec, "placement_group")
+    ami_id: StrictStr | None = _default(NodeGroupSpec, "ami_id")
+    root_volume_size_gib: StrictInt | None = _default(NodeGroupSpec, "root_volume_size_gib")
+    slurm_settings: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+    def spec(self) -> NodeGroupSpec:
+        return NodeGroupSpec(**self.given())
+
+
+class SlurmQueueConfig(_Section):
+    """SlurmQueueSpec."""
+
+    name: StrictStr
+    node_groups: Strings
+    slurm_settings: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+    def spec(self) -> SlurmQueueSpec:
+        return SlurmQueueSpec(**self.given())
+
+
+class LoginNodesConfig(_Section):
+    """LoginNodesSpec. `bastion: true` (the default) reaches the login nodes through the config's bastion when
+    it has one; otherwise SSH comes from `allowed_cidrs`, or there is none (Session Manager only)."""
+
+    instance_type: StrictStr = _default(LoginNodesSpec, "instance_type")
+    count: StrictInt = _default(LoginNodesSpec, "count")
+    allowed_cidrs: Strings = ()
+    bastion: StrictBool = True
+    name: StrictStr = _default(LoginNodesSpec, "name")
+    ami_id: StrictStr | None = _default(LoginNodesSpec, "ami_id")
+
+    def spec(self, bastion: HaBastion | None) -> LoginNodesSpec:
+        props = self.given(exclude=("bastion",))
+        if self.bastion and bastion is not None:
+            props["bastion"] = bastion
+        return LoginNodesSpec(**props)
+
+
+_SLURM = SlurmCluster.__init__
+
+
+class SlurmConfig(_Section):
+    """SlurmCluster props; the cluster lives in the network's cluster subnet and mounts the StorageLayer."""
+
+    node_groups: tuple[SlurmNodeGroupConfig, ...]
+    queues: tuple[SlurmQueueConfig, ...] = ()
+    login_nodes: LoginNodesConfig | None = None
+    cluster_name: StrictStr | None = _default(_SLURM, "cluster_name")
+    slurm_version: StrictStr | None = _default(_SLURM, "slurm_version")
+    size: StrictStr = _default(_SLURM, "size")
+    ami_id: StrictStr | None = _default(_SLURM, "ami_id")
+    root_device_name: StrictStr = _default(_SLURM, "root_device_name")
+    install_efa_software: StrictBool = _default(_SLURM, "install_efa_software")
+    accounting: StrictBool = _default(_SLURM, "accounting")
+    accounting_purge_days: StrictInt | None = _default(_SLURM, "accounting_purge_days")
+    slurm_rest_api: StrictBool = _default(_SLURM, "slurm_rest_api")
+    scale_down_idle_seconds: StrictInt = _default(_SLURM, "scale_down_idle_seconds")
+    slurm_settings: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    node_role_name: StrictStr | None = _default(_SLURM, "node_role_name")
+    node_role_path: StrictStr | None = _default(_SLURM, "node_role_path")
+    mount_storage: StrictBool = True
+
+    def props(self, bastion: HaBastion | None) -> dict[str, Any]:
+        props = self.given(exclude=("node_groups", "queues", "login_nodes", "mount_storage"))
+        props["node_groups"] = [g.spec() for g in self.node_groups]
+        props["queues"] = [q.spec() for q in self.queues]
+        if self.login_nodes is not None:
+            props["login_nodes"] = self.login_nodes.spec(bastion)
+        return props
+
+
 # -- the whole config ------------------------------------------------------------------------------------------
 
 class ReferenceConfig(_Section):
@@ -587,6 +674,7 @@ class ReferenceConfig(_Section):
     data_transfer: DataTransferConfig | None = None
     batch: BatchConfig | None = None
     bastion: BastionConfig | None = None
+    slurm: SlurmConfig | None = None
 
     @model_validator(mode="after")
     def _references(self) -> "ReferenceConfig":
@@ -630,6 +718,13 @@ def _reference_problems(config: ReferenceConfig) -> Iterator[tuple[str, str]]:
                 if kind in have and not have[kind]:
                     yield (f"data_transfer.datasync_tasks[{i}].{end}.{kind}",
                            f"needs {section[kind]}, which this config does not have")
+    if config.slurm is not None:
+        groups = [g.name for g in config.slurm.node_groups]
+        for i, queue in enumerate(config.slurm.queues):
+            for j, name in enumerate(queue.node_groups):
+                if name not in groups:
+                    yield (f"slurm.queues[{i}].node_groups[{j}]",
+                           f"{name!r} is not allowed; expected a node group name (node_groups: {_names(groups)})")
     if config.batch is not None:
         batch = config.batch
         fleets = list(config.fleets)

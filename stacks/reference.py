@@ -13,13 +13,14 @@ from stacks.compute_stack import ComputeStack
 from stacks.config import ReferenceConfig
 from stacks.data_transfer_stack import DataTransferStack
 from stacks.network_stack import NetworkStack
+from stacks.slurm_stack import SlurmStack
 from stacks.storage_stack import StorageStack
 
 
 def build_reference_app(app: App, config: ReferenceConfig) -> dict[str, Stack]:
     """Add the reference stacks to `app`, with cdk-nag's AwsSolutions checks over all of them.
 
-    The network stack always; storage, data transfer, access (bastion), compute (fleets) and batch when
+    The network stack always; storage, data transfer, access (bastion), compute (fleets), batch and slurm when
     the config has the section. With account and region, every stack gets that environment.
     """
     common: dict[str, Any] = {} if config.environment is None else {"env": config.environment}
@@ -54,6 +55,11 @@ def build_reference_app(app: App, config: ReferenceConfig) -> dict[str, Stack]:
             app, f"{config.name}Batch", network=network.network, storage=storage,
             fleets=compute.fleets if isinstance(compute, ComputeStack) else {}, batch=config.batch,
             description="hpc-constructs reference environment: AWS Batch (queues, MPI jobs over EFA, job events)",
+            **common)
+    if config.slurm is not None:
+        stacks["slurm"] = SlurmStack(
+            app, f"{config.name}Slurm", network=network.network, slurm=config.slurm, storage=storage, bastion=bastion,
+            description="hpc-constructs reference environment: Slurm on AWS PCS (queues over EFA, login nodes)",
             **common)
     for key, value in config.tags.items():
         Tags.of(app).add(key, value)

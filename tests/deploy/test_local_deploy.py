@@ -120,7 +120,7 @@ def _detail(rows: list[tuple[str, str, str]], what: str) -> list[str]:
 
 
 def test_every_stack_is_created(deployed: dict[str, Any]) -> None:
-    assert deployed["order"][0] == "HpcNetwork" and deployed["order"][-1] == "HpcBatch"
+    assert deployed["order"][0] == "HpcNetwork" and deployed["order"][-1] in ("HpcBatch", "HpcSlurm")
     assert deployed["statuses"] == dict.fromkeys(deployed["order"], "CREATE_COMPLETE"), deployed["failures"]
 
 
@@ -128,7 +128,8 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     rows = deployed["rows"]
     templates = _detail(rows, "launch template")
     assert any(t.startswith("32 network cards, 32 EFA interfaces. card 0: ENA@0 + EFA-only@1") for t in templates)
-    assert _detail(rows, "placement group") == ["strategy cluster, available"] * 3
+    # the Gpu, Cpu and Viz fleets (Batch's efa-cpu environment uses the Cpu fleet's), Slurm's cpu and gpu groups
+    assert _detail(rows, "placement group") == ["strategy cluster, available"] * 5
     assert _detail(rows, "FSx file system") == ["LUSTRE PERSISTENT_2 SSD 2,400 GiB, 250 MB/s/TiB"]
     assert [d.split(" <-> ")[1][:5] for d in _detail(rows, "FSx data repository")] == ["s3://"]
     assert [d.split(", encrypted")[0] for d in _detail(rows, "EBS volume")] == ["io2 2,048 GiB, 64,000 IOPS"]
@@ -141,6 +142,13 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert [d.split(" -> ")[0] for d in _detail(rows, "DataSync task")] == [
         "nfs://nfs.datacenter.example.com/exports/genomics/"]
     assert _detail(rows, "Direct Connect gateway") == ["ASN 64512, available"]
+    (cluster,) = _detail(rows, "PCS cluster")
+    assert cluster.startswith("SMALL, Slurm 26.05, ACTIVE, endpoints SLURMCTLD ") and cluster.endswith(":6817")
+    groups = {name: detail for kind, name, detail in rows if kind == "PCS node group"}
+    assert sorted(groups) == ["cpu", "gpu", "login", "spot"]
+    assert groups["login"].startswith("c7i.large, 1-1 instances, ONDEMAND")
+    assert groups["spot"].startswith("c7i.8xlarge, c7i-flex.8xlarge, 0-16 instances, SPOT")
+    assert sorted(_detail(rows, "PCS queue")) == ["-> cpu", "-> gpu", "-> spot"]
     assert any("Custom::VpcRestrictDefaultSG" in s["resource"] for s in SIMULATED)
 
 

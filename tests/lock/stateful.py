@@ -20,6 +20,7 @@ STATEFUL_TYPES = frozenset({
     "AWS::EFS::FileSystem",
     "AWS::KMS::Key",  # a new key cannot decrypt what the old one encrypted
     "AWS::Logs::LogGroup",
+    "AWS::PCS::Cluster",  # a new cluster starts with an empty queue and, with accounting, no job records
     "AWS::S3::Bucket",
 })
 STATEFUL_PREFIXES = ("AWS::FSx::",)

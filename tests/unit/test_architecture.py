@@ -22,6 +22,7 @@ REFERENCE_NODES = {
     "HpcAccess": {"Bastion": "HaBastion"},
     "HpcCompute": {fleet: "ComputeFleet" for fleet in FLEETS},
     "HpcBatch": {"Batch": "BatchOrchestration"},
+    "HpcSlurm": {"Slurm": "SlurmCluster"},
 }
 
 _ID = r"([A-Za-z][A-Za-z0-9]*)"
@@ -107,12 +108,14 @@ def test_the_library_constructs_are_the_nodes_with_their_class(diagram: Diagram)
     assert found == REFERENCE_NODES  # and nothing of CDK's own (CDKMetadata, providers, Publish outputs)
 
 
-def test_the_bastions_reach_every_fleet_on_ssh(diagram: Diagram) -> None:
+def test_the_bastions_reach_every_fleet_and_the_slurm_login_nodes_on_ssh(diagram: Diagram) -> None:
     bastion = diagram.node("HpcAccess", "Bastion")
+    slurm = diagram.node("HpcSlurm", "Slurm")
     for fleet in FLEETS:
         assert diagram.edges[(bastion, diagram.node("HpcCompute", fleet))] == "SSH 22"
-    assert [pair for pair, label in diagram.edges.items() if "SSH" in label] == [
-        (bastion, diagram.node("HpcCompute", fleet)) for fleet in sorted(FLEETS)]
+    assert diagram.edges[(bastion, slurm)] == "SSH 22"
+    assert sorted(pair for pair, label in diagram.edges.items() if "SSH" in label) == sorted(
+        [(bastion, diagram.node("HpcCompute", fleet)) for fleet in FLEETS] + [(bastion, slurm)])
 
 
 def test_the_fleets_mount_the_storage_once_in_the_direction_of_the_mount(diagram: Diagram) -> None:

@@ -55,7 +55,28 @@ BAD_CONFIGS: dict[str, tuple[str, list[str]]] = {
         colour: red
         """,
         ["colour: unknown key; allowed: account, bastion, batch, data_transfer, fleets, name, network, region, "
-         "storage, tags"]),
+         "slurm, storage, tags"]),
+    "slurm queue naming an unknown node group": (
+        """
+        slurm:
+          node_groups:
+            - name: cpu
+              instance_types: [c7i.large]
+          queues:
+            - name: work
+              node_groups: [cpu, gpu]
+        """,
+        ["slurm.queues[0].node_groups[1]: 'gpu' is not allowed; expected a node group name (node_groups: cpu)"]),
+    "slurm login bastion not a bool": (
+        """
+        slurm:
+          node_groups:
+            - name: cpu
+              instance_types: [c7i.large]
+          login_nodes:
+            bastion: yes please
+        """,
+        ["slurm.login_nodes.bastion: 'yes please' is not allowed; expected true or false"]),
     "unknown nested key": (
         """
         storage:
