@@ -60,6 +60,15 @@ def test_summary_md_lists_every_constructs_figures(outdir: Path) -> None:
     assert "PERSISTENT\\_2" in markdown
 
 
+def test_the_summary_prints_each_slurm_queue_and_the_size_tier(outdir: Path) -> None:
+    """Per queue: its node groups, their maximum nodes and EFA bandwidth per node; the tier and its headroom."""
+    slurm = {key: value for data in _figures(outdir)["/HpcSlurm/Slurm"] for key, value in data.items()}
+    assert slurm["queue gpu"] == ("gpu: up to 2 x p5.48xlarge On-Demand, EFA 3200 Gbps per node (32 interfaces)")
+    assert slurm["queue spot"].startswith("spot: up to 16 x c7i.8xlarge/c7i-flex.8xlarge Spot, no EFA")
+    assert slurm["size tier"].startswith("SMALL: 23 of 32 nodes at full scale (headroom 9)")
+    assert "queue gpu" in summary.summary_text(outdir)
+
+
 def test_summary_text_is_what_is_printed(outdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert summary.main(["summary.py", str(outdir)]) == 0
     printed = capsys.readouterr().out
