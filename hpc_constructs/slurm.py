@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ __all__ = ["LoginNodesSpec", "NodeGroupSpec", "SlurmCluster", "SlurmNodeGroup", 
 
 SSM_POLICY = "AmazonSSMManagedInstanceCore"
 DEFAULT_ROOT_DEVICE = "/dev/xvda"  # the PCS sample AMIs and every Amazon Linux image
+_REAL_AMI = re.compile(r"ami-([0-9a-f]{8}|[0-9a-f]{17})")  # what a lookup returns; CDK's placeholder is not one
 
 
 @jsii.implements(ec2.IConnectable)
@@ -300,10 +302,17 @@ class SlurmCluster(Construct):
         if image is None:
             name = PCS.sample_ami_name.format(architecture=group.fleet.architecture, version=self.plan.slurm_version)
             image = ec2.MachineImage.lookup(name=name, owners=[PCS.sample_ami_owner]).get_image(self).image_id
+            pending_lookup = not Token.is_unresolved(image) and not _REAL_AMI.fullmatch(image)
+        else:
+            pending_lookup = False
         node_group = SlurmNodeGroup(
             self, f"NodeGroup-{group.name}", plan=group, cluster=self.cluster, subnet=subnet,
             security_groups=groups, user_data=self._multipart, image_id=image,
             instance_profile_arn=self.instance_profile.attr_arn, public_ip=public_ip)
+        if pending_lookup:  # CDK's placeholder until the CLI has looked the AMI up and synthesizes again
+            Validations.of(node_group.resource).acknowledge(Acknowledgment(
+                id="CloudFormation-Validate::E1152",
+                reason="CDK's placeholder AMI ID until the CDK CLI looks up the PCS sample AMI (missing context)."))
         # Nodes register with the cluster at boot: the role's policy and every Slurm rule exist first.
         node_group.resource.node.add_dependency(self.node_role, *self._rules)
         if self._launch_after:

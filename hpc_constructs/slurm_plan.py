@@ -259,6 +259,12 @@ def plan_slurm(
         login = _login(path, login_nodes, ami_id=ami_id, root_device_name=root_device_name,
                        names=[g.name for g in groups], public_subnet=login_subnet_public, version=version,
                        sample_ami_lookup=sample_ami_lookup)
+    everyone = [*groups, *([login.group] if login is not None else [])]
+    shared = sorted({g.fleet.architecture for g in everyone if g.ami_id is not None and g.ami_id == ami_id})
+    if len(shared) > 1:
+        raise ConfigError(path, "ami_id", ami_id, "an AMI of one architecture for the node groups that share it",
+                          hint=f"Node groups of {' and '.join(shared)} use it; an AMI runs on one architecture. Give "
+                               "the others an ami_id of their own (NodeGroupSpec.ami_id, LoginNodesSpec.ami_id).")
     planned_queues = _queues(path, queues, groups, login, version=version, accounting=accounting)
     served = {name for q in planned_queues for name in q.node_groups}
     plan = SlurmPlan(
@@ -278,7 +284,7 @@ def check_name(path: str, prop: str, name: object, low: int, high: int) -> None:
         raise ConfigError(path, prop, name, f"{low} to {high} characters (it has {len(name)})",
                           hint="PCS's limit for this name (ClusterName 3-40, ComputeNodeGroupName and QueueName "
                                "3-25).")
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise ConfigError(path, prop, name, "a letter first, then letters, digits and hyphens, not starting with pcs_",
                           hint="PCS's name pattern; Slurm derives partition and node names from it, so no "
                                "underscores or dots.")
@@ -363,6 +369,11 @@ def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, root_devi
                        root_device_name=root_device_name, install_efa_software=install_efa_software,
                        route_out=route_out)
     vcpus = sorted({t.vcpus for t in fleet.instance_types})
+    if PCS.same_vcpus_per_node_group and len({t.efa_supported for t in fleet.instance_types}) > 1:
+        detail = ", ".join(f"{t.name} ({'EFA' if t.efa_supported else 'no EFA'})" for t in fleet.instance_types)
+        raise ConfigError(where, "instance_types", detail, "instance types with the same EFA support",
+                          hint="PCS requires one vCPU count, architecture and EFA support per compute node group. "
+                               "Make one node group for the EFA types and one for the others.")
     if PCS.same_vcpus_per_node_group and len(vcpus) > 1:
         detail = ", ".join(f"{t.name} ({t.vcpus})" for t in fleet.instance_types)
         raise ConfigError(where, "instance_types", detail, "instance types with the same number of vCPUs",
@@ -395,7 +406,7 @@ def _ami(where: str, own: str | None, cluster: str | None, *, version: str, look
                                    f"'Name=name,Values={x86}' --query 'sort_by(Images,&CreationDate)[-1].ImageId'. "
                                    "AWS calls the sample AMIs demonstrations: production clusters use their own.")
         return None
-    if not isinstance(chosen, str) or not AMI_ID.match(chosen):
+    if not isinstance(chosen, str) or not AMI_ID.fullmatch(chosen):
         raise ConfigError(where, "ami_id", chosen, "an AMI ID such as ami-0123456789abcdef0")
     return chosen
 
@@ -428,6 +439,12 @@ def _login(path: str, spec: LoginNodesSpec, *, ami_id: str | None, root_device_n
     image = _ami(where, spec.ami_id, ami_id, version=version, lookup=sample_ami_lookup)
     fleet = plan_fleet(where, [spec.instance_type], efa=False, placement_group=False, min_capacity=spec.count,
                        max_capacity=spec.count, subnet_count=1, custom_image=True, root_device_name=root_device_name)
+    if ssh == "cidrs" and len(fleet.interfaces) > 1:
+        raise ConfigError(where, "instance_type", spec.instance_type,
+                          "a type with one network card for login nodes with a public IP",
+                          hint="EC2 assigns no public IP when an instance launches with several network interfaces "
+                               "(one per card here). Choose a smaller type, or reach the login nodes through an "
+                               "HaBastion (bastion=).")
     group = NodeGroupPlan(spec.name, fleet, "ONDEMAND", image, (), login=True)
     return LoginPlan(group, ssh, tuple(str(c) for c in cidrs))
 
@@ -508,9 +525,9 @@ def check_node_role(path: str, name: str | None, role_path: str | None) -> tuple
     of [\\w+=,.@-]; a path of "/" or "/.../" in printable ASCII.
     """
     chosen_path = PCS.instance_role_path if role_path is None else role_path
-    if not isinstance(chosen_path, str) or not ROLE_PATH.match(chosen_path):
+    if not isinstance(chosen_path, str) or not ROLE_PATH.fullmatch(chosen_path):
         raise ConfigError(path, "node_role_path", role_path, 'an IAM path: "/" or "/name/", e.g. "/aws-pcs/"')
-    if name is not None and (not isinstance(name, str) or not ROLE_NAME.match(name)):
+    if name is not None and (not isinstance(name, str) or not ROLE_NAME.fullmatch(name)):
         raise ConfigError(path, "node_role_name", name, "an IAM role name: 1-64 letters, digits and +=,.@_-")
     pcs_path = PCS.instance_role_path in chosen_path
     if not pcs_path and not (name or "").startswith(PCS.instance_role_name_prefix):
