@@ -16,6 +16,7 @@ from constructs import Construct, IDependable
 
 from hpc_constructs import boot
 from hpc_constructs.catalog.limits import PCS, PCS_PORTS
+from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE
 from hpc_constructs.compute_fleet import UserDataFits, select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["LoginNodesSpec", "NodeGroupSpec", "SlurmCluster", "SlurmNodeGroup", "SlurmQueueSpec"]
 
 SSM_POLICY = "AmazonSSMManagedInstanceCore"
-DEFAULT_ROOT_DEVICE = "/dev/xvda"  # the PCS sample AMIs and every Amazon Linux image
 _REAL_AMI = re.compile(r"ami-([0-9a-f]{8}|[0-9a-f]{17})")  # what a lookup returns; CDK's placeholder is not one
 
 
@@ -111,7 +111,7 @@ class SlurmCluster(Construct):
         login_nodes: LoginNodesSpec | None = None,
         storage: StorageLayer | None = None,
         ami_id: str | None = None,
-        root_device_name: str = DEFAULT_ROOT_DEVICE,
+        root_device_name: str = AL2023_ROOT_DEVICE,  # the PCS sample AMIs' too
         install_efa_software: bool = True,
         accounting: bool = False,
         accounting_purge_days: int | None = None,

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,33 +17,9 @@ import pytest
 from aws_cdk import cx_api
 
 from scripts.deploy_local import is_retained
-from scripts.emulator import SIMULATED, install
-from scripts.emulator.readback import clients, inventory, read_back
-
-ACCOUNT, REGION = "123456789012", "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Any]:
-    from moto.server import ThreadedMotoServer
-
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
-    install()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield clients(f"http://localhost:{port}", REGION)
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+from scripts.emulator import SIMULATED
+from scripts.emulator.readback import inventory, read_back
+from tests.deploy.conftest import ACCOUNT, REGION
 
 
 def _publish_assets(outdir: Path, client: Any) -> None:

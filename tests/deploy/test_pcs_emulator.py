@@ -11,9 +11,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
-import os
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -21,35 +19,12 @@ import pytest
 from moto import mock_aws
 
 from scripts.emulator import install
-from scripts.emulator.readback import clients, inventory, read_back
+from scripts.emulator.readback import inventory, read_back
+from tests.deploy.conftest import ACCOUNT, REGION
 
-ACCOUNT, REGION = "123456789012", "us-east-1"
 SUBNET_CIDR = "10.40.1.0/24"
 
 Client = Callable[[str], Any]
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Client]:
-    from moto.server import ThreadedMotoServer
-
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
-    install()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield clients(f"http://localhost:{port}", REGION)
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _network() -> dict[str, Any]:
