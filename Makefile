@@ -15,7 +15,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := node_modules/.bin/cdk
 
-.PHONY: help setup synth deploy-local deploy destroy diff lock test lint typecheck unit bench catalog clean
+.PHONY: help setup synth deploy-local deploy destroy diff lock test lint typecheck unit bench fuzz catalog clean
 
 help:
 	@echo "make deploy-local  set up, synth, deploy the reference environment to a local AWS emulator, read it back,"
@@ -27,7 +27,10 @@ help:
 	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag)"
 	@echo "make diff   cdk diff of every reference stack against BASE (default origin/main, else HEAD~1)"
 	@echo "make lock   show the stateful logical-ID lock (tests/lock/); rewrite it with scripts/stateful_lock.py --write"
-	@echo "make bench   measure synth time and template sizes (benchmarks/)"
+	@echo "make bench   measure synth time against bare aws-cdk-lib, scale (1/10/50 queues), the suite's time:"
+	@echo "             writes benchmarks/results.md and benchmarks/scale.md (about 10 minutes)"
+	@echo "make fuzz    1,000 hypothesis examples per construct, each synthesized, cfn-lint and cdk-nag checked:"
+	@echo "             writes benchmarks/fuzz.md"
 	@echo "make catalog rebuild the instance catalog (scripts/refresh_catalog.py)"
 
 $(STAMP)/python: requirements.txt requirements-dev.txt pyproject.toml
@@ -82,7 +85,10 @@ unit: setup
 test: lint typecheck unit
 
 bench: setup
-	$(BIN)/python benchmarks/synth_time.py
+	$(BIN)/python benchmarks/bench.py
+
+fuzz: setup
+	$(BIN)/python benchmarks/fuzz.py --examples 1000 --out benchmarks/fuzz.md
 
 catalog: setup
 	$(BIN)/python scripts/refresh_catalog.py

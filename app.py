@@ -23,6 +23,7 @@ from stacks import ConfigFileError, ReferenceConfig, build_reference_app, parse_
 
 CONFIG_CONTEXT_KEY = "hpc:config"
 DEFAULT_CONFIG = "config/reference.yaml"
+NAG_CONTEXT_KEY = "hpc:nag"
 
 
 def load_config(path: str | Path) -> ReferenceConfig:
@@ -52,9 +53,23 @@ def config_path(app: App) -> str:
     return str(value) if value else DEFAULT_CONFIG
 
 
+def nag_enabled(app: App) -> bool:
+    """cdk-nag's AwsSolutions checks run unless the context says `hpc:nag=false` (`cdk synth -c hpc:nag=false`).
+
+    On by default, and always in tests and CI; off saves about a second of every synth (benchmarks/results.md).
+    """
+    value = app.node.try_get_context(NAG_CONTEXT_KEY)
+    if value is None or value is True or str(value).strip().lower() in ("true", "1", "yes", "on"):
+        return True
+    if value is False or str(value).strip().lower() in ("false", "0", "no", "off"):
+        return False
+    raise ConfigFileError(f"context {NAG_CONTEXT_KEY}", [f"{value!r} is not true or false"])
+
+
 def build_app(app: App) -> dict[str, Stack]:
-    """Build the reference stacks into `app` from the config its context names."""
-    return build_reference_app(app, load_config(config_path(app)))
+    """Build the reference stacks into `app` from the config its context names (cdk-nag per `hpc:nag`)."""
+    nag = nag_enabled(app)
+    return build_reference_app(app, load_config(config_path(app)), nag=nag)
 
 
 def main(app: App | None = None) -> None:

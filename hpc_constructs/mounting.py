@@ -13,15 +13,17 @@ the aspect that keeps a composed tier's logical IDs where they were before the t
 
 from __future__ import annotations
 
+import hashlib
+import re
 import weakref
 from collections.abc import Sequence
 from typing import Protocol
 
 import jsii
-from aws_cdk import Annotations, CfnElement, CfnResource, IAspect, Names, RemovalPolicy, Stack, Tags
+from aws_cdk import Annotations, CfnElement, CfnResource, IAspect, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from constructs import Construct, IConstruct, IDependable, Node, RootConstruct
+from constructs import Construct, IConstruct, IDependable, Node
 
 from hpc_constructs import boot
 from hpc_constructs.catalog import InstanceType, instance_type
@@ -188,7 +190,7 @@ def rules_scope(owner: Construct, kind: str, nodes: Nodes) -> Construct:
     """
     nodes.mounted_storage.add(owner.node.path)
     nodes.add_boot_commands(f"# hpc-constructs {kind} {owner.node.path}")
-    return Construct(nodes.target, f"Mount{Names.unique_id(owner)}")
+    return Construct(nodes.target, f"Mount{unique_id(owner.node.path.split(PATH_SEPARATOR))}")
 
 
 def inner_subnets(path: str, vpc: ec2.IVpc) -> list[ec2.ISubnet]:
@@ -237,32 +239,33 @@ class KeepLogicalIds:
     (Storage/LustreFileSystem/Lustre). A new logical ID would make CloudFormation create a new, empty
     file system and delete or orphan the old one (and a renamed security-group rule fails as a
     duplicate of the one it replaces), so each element under a composed tier gets the ID of its path
-    without the tier's own component, computed by CDK's own Names.unique_id over a detached tree with
+    without the tier's own component, computed by CDK's own algorithm (`unique_id`, in Python: no jsii round-trip) for
     that path. Construct ids that embed another construct's unique id (CDK names a security group's
     rules after their peer) get the peer's old unique id too. tests/lock/ guards the result.
     """
 
     def __init__(self, tier: Construct) -> None:
         self._tier = tier
+        self._tier_depth = len(tier.node.path.split(PATH_SEPARATOR))
         self._renames: dict[str, str] | None = None
 
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, CfnElement):
             return
-        stack = Stack.of(node)
-        components = self._legacy_components(node)
-        depth = len(self._legacy_components(stack))
-        node.override_logical_id(_unique_id(components[depth:]))
+        # Plain strings from one read of each path: every jsii round-trip is a callback's cost at synth.
+        depth = len(Stack.of(node).node.path.split(PATH_SEPARATOR))
+        node.override_logical_id(unique_id(self._legacy_components(node.node.path)[depth:]))
 
-    def _legacy_components(self, construct: IConstruct) -> list[str]:
-        """The ids from the app's root to `construct`, without the tier, with unique ids renamed."""
+    def _legacy_components(self, path: str) -> list[str]:
+        """The ids from the app's root to the construct at `path`, without the tier, with unique ids renamed."""
+        ids = path.split(PATH_SEPARATOR)
+        del ids[self._tier_depth - 1]
         if self._renames is None:
             self._renames = {}  # set first: the renames below use this method themselves
-            self._renames = {Names.unique_id(c): _unique_id(self._legacy_components(c))
-                             for c in self._tier.node.find_all() if c is not self._tier}
-        renames = self._renames
-        ids = [s.node.id for s in construct.node.scopes[1:] if s.node.path != self._tier.node.path]
-        return [_rename(i, renames) for i in ids]
+            paths = [c.node.path for c in self._tier.node.find_all()[1:]]  # find_all()[0] is the tier
+            self._renames = {unique_id(p.split(PATH_SEPARATOR)): unique_id(self._legacy_components(p))
+                             for p in paths}
+        return [_rename(i, self._renames) for i in ids]
 
 
 def _rename(component: str, renames: dict[str, str]) -> str:
@@ -272,12 +275,35 @@ def _rename(component: str, renames: dict[str, str]) -> str:
     return component
 
 
-def _unique_id(components: Sequence[str]) -> str:
-    """CDK's own unique id (Names.unique_id) of a construct path given as its ids below the root."""
-    leaf: Construct = RootConstruct("")
-    for component in components:
-        leaf = Construct(leaf, component)
-    return Names.unique_id(leaf)
+PATH_SEPARATOR = "/"  # construct ids cannot contain it, so a path splits into its ids
+
+
+def unique_id(components: Sequence[str]) -> str:
+    """CDK's unique id (Names.unique_id) of the construct whose ids below the root are `components`.
+
+    Pure Python, so no jsii round-trip: aws-cdk-lib core/lib/private/uniqueid.ts (makeUniqueId), v2.275.0.
+    "Default" ids are dropped; a single component is its alphanumerics; otherwise the alphanumerics of the
+    components (without "Resource", and without one that ends the previous one) joined, cut to 240
+    characters, plus the first 8 hex digits, upper case, of the MD5 of the path. tests/unit/test_unique_id.py
+    compares it with Names.unique_id.
+    """
+    parts = [c for c in components if c != "Default"]
+    if not parts:
+        raise ValueError("a unique id needs at least one component other than 'Default'")
+    if len(parts) == 1:
+        candidate = _alphanumeric(parts[0])
+        if len(candidate) <= 255:
+            return candidate
+    digest = hashlib.md5(PATH_SEPARATOR.join(parts).encode(), usedforsecurity=False).hexdigest()[:8].upper()
+    human: list[str] = []
+    for part in parts:
+        if not human or not human[-1].endswith(part):
+            human.append(part)
+    return "".join(_alphanumeric(h) for h in human if h != "Resource")[:240] + digest
+
+
+def _alphanumeric(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", text)
 
 
 def removal(policy: RemovalPolicy, *, snapshots: bool = False) -> RemovalPolicy:

@@ -161,8 +161,8 @@ def _document() -> dict[str, Any]:
 
 @cache
 def _all() -> dict[str, InstanceType]:
-    doc = _document()
-    return {name: _record(name, doc["fields"], row) for name, row in doc["types"].items()}
+    """Every record (the same objects `instance_type` returns), for the callers that scan the whole catalog."""
+    return {name: record for name in _document()["types"] if (record := _named(name)) is not None}
 
 
 def source() -> str:
@@ -176,11 +176,20 @@ def instance_types() -> tuple[InstanceType, ...]:
     return tuple(_all().values())
 
 
+@cache
+def _named(name: str) -> InstanceType | None:
+    """One record, built on first use: an app that names 10 types does not build all of the catalog's records."""
+    doc = _document()
+    row = doc["types"].get(name)
+    return None if row is None else _record(name, doc["fields"], row)
+
+
 def instance_type(name: str, *, path: str = "catalog", prop: str = "instance_type") -> InstanceType:
     """The catalog record for `name`; ConfigError with close matches when the name is unknown."""
+    found = _named(name) if isinstance(name, str) else None
+    if found is not None:
+        return found
     known = _all()
-    if name in known:
-        return known[name]
     nearest = difflib.get_close_matches(str(name), known.keys(), n=5, cutoff=0.6)
     family = str(name).split(".", 1)[0]
     sizes = sorted(k for k in known if k.split(".", 1)[0] == family)[:8]

@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""`make bench`: synth time of the reference app against bare aws-cdk-lib, the jsii floor and the import cost.
+
+    make bench                                   # everything, 5 runs each, writes benchmarks/results.md
+    .venv/bin/python benchmarks/bench.py --runs 9 --no-scale --no-suite
+
+Measured, each as whole-process runs (a fresh python and its jsii node process every time):
+  (a)  the reference app (app.py's main: config/reference.yaml, cdk.json context, cdk-nag on);
+  (a0) the same with cdk-nag off (-c hpc:nag=false);
+  (b)  benchmarks/bare_app.py: the same resources with the same properties, created directly (the floor);
+  (c)  an empty CDK app (the jsii floor);
+  (d)  `import hpc_constructs` after `import aws_cdk` (the process also prints the import's own time).
+The runs are interleaved: round i runs every case once, in an order rotated each round, so the machine's
+drift falls on every case alike. Reported: median, min and max of the wall times, the peak RSS of the
+largest process (the jsii node process) and the ratios of medians, plus the split of one run of (a)
+into phases and the top entries of its Python profile. With --scale, benchmarks/scale.py grows the
+environment (1, 10, 50 Batch queues); with --suite, the test suite is timed as `make test` runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results.md"
+NODE = ROOT / "node_modules" / ".bin"
+
+
+def _context(**extra: object) -> str:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context.update(extra)
+    return json.dumps(context)
+
+
+def _env(**context: object) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    env["CDK_CONTEXT_JSON"] = _context(**context)
+    env["PYTHONPATH"] = str(ROOT)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{NODE}{os.pathsep}{env['PATH']}"
+    return env
+
+
+# Each case is a python program run from the repo root, as `cdk synth` runs app.py (without node's CLI).
+APP = "import runpy\nrunpy.run_path('app.py', run_name='__main__')\n"
+EMPTY = "import aws_cdk\naws_cdk.App().synth()\n"
+IMPORT = ("import time\nimport aws_cdk\nstart = time.perf_counter()\nimport hpc_constructs\n"
+          "print(f'import_s={time.perf_counter() - start:.4f}')\n")
+
+
+@dataclass
+class Case:
+    key: str
+    label: str
+    code: str | None = None          # python -c code
+    argv: list[str] | None = None    # or a script with arguments
+    context: dict[str, object] = field(default_factory=dict)
+    times: list[float] = field(default_factory=list)
+    peak_kib: list[int] = field(default_factory=list)
+    printed: list[str] = field(default_factory=list)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", self.code] if self.code is not None else [sys.executable, *(self.argv or [])]
+
+    def run(self) -> None:
+        with tempfile.TemporaryDirectory() as out, tempfile.TemporaryFile("w+") as stdout, \
+                tempfile.TemporaryFile("w+") as stderr:
+            env = _env(**self.context)
+            env["CDK_OUTDIR"] = out
+            start = time.perf_counter()
+            proc = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+            # wait4's rusage covers the process and its waited-for children (the jsii node process): ru_maxrss
+            # is the peak RSS of the largest of them.
+            _, status, usage = os.wait4(proc.pid, 0)
+            elapsed = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            stdout.seek(0)
+            stderr.seek(0)
+            if proc.returncode != 0:
+                raise SystemExit(f"{self.label} failed ({proc.returncode}):\n{stderr.read()[-3000:]}")
+            self.printed.append(stdout.read().strip())
+        self.times.append(elapsed)
+        self.peak_kib.append(usage.ru_maxrss)
+
+
+def _run(command: list[str], env: dict[str, str]) -> str:
+    """Run a command from the repo root; its stdout, or exit with its stderr's tail."""
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:3])}... failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def check_bare_app(reference_out: Path) -> int:
+    """Synthesize (b) once and check it has (a)'s resources, properties, parameters and outputs. Returns a count."""
+    with tempfile.TemporaryDirectory() as out:
+        env = _env()
+        env["CDK_OUTDIR"] = out
+        _run([sys.executable, "benchmarks/bare_app.py", str(reference_out)], env)
+        resources = 0
+        for template in sorted(reference_out.glob("*.template.json")):
+            ours = json.loads(template.read_text())
+            bare = json.loads((Path(out) / template.name).read_text())
+            for section in ("Resources", "Parameters", "Outputs"):
+                if ours.get(section) != bare.get(section):
+                    raise SystemExit(f"benchmarks/bare_app.py: {template.name}: {section} differ from (a)'s")
+            resources += len(ours["Resources"])
+    return resources
+
+
+def phases_and_profile(top: int) -> tuple[dict[str, float], str]:
+    """One run of (a) in this process: time per phase, then the profile's top entries (by cumulative time)."""
+    code = """
+import json, time
+t0 = time.perf_counter()
+import aws_cdk
+t1 = time.perf_counter()
+import app
+from stacks import build_reference_app
+t2 = time.perf_counter()
+a = aws_cdk.App()
+config = app.load_config(app.config_path(a))
+t3 = time.perf_counter()
+build_reference_app(a, config, nag=app.nag_enabled(a))
+t4 = time.perf_counter()
+assembly = a.synth()
+t5 = time.perf_counter()
+app.summary_text(__import__('pathlib').Path(assembly.directory))
+t6 = time.perf_counter()
+print(json.dumps({"import aws_cdk": t1 - t0, "import app, stacks, hpc_constructs": t2 - t1,
+                  "read and check config": t3 - t2, "build the constructs": t4 - t3,
+                  "synth (incl. cdk-nag, CDK's template validation)": t5 - t4, "summary": t6 - t5}))
+"""
+    with tempfile.TemporaryDirectory() as out:
+        env = _env()
+        env["CDK_OUTDIR"] = out
+        phases = json.loads(_run([sys.executable, "-c", code], env).strip().splitlines()[-1])
+        prof_file = Path(out) / "a.prof"
+        _run([sys.executable, "-m", "cProfile", "-o", str(prof_file), "app.py"], env)
+        stream = io.StringIO()
+        stats = pstats.Stats(str(prof_file), stream=stream)
+        stats.sort_stats("cumulative").print_stats(r"(hpc_constructs|stacks|app\.py|scripts)", top)
+    lines = [line for line in stream.getvalue().splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+    table = "\n".join(line.replace(str(ROOT) + "/", "") for line in lines[start:])
+    return phases, table
+
+
+def git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()
+    return done.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}, {platform.system()}"
+
+
+def time_suite() -> float:
+    """The test suite as `make test` runs it (ruff, mypy --strict, pytest), one run: its wall time in seconds."""
+    start = time.perf_counter()
+    subprocess.run(["make", "test"], cwd=ROOT, env=_env(), check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="whole-process runs per case (at least 5)")
+    parser.add_argument("--top", type=int, default=15, help="profile entries to report")
+    parser.add_argument("--scale", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run benchmarks/scale.py (1, 10, 50 Batch queues)")
+    parser.add_argument("--suite", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time `make test` once")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if args.runs < 5:
+        parser.error("--runs must be at least 5: a median of fewer runs is noise on this machine")
+
+    with tempfile.TemporaryDirectory() as reference_out:
+        env = _env()
+        env["CDK_OUTDIR"] = reference_out
+        _run([sys.executable, "-c", APP], env)  # warm-up, and (b)'s input
+        resources = check_bare_app(Path(reference_out))
+        cases = [
+            Case("a", "(a) reference app, cdk-nag on", code=APP),
+            Case("a0", "(a0) reference app, cdk-nag off", code=APP, context={"hpc:nag": "false"}),
+            Case("b", "(b) bare aws-cdk-lib, same resources", argv=["benchmarks/bare_app.py", reference_out]),
+            Case("c", "(c) empty CDK app", code=EMPTY),
+            Case("d", "(d) import hpc_constructs after aws_cdk", code=IMPORT),
+        ]
+        for round_ in range(args.runs):
+            shift = round_ % len(cases)
+            for case in cases[shift:] + cases[:shift]:
+                case.run()
+                print(f"round {round_ + 1}/{args.runs} {case.label}: {case.times[-1]:.2f} s", file=sys.stderr)
+    by = {c.key: c for c in cases}
+    ratio = median(by["a"].times) / median(by["b"].times)
+    ratio_off = median(by["a0"].times) / median(by["b"].times)
+    jsii_floor = median(by["a"].times) / median(by["c"].times)
+    import_s = [float(p.split("=")[1]) for p in by["d"].printed]
+    phases, profile = phases_and_profile(args.top)
+
+    lines = [
+        "# Benchmarks",
+        "",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
+        f"- Commit: {git_commit()}",
+        f"- Machine: {machine()}",
+        f"- Command: `make bench` (`{Path(sys.executable).name} benchmarks/bench.py --runs {args.runs}`)",
+        f"- {args.runs} whole-process runs per case, interleaved (round i runs every case once, rotated).",
+        f"- The reference app (config/reference.yaml) has {resources} resources; (b) was checked to produce the"
+        " same resources, properties, parameters and outputs before timing.",
+        "",
+        f"synth ratio (ours / bare aws-cdk-lib): {ratio:.2f}",
+        "",
+        f"- cdk-nag off (`-c hpc:nag=false`), ours / bare aws-cdk-lib: {ratio_off:.2f}",
+        f"- ours / empty CDK app (a/c): {jsii_floor:.2f}",
+        "",
+        "| case | median s | min s | max s | peak RSS MiB (largest process) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for case in cases:
+        lines.append(f"| {case.label} | {median(case.times):.2f} | {min(case.times):.2f} | {max(case.times):.2f} | "
+                     f"{max(case.peak_kib) / 1024:.0f} |")
+    lines += [
+        "",
+        f"(d) measured inside the process: `import hpc_constructs` after `import aws_cdk` takes "
+        f"{median(import_s):.2f} s (median; min {min(import_s):.2f}, max {max(import_s):.2f}).",
+        "",
+        "## Where (a)'s time goes",
+        "",
+        "One in-process run of the reference app, split into phases (seconds):",
+        "",
+        "| phase | s |",
+        "|---|---:|",
+        *[f"| {name} | {seconds:.2f} |" for name, seconds in phases.items()],
+        "",
+        f"The top {args.top} entries of a cProfile of (a), our code only, by cumulative time (profiling slows"
+        " Python down; jsii calls show as the time spent waiting for node):",
+        "",
+        "```",
+        profile,
+        "```",
+    ]
+    if args.scale:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import scale  # benchmarks/scale.py
+
+        lines += ["", "## Scale", "", scale.markdown(scale.measure(runs=3))]
+    if args.suite:
+        seconds = time_suite()
+        lines += ["", "## Test suite", "",
+                  f"`make test` (ruff, mypy --strict, pytest with pytest-xdist), one run after set-up: "
+                  f"{seconds:.0f} s ({seconds / 60:.1f} min)."]
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
