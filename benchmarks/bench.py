@@ -46,6 +46,8 @@ def _context(**extra: object) -> str:
 
 def _env(**context: object) -> dict[str, str]:
     env = dict(os.environ)
+    # Python caches compiled modules as a user's install does (the warm-up run writes them), for every case alike.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     env["CDK_CONTEXT_JSON"] = _context(**context)
     env["PYTHONPATH"] = str(ROOT)
