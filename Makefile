@@ -79,8 +79,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy --strict hpc_constructs
 
+# pytest-xdist: one worker per core (at most 4); --dist loadfile keeps a file's tests on one worker, so a module's
+# synthesized app or local deploy is built once (the 303 EFA types are split into one file per shard for this).
+PYTEST_WORKERS ?= auto
 unit: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 test: lint typecheck unit
 

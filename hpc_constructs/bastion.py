@@ -276,8 +276,7 @@ class HaBastion(Construct):
                 self, f"PublicAclAssociation{i}", subnet=subnet, network_acl=self.network_acl)
             # A subnet gets the ACL only once every entry exists: an ACL without its allow rules would drop the
             # NAT gateways' traffic while the rest is created.
-            for entry in entries:
-                association.node.add_dependency(entry)
+            association.node.add_dependency(*entries)
 
         user = f"{LOGIN_USER}@"
         key = f"-i ~/.ssh/{key_name}.pem " if key_name else ""

@@ -407,9 +407,9 @@ def _expand(where: str, name: object) -> tuple[InstanceType, ...]:
         raise ConfigError(where, "instance_types", name, "instance type names")
     families = BATCH.instance_categories.get(name)
     if families is not None:
-        return tuple(t for t in catalog.instance_types() if t.family in families)
+        return catalog.family_members(*families)
     if "." not in name:
-        family = tuple(t for t in catalog.instance_types() if t.family == name)
+        family = catalog.family_members(name)
         if family:
             return family
         raise ConfigError(where, "instance_types", name,

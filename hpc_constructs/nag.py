@@ -16,7 +16,7 @@ from typing import Any
 import jsii
 from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
-from constructs import IConstruct, IValidation
+from constructs import IValidation
 
 
 def acknowledge_wildcards(role: iam.Role, *, suffixes: Sequence[str], reason: str) -> None:
@@ -46,16 +46,8 @@ class _WildcardAcknowledgment:
 
 
 def _policies(role: iam.Role) -> list[iam.CfnPolicy]:
-    found: list[iam.CfnPolicy] = []
-
-    def visit(node: IConstruct) -> None:
-        if isinstance(node, iam.CfnPolicy):
-            found.append(node)
-        for child in node.node.children:
-            visit(child)
-
-    visit(role)
-    return found
+    """The role's policies: one jsii call for the whole subtree, not one per node and child list."""
+    return [node for node in role.node.find_all() if isinstance(node, iam.CfnPolicy)]
 
 
 def flatten_cfn_reference(node: Any) -> str:

@@ -370,8 +370,9 @@ class SlurmNodeGroup(Construct):
         cfn_template = self.launch_template.node.default_child
         assert isinstance(cfn_template, ec2.CfnLaunchTemplate)
         interfaces = launch_template_interfaces(fleet.interfaces, [g.security_group_id for g in security_groups])
+        subnet_id = subnet.subnet_id  # one jsii read, not one per interface (p5.48xlarge has 32)
         for interface in interfaces:
-            interface["SubnetId"] = subnet.subnet_id  # as PCS's EFA launch templates do: the node group's subnet
+            interface["SubnetId"] = subnet_id  # as PCS's EFA launch templates do: the node group's subnet
         if public_ip:
             interfaces[0]["AssociatePublicIpAddress"] = True
         cfn_template.add_property_override("LaunchTemplateData.NetworkInterfaces", interfaces)

@@ -184,6 +184,13 @@ def _named(name: str) -> InstanceType | None:
     return None if row is None else _record(name, doc["fields"], row)
 
 
+def family_members(*families: str) -> tuple[InstanceType, ...]:
+    """The catalog's types of the given families (c7i, ...), sorted by name; builds only their records."""
+    wanted = set(families)
+    return tuple(record for name in _document()["types"] if name.split(".", 1)[0] in wanted
+                 if (record := _named(name)) is not None)
+
+
 def instance_type(name: str, *, path: str = "catalog", prop: str = "instance_type") -> InstanceType:
     """The catalog record for `name`; ConfigError with close matches when the name is unknown."""
     found = _named(name) if isinstance(name, str) else None

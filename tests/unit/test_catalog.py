@@ -111,3 +111,10 @@ def test_hypervisor_and_ebs_over_nvme(name: str, hypervisor: str, nitro: bool, e
                                            ("c7i.large", False), ("trn2.48xlarge", False)])
 def test_gpu_types_are_known(name: str, gpu: bool) -> None:
     assert catalog.instance_type(name).has_gpu is gpu
+
+
+@pytest.mark.parametrize("families", [("c7i",), ("m7i", "r7i", "c7i"), ("p5", "hpc7a"), ("nosuchfamily",)])
+def test_family_members_are_the_catalogs_types_of_those_families(families: tuple[str, ...]) -> None:
+    expected = tuple(t for t in catalog.instance_types() if t.family in families)
+    assert catalog.family_members(*families) == expected
+    assert all(a is b for a, b in zip(catalog.family_members(*families), expected, strict=True))
