@@ -10,7 +10,9 @@ made from the plan instead.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import jsii
@@ -235,7 +237,9 @@ class BatchOrchestration(Construct):
         plan = self.plan
         self.figures: dict[str, object] = {}
         specs = {s.name: s for s in compute_environments}
-        stack_name = Stack.of(self).stack_name
+        # Queues and job definitions are named after the top-level stack: a nested stack's own name is a token.
+        stack_name = top_level_stack(self).stack_name
+        _count_in_region(self, stack_name, plan)
 
         self.log_group = logs.LogGroup(self, "JobLogs", removal_policy=removal(RemovalPolicy.RETAIN))
         cast(logs.CfnLogGroup, self.log_group.node.default_child).retention_in_days = log_retention_days
@@ -274,8 +278,9 @@ class BatchOrchestration(Construct):
 
         self.events: JobEvents | None = None
         if job_events:
-            self.events = JobEvents(self, "JobEvents", job_queue_arns=[q.attr_job_queue_arn
-                                                                        for q in self.job_queues.values()])
+            self.events = JobEvents(self, "JobEvents",
+                                    job_queue_arns=[q.attr_job_queue_arn for q in self.job_queues.values()],
+                                    job_queue_names=[f"{stack_name}-{name}" for name in self.job_queues])
         self.node.add_metadata("hpc:figures", self.figures)
         for name, queue_resource in self.job_queues.items():
             CfnOutput(self, f"Queue{name}Arn", value=queue_resource.ref,
@@ -446,6 +451,65 @@ class BatchOrchestration(Construct):
                    f"{TASK_EXECUTION_POLICY}]",
                 reason="The AWS-maintained execution policy Fargate needs to pull images and write logs."))
         return self._execution_role
+
+
+def top_level_stack(scope: Construct) -> Stack:
+    """The stack that holds `scope`, or, inside nested stacks, the top-level stack that holds them."""
+    stack = Stack.of(scope)
+    while stack.nested_stack_parent is not None:
+        stack = stack.nested_stack_parent
+    return stack
+
+
+@dataclass
+class _RegionUse:
+    """What the app's BatchOrchestrations create in one account and Region, against Batch's quotas."""
+
+    job_queues: dict[str, str] = field(default_factory=dict)  # physical name -> the orchestration's path
+    compute_environments: int = 0
+    job_definitions: dict[str, str] = field(default_factory=dict)
+
+
+# app (by its root construct) -> (account, Region) -> use. Stacks without an environment share the
+# unresolved account and Region tokens, as they share whatever account they are deployed to.
+_REGION_USE: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _RegionUse]] = weakref.WeakKeyDictionary()
+
+
+def _count_in_region(orchestration: Construct, stack_name: str, plan: BatchPlan) -> None:
+    """Batch's quotas hold per account and Region, across every orchestration of the app (nested stacks too):
+    at most 50 job queues and 50 compute environments, and queue and job-definition names unique."""
+    stack = top_level_stack(orchestration)
+    use = _REGION_USE.setdefault(orchestration.node.root, {}).setdefault((stack.account, stack.region),
+                                                                         _RegionUse())
+    path = orchestration.node.path
+    where = "every BatchOrchestration of the app in one account and Region"
+    queues = [f"{stack_name}-{q.name}" for q in plan.queues]
+    for physical in queues:
+        if physical in use.job_queues:
+            raise ConfigError(path, "job_queues", physical, "a job queue name not used by another BatchOrchestration",
+                              hint=f"{use.job_queues[physical]} already names a job queue {physical}.")
+    if len(use.job_queues) + len(queues) > BATCH.max_job_queues:
+        raise ConfigError(path, "job_queues", f"{len(use.job_queues) + len(queues)} job queues",
+                          f"at most {BATCH.max_job_queues} job queues across {where} (AWS Batch quota, not "
+                          "adjustable)", hint=f"{len(use.job_queues)} are in other orchestrations; merge queues, "
+                                              "or deploy some to another Region or account.")
+    environments = use.compute_environments + len(plan.environments)
+    if environments > BATCH.max_compute_environments:
+        raise ConfigError(path, "compute_environments", f"{environments} compute environments",
+                          f"at most {BATCH.max_compute_environments} compute environments across {where} (AWS "
+                          "Batch quota, not adjustable)",
+                          hint=f"{use.compute_environments} are in other orchestrations; a compute environment "
+                               "can serve up to 3 queues.")
+    jobs = ([f"{stack_name}-{j.spec.name}" for j in plan.multi_node_jobs]
+            + [f"{stack_name}-{c.spec.name}" for c in plan.container_jobs])
+    for physical in jobs:
+        if physical in use.job_definitions:
+            raise ConfigError(path, "job definitions", physical,
+                              "a job definition name not used by another BatchOrchestration",
+                              hint=f"{use.job_definitions[physical]} already names a job definition {physical}.")
+    use.job_queues.update(dict.fromkeys(queues, path))
+    use.compute_environments = environments
+    use.job_definitions.update(dict.fromkeys(jobs, path))
 
 
 def _physical_name(path: str, stack_name: str, name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
@@ -17,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from hpc_constructs.batch_plan import check_name
-from hpc_constructs.catalog.limits import SQS_MAX_MESSAGE_RETENTION_SECONDS
+from hpc_constructs.catalog.limits import BATCH, EVENTBRIDGE_MAX_EVENT_PATTERN_CHARS, SQS_MAX_MESSAGE_RETENTION_SECONDS
 from hpc_constructs.errors import ConfigError
 
 __all__ = ["JobEvents"]
@@ -29,6 +30,35 @@ EVENTS_PRINCIPAL = "events.amazonaws.com"
 QUEUE_RETENTION = Duration.days(4)
 DEAD_LETTER_RETENTION = Duration.seconds(SQS_MAX_MESSAGE_RETENTION_SECONDS)
 MAX_RECEIVE_COUNT = 5
+# The longest a job queue's ARN can be before its name: arn:<partition>:batch:<region>:<account>:job-queue/.
+# The longest partition is aws-us-gov (10 characters), the longest Region names have 14 (ap-southeast-5,
+# us-isob-east-1), an account ID 12. The ARNs are tokens at synth, so each is counted at that length.
+JOB_QUEUE_ARN_PREFIX_CHARS = len("arn:aws-us-gov:batch:ap-southeast-5:123456789012:job-queue/")
+
+
+def pattern_batches(job_queue_names: Sequence[str | None]) -> list[list[int]]:
+    """The queues (by index) of each job-events rule, so that every rule's pattern fits EventBridge's limit.
+
+    A name that is None (not known at synth) counts as Batch's longest (128 characters). Queues keep their
+    order; one rule takes as many as fit, then the next rule starts.
+    """
+    overhead = len(json.dumps(_pattern([])))
+    batches: list[list[int]] = [[]]
+    size = overhead
+    for index, name in enumerate(job_queue_names):
+        # the quoted ARN, and the ", " that separates it from the one before
+        cost = JOB_QUEUE_ARN_PREFIX_CHARS + (BATCH.max_name_length if name is None else len(name)) + 4
+        if batches[-1] and size + cost > EVENTBRIDGE_MAX_EVENT_PATTERN_CHARS:
+            batches.append([])
+            size = overhead
+        batches[-1].append(index)
+        size += cost
+    return batches
+
+
+def _pattern(job_queue_arns: Sequence[str]) -> dict[str, object]:
+    return {"source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
+            "detail": {"status": list(FINAL_STATES), "jobQueue": list(job_queue_arns)}}
 
 
 class JobEvents(Construct):
@@ -37,6 +67,10 @@ class JobEvents(Construct):
     Props (keyword-only):
       job_queue_arns: the queues whose jobs are reported (an EventBridge rule on "Batch Job State
                       Change" for exactly these).
+      job_queue_names: None. The queues' names, in the same order, when known at synth: they size the
+                      rules' patterns. EventBridge takes at most 2,048 characters a pattern, so the queues
+                      are split over as many rules as needed (Rule, Rule2, ...), each name counted at its
+                      length, or at Batch's longest (128) when not given.
       queues: ("default",). An SQS queue per name, each with its dead-letter queue.
       removal_policy: RemovalPolicy.RETAIN for the topic's KMS key (messages encrypted with it stay
                       readable in a dead-letter queue); the topic and queues hold no lasting data.
@@ -45,24 +79,36 @@ class JobEvents(Construct):
     policy cannot admit EventBridge, so nothing would be delivered). Queues use SQS-managed
     encryption, which SNS can deliver to. Topic and queues refuse requests without TLS.
 
-    Attributes: topic, key, rule, queues (dict by name), dead_letter_queues (dict by name);
+    Attributes: topic, key, rules (one per batch of queues), rule (the first), queues (dict by name),
+    dead_letter_queues (dict by name);
     subscribe_queue(queue), subscribe_function(function, name=...).
     """
 
     def __init__(self, scope: Construct, id: str, *, job_queue_arns: Sequence[str],
-                 queues: Sequence[str] = ("default",), removal_policy: RemovalPolicy = RemovalPolicy.RETAIN) -> None:
+                 job_queue_names: Sequence[str] | None = None, queues: Sequence[str] = ("default",),
+                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN) -> None:
         super().__init__(scope, id)
+        arns = list(job_queue_arns)
+        if job_queue_names is not None and len(job_queue_names) != len(arns):
+            raise ConfigError(self.node.path, "job_queue_names", f"{len(job_queue_names)} names",
+                              f"one name per job queue ARN ({len(arns)})")
+        names: list[str | None] = list(job_queue_names) if job_queue_names is not None else [None] * len(arns)
         self.key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=removal_policy,
                            description=f"{self.node.path}: Batch job events (SNS topic)")
         # EventBridge encrypts what it publishes to the topic with this key.
         self.key.grant(iam.ServicePrincipal(EVENTS_PRINCIPAL), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True,
                                display_name="Batch job events")
-        self.rule = events.Rule(self, "Rule", description=f"{self.node.path}: final states of its Batch jobs",
-                                event_pattern=events.EventPattern(
-                                    source=["aws.batch"], detail_type=["Batch Job State Change"],
-                                    detail={"status": list(FINAL_STATES), "jobQueue": list(job_queue_arns)}))
-        self.rule.add_target(targets.SnsTopic(self.topic))
+        self.rules: list[events.Rule] = []
+        for number, batch in enumerate(pattern_batches(names), start=1):
+            rule = events.Rule(self, "Rule" if number == 1 else f"Rule{number}",
+                               description=f"{self.node.path}: final states of its Batch jobs",
+                               event_pattern=events.EventPattern(
+                                   source=["aws.batch"], detail_type=["Batch Job State Change"],
+                                   detail={"status": list(FINAL_STATES), "jobQueue": [arns[i] for i in batch]}))
+            rule.add_target(targets.SnsTopic(self.topic))
+            self.rules.append(rule)
+        self.rule = self.rules[0]
         self.queues: dict[str, sqs.Queue] = {}
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         for name in queues:

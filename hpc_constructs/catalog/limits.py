@@ -189,6 +189,9 @@ class BatchLimits:
     """What AWS Batch accepts (Batch API model and User Guide; see BATCH_SOURCE)."""
 
     max_compute_environments_per_queue: int = 3  # CreateJobQueue: "up to three compute environments"
+    # Service quotas (User Guide, 'AWS Batch service quotas': "can't be changed. Each quota is Region specific."):
+    max_job_queues: int = 50  # "Maximum number of job queues": per account and Region
+    max_compute_environments: int = 50  # "Maximum number of compute environments across Amazon ECS and Amazon EKS"
     max_security_groups_per_compute_environment: int = 5  # mnp-ce: "no more than five security groups"
     max_fargate_subnets: int = 16  # ComputeResource.subnets: "Fargate compute resources can contain up to 16"
     min_mnp_nodes: int = 2  # a library bound: one node is a container job
@@ -233,6 +236,9 @@ BATCH = BatchLimits()
 # SQS SetQueueAttributes MessageRetentionPeriod: "An integer from 60 seconds (1 minute) to 1,209,600 seconds
 # (14 days). Default: 345,600 (4 days)" (Amazon SQS API Reference; checked 2026-11).
 SQS_MAX_MESSAGE_RETENTION_SECONDS = 1_209_600
+# EventBridge User Guide, 'Amazon EventBridge quotas': "Event pattern size: 2,048 ... Maximum size of an event
+# pattern, in characters" (adjustable; the default is what a new account has). Retrieved 2026-11-23.
+EVENTBRIDGE_MAX_EVENT_PATTERN_CHARS = 2_048
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,12 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, NestedStack, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
+from constructs import Construct
 from hypothesis import strategies as st
 
 from hpc_constructs import (
@@ -403,11 +404,13 @@ def test_a_subscribed_queue_without_dead_letter_queue_is_refused() -> None:
     orchestration = BatchOrchestration(stack, "B", vpc=vpc, compute_environments=[ComputeEnvironmentSpec("cpu")])
     with pytest.raises(ConfigError, match="dead-letter queue"):
         orchestration.subscribe_queue(sqs.Queue(stack, "NoDlq"))
-    quiet = BatchOrchestration(stack, "Quiet", vpc=vpc, job_events=False,
+    # Another app: in the same one, its default queue would take the name Test-default a second time.
+    other = new_stack()
+    quiet = BatchOrchestration(other, "Quiet", vpc=HpcNetwork(other, "Net").vpc, job_events=False,
                                compute_environments=[ComputeEnvironmentSpec("cpu")])
     assert quiet.events_topic is None and quiet.event_queues == {}
     with pytest.raises(ConfigError, match="job_events"):
-        quiet.subscribe_queue(sqs.Queue(stack, "Other"))
+        quiet.subscribe_queue(sqs.Queue(other, "Other"))
 
 
 def test_figures(full: tuple[BatchOrchestration, dict[str, Any]]) -> None:
@@ -496,3 +499,57 @@ def test_log_retention_is_a_cloudwatch_period(days: int, ok: bool) -> None:
     else:
         with pytest.raises(ConfigError, match="log_retention_days"):
             make()
+
+
+def _orchestration(scope: Construct, vpc: ec2.IVpc, queues: int, prefix: str = "q") -> BatchOrchestration:
+    return BatchOrchestration(
+        scope, "Batch", vpc=vpc,
+        compute_environments=[ComputeEnvironmentSpec(f"ce{i}", instance_types=("c7i.large",), max_vcpus=16)
+                              for i in range(queues)],
+        job_queues=[JobQueueSpec(f"{prefix}{i}", (f"ce{i}",)) for i in range(queues)])
+
+
+def test_region_quotas_count_every_orchestration_of_the_app() -> None:
+    """50 job queues and 50 compute environments per account and Region, across nested stacks too."""
+    stack = new_stack()
+    vpc = HpcNetwork(stack, "Net").vpc
+    first = _orchestration(NestedStack(stack, "One"), vpc, 30)
+    # named after the top-level stack, not the nested stack's token
+    assert first.job_queues["q0"].job_queue_name == "Test-q0"
+    with pytest.raises(ConfigError, match=r"'60 job queues'.*at most 50 job queues across every BatchOrchestration"):
+        _orchestration(NestedStack(stack, "Two"), vpc, 30, prefix="r")
+    with pytest.raises(ConfigError, match=r"'Test-q0'.*not used by another BatchOrchestration.*Test/One/Batch"):
+        _orchestration(NestedStack(stack, "Three"), vpc, 2)
+    _orchestration(NestedStack(stack, "Four"), vpc, 20, prefix="s")  # 50 in all: allowed
+    other = new_stack()  # another app is another deploy
+    _orchestration(other, HpcNetwork(other, "Net").vpc, 30)
+
+
+def test_job_events_split_over_rules_that_fit_eventbridge_patterns() -> None:
+    """EventBridge takes at most 2,048 characters a pattern; 30 queues' ARNs need two rules."""
+    stack = new_stack()
+    orchestration = _orchestration(stack, HpcNetwork(stack, "Net").vpc, 30)
+    assert orchestration.events is not None
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    assert len(rules) == len(orchestration.events.rules) == 2
+    listed = [arn["Fn::GetAtt"][0] for r in rules for arn in r["Properties"]["EventPattern"]["detail"]["jobQueue"]]
+    assert sorted(listed) == sorted(stack.resolve(q.logical_id) for q in orchestration.job_queues.values())
+    for rule in rules:
+        pattern = rule["Properties"]["EventPattern"]
+        # every ARN at its longest (partition aws-us-gov, a 14-character Region), with the queue's real name
+        arns = [f"arn:aws-us-gov:batch:ap-southeast-5:123456789012:job-queue/"
+                f"{resources[a['Fn::GetAtt'][0]]['Properties']['JobQueueName']}" for a in pattern["detail"]["jobQueue"]]
+        assert len(json.dumps({**pattern, "detail": {**pattern["detail"], "jobQueue": arns}})) <= 2_048
+        assert rule["Properties"]["Targets"]
+
+
+def test_pattern_batches_fill_each_rule() -> None:
+    from hpc_constructs.job_events import JOB_QUEUE_ARN_PREFIX_CHARS, pattern_batches
+
+    assert pattern_batches([]) == [[]]
+    assert pattern_batches(["q"] * 3) == [[0, 1, 2]]
+    unknown = pattern_batches([None] * 30)  # 128-character names: about ten to a rule
+    assert [len(b) for b in unknown][:2] == [10, 10] and sum(len(b) for b in unknown) == 30
+    per_arn = JOB_QUEUE_ARN_PREFIX_CHARS + 10 + 4
+    assert all(len(b) * per_arn <= 2_048 for b in pattern_batches(["x" * 10] * 100))
