@@ -202,6 +202,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=15, help="profile entries to report")
     parser.add_argument("--scale", action=argparse.BooleanOptionalAction, default=True,
                         help="also run benchmarks/scale.py (1, 10, 50 Batch queues)")
+    parser.add_argument("--scale-runs", type=int, default=3, help="whole-process runs per scale size")
     parser.add_argument("--suite", action=argparse.BooleanOptionalAction, default=True,
                         help="also time `make test` once")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -279,7 +280,18 @@ def main() -> int:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         import scale  # benchmarks/scale.py
 
-        lines += ["", "## Scale", "", scale.markdown(scale.measure(runs=3))]
+        results = scale.run_benchmark(runs=args.scale_runs)
+        scale_file = ROOT / "benchmarks" / "scale.md"
+        scale_file.write_text(scale.render(results, f"python benchmarks/bench.py (--scale-runs {args.scale_runs})"))
+        wall = results["fits"]["wall"]
+        lines += ["", "## Scale (benchmarks/scale.md)", "",
+                  "| Batch queues (10 instance types each) | synth median s | templates (nested) | largest template |",
+                  "|---:|---:|---:|---|"]
+        lines += [f"| {row['queues']} | {row['wall']['median']:.1f} | {row['templates']} ({row['nested']}) | "
+                  f"{row['max_resources']} resources, {row['max_bytes']:,} bytes |" for row in results["rows"]]
+        lines += ["", f"Fit over every run: time = {wall['a']:.2f} s + {wall['b']:.3f} s x queues "
+                      f"(R^2 {wall['r_squared_medians']:.3f} over the medians): "
+                      f"{'linear' if wall['linear'] else 'NOT linear'}."]
     if args.suite:
         seconds = time_suite()
         lines += ["", "## Test suite", "",

@@ -50,6 +50,15 @@ def stacks(outdir: Path) -> list[dict[str, Any]]:
             "bytes": template_path.stat().st_size,
             "figures": figures,
         })
+    # Nested stacks (stacks/nesting.py) are templates of their own, under the same limits.
+    for template_path in sorted(outdir.glob("*.nested.template.json")):
+        template = json.loads(template_path.read_text())
+        rows.append({
+            "name": f"{template_path.name.removesuffix('.nested.template.json')} (nested)",
+            "resources": len(template.get("Resources", {})),
+            "bytes": template_path.stat().st_size,
+            "figures": [],
+        })
     return rows
 
 

@@ -248,3 +248,13 @@ def _walk(node: object) -> Iterator[dict[str, Any]]:
     elif isinstance(node, list):
         for value in node:
             yield from _walk(value)
+
+
+def test_the_synth_summary_lists_the_nested_templates_within_the_limits(scale: Synthesized) -> None:
+    """`make synth`'s summary (scripts/summary.py) checks every template against the limits, nested ones too."""
+    from scripts.summary import over_limits, stacks
+
+    rows = stacks(scale.outdir)
+    nested = [r for r in rows if r["name"].endswith("(nested)")]
+    assert len(rows) == len(scale.templates) and len(nested) == len(list(scale.outdir.glob("*.nested.template.json")))
+    assert nested and over_limits(rows) == []
