@@ -18,6 +18,7 @@ from hpc_constructs.catalog.limits import (
     IO1_SMALL_VOLUME_MAX_IOPS,
     IO1_SMALL_VOLUME_MAX_THROUGHPUT_MIBPS,
     IO2_MAX_THROUGHPUT_MIBPS,
+    LAUNCH_TEMPLATE_GP3_MAX_IOPS,
     EbsVolumeLimits,
 )
 from hpc_constructs.errors import ConfigError
@@ -105,6 +106,12 @@ def check_ebs(path: str, spec: EbsSpec, index: int = 0) -> EbsFigures:
         if spec.availability_zone is not None:
             raise ConfigError(path, f"{prop}.availability_zone", spec.availability_zone,
                               "None with attach='per_node' (each node's volume is made in the node's AZ)")
+        if spec.volume_type == "gp3" and iops is not None and iops > LAUNCH_TEMPLATE_GP3_MAX_IOPS:
+            raise ConfigError(path, f"{prop}.iops", iops,
+                              f"at most {LAUNCH_TEMPLATE_GP3_MAX_IOPS:,} IOPS for a gp3 volume with attach='per_node'",
+                              hint="EC2 takes up to 80,000 on a gp3 volume, but a launch template's block device is "
+                                   "still validated against 16,000 (CDK's CloudFormation validation and cfn-lint): "
+                                   "use io2 for more per node, or attach='one_node' (a standalone volume).")
     return EbsFigures(name, spec.volume_type, spec.size_gib, iops, throughput, basis, spec.attach)
 
 

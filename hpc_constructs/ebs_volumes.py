@@ -15,6 +15,7 @@ from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs_volumes
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.mounting import MountTarget, Nodes, removal, rules_scope, start_mount
+from hpc_constructs.nag import flatten_cfn_reference
 
 EBS_MOUNT_ROOT = "/ebs"
 
@@ -243,8 +244,9 @@ class EbsVolumes(Construct):
             id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             reason="ec2:DescribeVolumes has no resource-level permissions.",
         ), Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:"
-               "<AWS::AccountId>:instance/*]",
+            # as cdk-nag flattens it: arn:<AWS::Partition>:ec2:<AWS::Region>:... in an environment-agnostic
+            # stack, arn:aws:ec2:us-east-1:111122223333:instance/* in one bound to an account and Region
+            id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{flatten_cfn_reference(Stack.of(role).resolve(instance_arn))}]",
             reason="Instances of an Auto Scaling group are not known at synth time; the statement is "
                    "limited to instances carrying this fleet's hpc-constructs:fleet tag.",
         ))

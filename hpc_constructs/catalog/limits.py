@@ -89,6 +89,13 @@ EBS_VOLUME_TYPES: Mapping[str, EbsVolumeLimits] = MappingProxyType({
 })
 
 
+# A gp3 volume in a launch template (attach='per_node'): EC2 takes the 80,000 IOPS above, but the validators
+# that gate synth still cap a block-device mapping's gp3 IOPS at 16,000 (CDK's CloudFormation validation,
+# E3671, and cfn-lint 1.58's schema extension aws_ec2_instance/blockdevicemappings.json, which launch templates
+# use too; checked 2026-11-23). A template past it fails synth, so the EBS rules refuse it first.
+LAUNCH_TEMPLATE_GP3_MAX_IOPS = 16_000
+
+
 @dataclass(frozen=True, slots=True)
 class LustreDeploymentLimits:
     """What CreateFileSystem accepts for one FSx for Lustre deployment type and storage type."""

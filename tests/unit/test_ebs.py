@@ -171,3 +171,11 @@ def test_attach_modes() -> None:
         check_ebs("P", EbsSpec(100, "io2", iops=3_000, multi_attach=True, attach="per_node"))
     with pytest.raises(ConfigError, match="availability_zone"):
         check_ebs("P", EbsSpec(100, "gp3", availability_zone="us-east-1a", attach="per_node"))
+
+
+def test_per_node_gp3_iops_stay_within_what_launch_templates_are_validated_against() -> None:
+    """Found by `make fuzz`: CDK's validation and cfn-lint cap a launch template's gp3 at 16,000 IOPS."""
+    assert check_ebs("P", EbsSpec(100, "gp3", iops=16_000, attach="per_node")).iops == 16_000
+    with pytest.raises(ConfigError, match=r"iops=16001 .*at most 16,000 IOPS for a gp3 volume with attach='per_node'"):
+        check_ebs("P", EbsSpec(100, "gp3", iops=16_001, attach="per_node"))
+    assert check_ebs("P", EbsSpec(200, "gp3", iops=80_000)).iops == 80_000  # a standalone volume: today's limit

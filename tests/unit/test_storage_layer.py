@@ -441,3 +441,27 @@ def test_more_than_21_volumes_attached_at_boot_is_refused() -> None:
                  ).mount_on(fleet)  # /dev/sdf to /dev/sdz
     with pytest.raises(ConfigError, match="at most 21 volumes attached at boot"):
         StorageLayer(stack, "B", vpc=network.vpc, ebs_volumes=[EbsSpec(10, "gp3")]).mount_on(fleet)
+
+
+def test_a_volume_mounted_in_a_stack_bound_to_an_account_passes_cdk_nag() -> None:
+    """Found by `make fuzz`: in a stack with account and Region, cdk-nag names the instance ARN of ec2:AttachVolume
+    with concrete values (arn:aws:ec2:us-east-1:111122223333:instance/*), and the acknowledgment must match that."""
+    from pathlib import Path
+
+    from aws_cdk import Environment, Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    from tests.support import new_app
+
+    app = new_app()
+    stack = Stack(app, "Bound", env=Environment(account="111122223333", region="us-east-1"))
+    network = HpcNetwork(stack, "Net")
+    fleet = ComputeFleet(stack, "Cpu", vpc=network.vpc, instance_types=["c7i.large"], max_capacity=1)
+    storage = StorageLayer(stack, "Storage", vpc=network.vpc, ebs_volumes=[EbsSpec(200, "st1", name="data")])
+    storage.mount_on(fleet)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    report = json.loads((Path(app.synth().directory) / "validation-report.json").read_text())
+    (nag,) = [r for r in report["pluginReports"] if r["pluginName"] == "AwsSolutions"]
+    assert nag["violations"] == []
+    suppressed = [v["ruleName"] for v in nag["suppressedViolations"]]
+    assert "AwsSolutions-IAM5[Resource::arn:aws:ec2:us-east-1:111122223333:instance/*]" in suppressed
