@@ -39,11 +39,13 @@ def _fleet_synthesizes_cleanly_or_raises_config_error(names: list[str], efa: boo
 
 
 def test_fleet_synthesizes_cleanly_or_raises_config_error() -> None:
-    """Random fleets: each synthesizes cleanly with a valid layout or is a ConfigError, and both happen often."""
+    """Random fleets: each synthesizes cleanly with a valid layout or is a ConfigError, and both happen often.
+
+    12 examples in `make test`; `make fuzz` (benchmarks/fuzz.py) runs 1,000 random fleets with cdk-nag too."""
     accepted, examples = hypothesis_outcomes(
-        _fleet_synthesizes_cleanly_or_raises_config_error, max_examples=30,
+        _fleet_synthesizes_cleanly_or_raises_config_error, max_examples=12,
         names=TYPE_LISTS, efa=st.sampled_from([None, True, False]),
         placement_group=st.sampled_from([None, True, False]), spot=st.booleans(), max_capacity=st.integers(0, 4))
-    assert examples >= 30
+    assert examples >= 12
     assert accepted >= examples // 3, f"only {accepted} of {examples} random fleets synthesized"
-    assert examples - accepted >= examples // 10, f"only {examples - accepted} of {examples} were refused"
+    assert examples - accepted >= 1, f"only {examples - accepted} of {examples} were refused"
