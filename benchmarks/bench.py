@@ -210,7 +210,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=15, help="profile entries to report")
     parser.add_argument("--scale", action=argparse.BooleanOptionalAction, default=True,
                         help="also run benchmarks/scale.py (1, 10, 50 Batch queues)")
-    parser.add_argument("--scale-runs", type=int, default=3, help="whole-process runs per scale size")
+    parser.add_argument("--scale-runs", type=int, default=5, help="whole-process runs per scale size")
     parser.add_argument("--suite", action=argparse.BooleanOptionalAction, default=True,
                         help="also time `make test` once")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -299,7 +299,7 @@ def main() -> int:
                   f"{row['max_resources']} resources, {row['max_bytes']:,} bytes |" for row in results["rows"]]
         lines += ["", f"Fit over every run: time = {wall['a']:.2f} s + {wall['b']:.3f} s x queues "
                       f"(R^2 {wall['r_squared_medians']:.3f} over the medians): "
-                      f"{'linear' if wall['linear'] else 'NOT linear'}."]
+                      f"{wall['growth']} (only super-linear growth would break 'synth time grows linearly')."]
     args.out.write_text("\n".join(lines) + "\n")  # written before the suite runs: it takes minutes
     if args.suite:
         seconds, outcome = time_suite()

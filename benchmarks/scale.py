@@ -173,8 +173,24 @@ def run_benchmark(runs: int = 3, sizes: Sequence[int] = SIZES) -> dict[str, Any]
         line["linear"] = line["r_squared_medians"] >= LINEAR_R_SQUARED and all(
             abs(residuals[row["queues"]]) <= max(row[measure]["max"] - row[measure]["min"],
                                                  0.05 * row[measure]["median"]) for row in rows)
+        line["growth"] = growth(rows, measure, linear=line["linear"])
         fits[measure] = line
     return {"rows": rows, "fits": fits, "runs": runs, **_machine()}
+
+
+SUPERLINEAR_FACTOR = 1.25  # a later size's cost per queue this much above an earlier one's is super-linear
+
+
+def growth(rows: Sequence[dict[str, Any]], measure: str, *, linear: bool) -> str:
+    """'linear'; else 'sub-linear' when each further queue costs no more than at the sizes before (within
+    SUPERLINEAR_FACTOR), else 'super-linear': the one that breaks "synth time must grow linearly"."""
+    if linear:
+        return "linear"
+    steps = [(b[measure]["median"] - a[measure]["median"]) / (b["queues"] - a["queues"])
+             for a, b in itertools.pairwise(rows)]
+    rising = any(later > SUPERLINEAR_FACTOR * max(earlier, 1e-9)
+                 for i, earlier in enumerate(steps) for later in steps[i + 1:])
+    return "super-linear" if rising else "sub-linear"
 
 
 def _machine() -> dict[str, str]:
@@ -238,9 +254,11 @@ def render(results: dict[str, Any], command: str) -> str:
                        f"(with its fleet and environment) costs about {line['b']:.2f} s. R^2 over the runs, "
                        f"{line['r_squared']:.3f}, is the run-to-run noise of the machine.")
         else:
-            out.append(f"{label} is not shown to grow linearly: R^2 of the medians {line['r_squared_medians']:.3f} "
-                       f"(linear needs {LINEAR_R_SQUARED}), or a median further from the line than its size's "
-                       f"spread; the slope is {line['b']:.2f} s per queue.")
+            out.append(f"{label} is {line['growth']}: the line does not follow the medians closely enough to call it "
+                       f"linear (R^2 of the medians {line['r_squared_medians']:.3f}, linear needs {LINEAR_R_SQUARED}, "
+                       f"or a median further from the line than its size's spread), and a further queue costs "
+                       f"{'more' if line['growth'] == 'super-linear' else 'no more'} at the larger sizes than at the "
+                       f"smaller; the slope is {line['b']:.2f} s per queue.")
         out.append("")
     steps = [f"{a['queues']} to {b['queues']} queues: "
              f"{(b['wall']['median'] - a['wall']['median']) / (b['queues'] - a['queues']):.2f} s"
