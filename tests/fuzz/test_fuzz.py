@@ -18,7 +18,7 @@ import benchmarks.fuzz as fuzz
 from hpc_constructs import ConfigError, HpcNetwork
 from tests.cfn_lint import findings
 
-EXAMPLES = 10
+EXAMPLES = 6
 NETWORK = {"network": {"max_azs": 2, "nat_gateways": 1, "env": False, "dual_stack": False}}
 
 
