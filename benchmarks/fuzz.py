@@ -20,7 +20,7 @@ bastion beside it). Each example ends one of three ways:
 
 Each construct runs in one process of its own (jsii starts once per construct; one process for all five
 would keep every app's objects in jsii's node process, gigabytes by the end), cfn-lint's rules are loaded
-once (tests/cfn_lint.py's `findings` loads them on every call, which is half its cost), and hypothesis runs
+once (tests/cfn_lint.py's `findings`), identical templates are linted once, and hypothesis runs
 from a fixed seed (--seed) with no database, so a run draws the same examples every time while the
 strategies stay the same. The examples are counted here, not taken from max_examples.
 """
@@ -57,10 +57,6 @@ from aws_cdk import aws_ec2 as ec2  # noqa: E402
 from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk import aws_secretsmanager as secretsmanager  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
-from cfnlint.api import ManualArgs  # noqa: E402
-from cfnlint.config import ConfigMixIn  # noqa: E402
-from cfnlint.decode.decode import decode_str  # noqa: E402
-from cfnlint.runner import Runner, run_template_by_data  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
 import hpc_constructs  # noqa: E402
@@ -79,7 +75,7 @@ from hpc_constructs import (  # noqa: E402
     LustreSpec,
     StorageLayer,
 )
-from tests.cfn_lint import IGNORED_RULES, REGIONS  # noqa: E402
+from tests.cfn_lint import findings  # noqa: E402
 from tests.support import new_app  # noqa: E402
 
 STACK = "Fuzz"
@@ -95,35 +91,21 @@ SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.larg
 
 
 class Linter:
-    """tests/cfn_lint.py's `findings` (same regions, same ignored rules, same lines) with the rules loaded once.
-
-    cfnlint.api.lint reloads every rule on each call unless given a RulesCollection, which the Runner's
-    rules are not; running the template through run_template_by_data with the Runner's rules is what lint
-    does inside, minus the reload. tests/fuzz/test_fuzz.py checks that both give the same lines.
-    """
+    """tests/cfn_lint.py's `findings` (its rules loaded once a process), each distinct template linted once."""
 
     CACHED = 4_096  # templates whose findings are kept: recipes that differ only where the template does not
     # show it (a mode, a value the construct ignores) synthesize the same template, linted once
 
     def __init__(self) -> None:
-        self._config = ManualArgs(regions=REGIONS, ignore_checks=sorted(IGNORED_RULES))
-        self._rules = Runner(ConfigMixIn(**self._config)).rules
         self._seen: collections.OrderedDict[str, list[str]] = collections.OrderedDict()
 
     def findings(self, template: dict[str, Any], *, warnings: bool = True) -> list[str]:
         key = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
         if key not in self._seen:
-            self._seen[key] = self._lint(json.dumps(template))
+            self._seen[key] = findings(template)
             if len(self._seen) > self.CACHED:
                 self._seen.popitem(last=False)
         return [f for f in self._seen[key] if warnings or f[0] != "W"]
-
-    def _lint(self, text: str) -> list[str]:
-        decoded, errors = decode_str(text)
-        matches = errors or ([] if decoded is None else
-                             list(run_template_by_data(decoded, ConfigMixIn(**self._config), self._rules)))
-        return [f"{m.rule.id} {m.path_string if hasattr(m, 'path_string') else m.path}: {m.message}"
-                for m in matches if m.rule.id[0] != "I"]
 
 
 # -- builders: a recipe (fuzz_strategies.py) into constructs in one stack -------------------------------------------

@@ -109,9 +109,10 @@ def check_ebs(path: str, spec: EbsSpec, index: int = 0) -> EbsFigures:
         if spec.volume_type == "gp3" and iops is not None and iops > LAUNCH_TEMPLATE_GP3_MAX_IOPS:
             raise ConfigError(path, f"{prop}.iops", iops,
                               f"at most {LAUNCH_TEMPLATE_GP3_MAX_IOPS:,} IOPS for a gp3 volume with attach='per_node'",
-                              hint="EC2 takes up to 80,000 on a gp3 volume, but a launch template's block device is "
-                                   "still validated against 16,000 (CDK's CloudFormation validation and cfn-lint): "
-                                   "use io2 for more per node, or attach='one_node' (a standalone volume).")
+                              hint=f"EC2 takes up to {limits.max_iops:,} on a gp3 volume, but a launch template's "
+                                   f"block device is still validated against {LAUNCH_TEMPLATE_GP3_MAX_IOPS:,} (CDK's "
+                                   "CloudFormation validation and cfn-lint): use io2 for more per node, or "
+                                   "attach='one_node' (a standalone volume).")
     return EbsFigures(name, spec.volume_type, spec.size_gib, iops, throughput, basis, spec.attach)
 
 

@@ -36,18 +36,28 @@ MAX_RECEIVE_COUNT = 5
 JOB_QUEUE_ARN_PREFIX_CHARS = len("arn:aws-us-gov:batch:ap-southeast-5:123456789012:job-queue/")
 
 
+def job_queue_arn_chars(name: str | None) -> int:
+    """What one queue adds to a pattern: its quoted ARN at the longest, and the ", " before it. A name that is
+    None (not known at synth) counts as Batch's longest (128 characters)."""
+    return JOB_QUEUE_ARN_PREFIX_CHARS + (BATCH.max_name_length if name is None else len(name)) + 4
+
+
+def pattern_base_chars() -> int:
+    """The pattern without queues: source, detail type, final states."""
+    return len(json.dumps(_pattern([])))
+
+
 def pattern_batches(job_queue_names: Sequence[str | None]) -> list[list[int]]:
     """The queues (by index) of each job-events rule, so that every rule's pattern fits EventBridge's limit.
 
-    A name that is None (not known at synth) counts as Batch's longest (128 characters). Queues keep their
-    order; one rule takes as many as fit, then the next rule starts.
+    Each queue costs job_queue_arn_chars. Queues keep their order; one rule takes as many as fit, then the
+    next rule starts.
     """
-    overhead = len(json.dumps(_pattern([])))
+    overhead = pattern_base_chars()
     batches: list[list[int]] = [[]]
     size = overhead
     for index, name in enumerate(job_queue_names):
-        # the quoted ARN, and the ", " that separates it from the one before
-        cost = JOB_QUEUE_ARN_PREFIX_CHARS + (BATCH.max_name_length if name is None else len(name)) + 4
+        cost = job_queue_arn_chars(name)
         if batches[-1] and size + cost > EVENTBRIDGE_MAX_EVENT_PATTERN_CHARS:
             batches.append([])
             size = overhead

@@ -28,7 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hpc_constructs import ConfigError, StorageLayer, catalog
-from hpc_constructs.catalog.limits import CLOUDFORMATION
+from hpc_constructs.catalog.limits import CLOUDFORMATION, EVENTBRIDGE_MAX_EVENT_PATTERN_CHARS
+from hpc_constructs.job_events import job_queue_arn_chars, pattern_base_chars
 from stacks.config import BatchConfig, ComputeEnvironmentConfig, FleetConfig, MultiNodeJobConfig, StorageConfig
 
 # What a template may hold by the estimate: CloudFormation's 500 resources and 1,000,000 bytes, less a
@@ -37,13 +38,11 @@ from stacks.config import BatchConfig, ComputeEnvironmentConfig, FleetConfig, Mu
 # reads.
 MAX_RESOURCES = 400
 MAX_BYTES = 800_000
-# An EventBridge event pattern holds at most 2,048 characters ('Amazon EventBridge quotas': event pattern
-# size, adjustable to 4,096). BatchOrchestration's job-events rule lists every queue's ARN in one pattern, so
-# a template's queues are limited too: each ARN counted at its longest (partition aws-us-gov, a 14-character
-# Region), with its quotes and comma.
-MAX_EVENT_PATTERN_CHARS = 2_048
-EVENT_PATTERN_CHARS = 150  # the pattern without queues: source, detail type, final states
-QUEUE_ARN_CHARS = len('"arn:aws-us-gov:batch:ap-southeast-4:123456789012:job-queue/",')  # and <stack>-<name>
+# An EventBridge event pattern holds at most 2,048 characters (catalog.limits). JobEvents splits its rules to fit
+# it; a group still keeps its queues within one pattern, so that each group has one job-events rule. Each queue
+# is counted as JobEvents counts it (its ARN at the longest partition and Region, with its quotes and comma).
+MAX_EVENT_PATTERN_CHARS = EVENTBRIDGE_MAX_EVENT_PATTERN_CHARS
+EVENT_PATTERN_CHARS = pattern_base_chars()  # the pattern without queues: source, detail type, final states
 
 FLEET_GROUP_ID = "Fleets{}"  # ComputeStack's nested stacks: Fleets1, Fleets2, ...
 BATCH_GROUP_ID = "Queues{}"  # BatchStack's nested stacks: Queues1, Queues2, ...
@@ -426,7 +425,7 @@ def batch_unit_footprint(path: str, unit: BatchUnit, batch: BatchConfig, *, stor
         footprint += _resources(f"{path}/Queue{queue.name}", 1, len(queue.compute_environments) * QUEUE_ORDER_BYTES,
                                 2 * OUTPUT_BYTES, EVENTS_RULE_QUEUE_BYTES)  # its ARN out, for users and the parent
         if batch.job_events:
-            footprint += Footprint(pattern=QUEUE_ARN_CHARS + len(f"{stack_name}-{queue.name}"))
+            footprint += Footprint(pattern=job_queue_arn_chars(f"{stack_name}-{queue.name}"))
     volumes = (storage.mount_points if storage is not None else 0) * STORAGE_VOLUME_BYTES
     for job in multi_node:
         devices = _interfaces(_types([job.instance_type])) if job.efa is not False else 0

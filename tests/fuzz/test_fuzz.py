@@ -80,7 +80,7 @@ def test_a_cfn_lint_finding_is_a_failure(monkeypatch: pytest.MonkeyPatch, linter
 
 
 def test_the_fuzz_linter_finds_what_tests_cfn_lint_finds(linter: fuzz.Linter) -> None:
-    """benchmarks/fuzz.py loads cfn-lint's rules once; it must report the same lines as tests/cfn_lint.py."""
+    """benchmarks/fuzz.py caches tests/cfn_lint.py's findings per template: the same lines, warnings filtered."""
     broken = {"Resources": {
         "Template": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": {
             "InstanceType": "p5.huge", "Foo": 1}}},

@@ -521,6 +521,8 @@ def test_region_quotas_count_every_orchestration_of_the_app() -> None:
     with pytest.raises(ConfigError, match=r"'Test-q0'.*not used by another BatchOrchestration.*Test/One/Batch"):
         _orchestration(NestedStack(stack, "Three"), vpc, 2)
     _orchestration(NestedStack(stack, "Four"), vpc, 20, prefix="s")  # 50 in all: allowed
+    with pytest.raises(ConfigError, match=r"'51 job queues'"):
+        _orchestration(NestedStack(stack, "Five"), vpc, 1, prefix="t")
     other = new_stack()  # another app is another deploy
     _orchestration(other, HpcNetwork(other, "Net").vpc, 30)
 
@@ -545,7 +547,21 @@ def test_job_events_split_over_rules_that_fit_eventbridge_patterns() -> None:
 
 
 def test_pattern_batches_fill_each_rule() -> None:
-    from hpc_constructs.job_events import JOB_QUEUE_ARN_PREFIX_CHARS, pattern_batches
+    from hpc_constructs.job_events import (
+        JOB_QUEUE_ARN_PREFIX_CHARS,
+        job_queue_arn_chars,
+        pattern_base_chars,
+        pattern_batches,
+    )
+
+    # the boundary: queues that fill 2,048 characters exactly share one rule; one character more needs two
+    room = 2_048 - pattern_base_chars()
+    count = room // job_queue_arn_chars("q")
+    last = "q" * (1 + room - count * job_queue_arn_chars("q"))
+    names = ["q"] * (count - 1) + [last]
+    assert pattern_base_chars() + sum(job_queue_arn_chars(n) for n in names) == 2_048
+    assert pattern_batches(names) == [list(range(count))]
+    assert pattern_batches([*names[:-1], last + "x"]) == [list(range(count - 1)), [count - 1]]
 
     assert pattern_batches([]) == [[]]
     assert pattern_batches(["q"] * 3) == [[0, 1, 2]]
@@ -553,3 +569,24 @@ def test_pattern_batches_fill_each_rule() -> None:
     assert [len(b) for b in unknown][:2] == [10, 10] and sum(len(b) for b in unknown) == 30
     per_arn = JOB_QUEUE_ARN_PREFIX_CHARS + 10 + 4
     assert all(len(b) * per_arn <= 2_048 for b in pattern_batches(["x" * 10] * 100))
+
+
+def test_compute_environments_count_across_orchestrations_to_fifty() -> None:
+    """Three environments a queue: the 50-environment quota is reached before the 50-queue one."""
+    def three_per_queue(scope: Construct, vpc: ec2.IVpc, queues: int, prefix: str) -> BatchOrchestration:
+        return BatchOrchestration(
+            scope, "Batch", vpc=vpc,
+            compute_environments=[ComputeEnvironmentSpec(f"{prefix}{i}", instance_types=("c7i.large",), max_vcpus=16)
+                                  for i in range(3 * queues)],
+            job_queues=[JobQueueSpec(f"{prefix}q{i}", tuple(f"{prefix}{3 * i + k}" for k in range(3)))
+                        for i in range(queues)])
+
+    stack = new_stack()
+    vpc = HpcNetwork(stack, "Net").vpc
+    three_per_queue(NestedStack(stack, "One"), vpc, 10, "a")  # 30 environments
+    three_per_queue(NestedStack(stack, "Two"), vpc, 6, "b")   # 48
+    BatchOrchestration(NestedStack(stack, "Three"), "Batch", vpc=vpc, job_events=False,  # 50: allowed
+                       compute_environments=[ComputeEnvironmentSpec(n, instance_types=("c7i.large",), max_vcpus=16)
+                                             for n in ("c0", "c1")], job_queues=[JobQueueSpec("cq", ("c0", "c1"))])
+    with pytest.raises(ConfigError, match=r"'51 compute environments'.*at most 50 compute environments"):
+        _orchestration(NestedStack(stack, "Four"), vpc, 1, prefix="d")

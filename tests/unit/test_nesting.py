@@ -19,6 +19,7 @@ from aws_cdk import NestedStack, Stack
 from app import load_config
 from hpc_constructs import ConfigError
 from hpc_constructs.catalog import limits
+from hpc_constructs.job_events import job_queue_arn_chars
 from stacks import build_reference_app, nesting, parse_config
 from stacks.batch_stack import BatchStack
 from stacks.compute_stack import ComputeStack
@@ -174,7 +175,7 @@ def test_queues_past_one_job_events_pattern_split_the_batch_stack() -> None:
     assert grouping.estimate.pattern > nesting.MAX_EVENT_PATTERN_CHARS
     assert grouping.groups is not None and len(grouping.groups) == 2
     assert all(e.pattern <= nesting.MAX_EVENT_PATTERN_CHARS for e in grouping.group_estimates)
-    per_queue = nesting.QUEUE_ARN_CHARS + len("HpcBatch-q00")
+    per_queue = job_queue_arn_chars("HpcBatch-q00")
     assert grouping.group_estimates[0].pattern + per_queue > nesting.MAX_EVENT_PATTERN_CHARS  # full
     _, without_events = plan_batch("HpcBatch", _batch(**section, job_events=False), storage=None, fleets={})
     assert not without_events.nested
