@@ -58,8 +58,11 @@ synth: setup
 deploy-local: synth
 	$(BIN)/python scripts/deploy_local.py --app cdk.out
 
-deploy: synth
+# Before any AWS call (the synth's lookups included): refuse a config that still holds example values.
+deploy: setup
 	@if [ -n "$$AWS_ENDPOINT_URL" ]; then echo "make deploy: AWS_ENDPOINT_URL is set ($$AWS_ENDPOINT_URL); unset it to deploy to AWS" >&2; exit 1; fi
+	$(BIN)/python scripts/deploy_check.py $(CONFIG)
+	$(MAKE) --no-print-directory synth CONFIG=$(CONFIG)
 	$(CDK) bootstrap --app cdk.out
 	$(CDK) deploy --all --app cdk.out
 
