@@ -30,7 +30,8 @@ Impacts, most severe first:
 Exit status: 1 when any line is `data loss` or `fails`, else 0 (2 for bad arguments). `--json` prints the lines as a
 list of objects with the fields stack, logical_id, type, cause and impact.
 
-Resource types without a schema (custom resources) are not judged: the text report names them.
+Resource types without a schema (third-party and private types) are not judged: the text report names them; custom
+resources (Custom::*) are judged by the schema of AWS::CloudFormation::CustomResource.
 Needs cfn-lint (`pip install "hpc-constructs[changes]"`). Plain Python over the assemblies' JSON: this module
 imports no CDK module and calls no AWS API (importing the hpc_constructs package still loads aws-cdk-lib).
 """
