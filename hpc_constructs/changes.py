@@ -431,6 +431,10 @@ class _Comparison:
                     found = True
             if not found:
                 break
+        for replacement in self.replaced.values():  # what else changes under a replaced resource: a new parent
+            if replacement.old == replacement.new:
+                replacement.causes += [c for c in self._cascade_causes(replacement.new)
+                                       if c not in replacement.causes]
 
     def _direct_causes(self, old_key: Key, new_key: Key) -> list[str]:
         old, new = self._resource(self.old, old_key), self._resource(self.new, new_key)

@@ -202,6 +202,15 @@ def test_a_new_cluster_replaces_its_node_groups_and_queues_whose_names_are_then_
     assert found[1].cause.startswith("ClusterId changes: Cluster is replaced (create-only in the schema)")
 
 
+def test_a_node_group_with_new_instance_types_in_a_new_cluster_takes_no_name(tmp_path: Path) -> None:
+    both = edited(edited(SLURM, "App", "Cluster", Size="MEDIUM"), "App", "Group",
+                  InstanceConfigs=[{"InstanceType": "m7i.large"}])
+    group = next(c for c in compare(tmp_path, SLURM, both) if c.logical_id == "Group")
+    assert group.impact == DISRUPTS
+    assert group.cause.startswith('InstanceConfigs [{"InstanceType":"c7i.large"}] -> [{"InstanceType":"m7i.large"}] '
+                                  "(create-only in the schema); ClusterId changes: Cluster is replaced")
+
+
 def test_a_stateless_replacement_is_replaced(tmp_path: Path) -> None:
     old = {"S": {"Rule": resource("AWS::EC2::SecurityGroupIngress", GroupId="sg-1", IpProtocol="tcp", FromPort=22,
                                   ToPort=22, CidrIp="203.0.113.0/24")}}
