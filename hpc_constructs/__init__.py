@@ -31,6 +31,7 @@ from hpc_constructs.network import HpcNetwork
 from hpc_constructs.slurm import SlurmCluster, SlurmNodeGroup
 from hpc_constructs.slurm_plan import LoginNodesSpec, NodeGroupSpec, SlurmQueueSpec
 from hpc_constructs.snowball import SnowballImportSpec
+from hpc_constructs.ssh_users import SshUser, SshUsers
 from hpc_constructs.storage import StorageLayer
 
 __all__ = [
@@ -66,6 +67,8 @@ __all__ = [
     "SlurmNodeGroup",
     "SlurmQueueSpec",
     "SnowballImportSpec",
+    "SshUser",
+    "SshUsers",
     "StorageLayer",
     "catalog",
 ]

@@ -17,6 +17,7 @@ from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, launch_template_interfaces, plan_fleet
+from hpc_constructs.ssh_users import SshUsers
 
 SCRATCH_MOUNT_POINT = "/scratch"
 # Every instance carries this tag (value: the fleet's construct path), so that IAM policies can name
@@ -66,6 +67,8 @@ class ComputeFleet(Construct):
                              (1.25.0 or later).
       efa_installer_key_fingerprint: None pins the fingerprint AWS documents for the installer's key.
       notifications_topic: None. An SNS topic for the group's launch/terminate notifications.
+      ssh_users: None. An SshUsers: the people who may SSH to the nodes (through an HaBastion), each with their
+                 own account (the same UID on every node), their keys, no sudo.
 
     Rules (checked at synth time, in this order, by fleet_plan.plan_fleet):
       known, distinct instance types; ENA on every type; one (Linux) architecture; EFA only where
@@ -119,6 +122,7 @@ class ComputeFleet(Construct):
         efa_installer_version: str | None = None,
         efa_installer_key_fingerprint: str | None = None,
         notifications_topic: sns.ITopic | None = None,
+        ssh_users: SshUsers | None = None,
     ) -> None:
         super().__init__(scope, id)
         if subnet is not None and vpc_subnets is not None:
@@ -175,6 +179,11 @@ class ComputeFleet(Construct):
         # Users and their jobs on a node are not the node: the instance role stays root's (hpc-imds-guard).
         self.install_boot_script(boot.IMDS_GUARD_SCRIPT)
         self.add_boot_commands(*boot.imds_guard())
+        if ssh_users is not None:
+            if not isinstance(ssh_users, SshUsers):
+                raise ConfigError(self.node.path, "ssh_users", type(ssh_users).__name__, "an SshUsers")
+            self.add_boot_commands(*ssh_users.boot_commands(self))
+            ssh_users.grant_read(self.role)
         if plan.efa_software == "install":
             self.install_boot_script("hpc-efa-install")
             self.add_boot_commands(boot.step(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import jsii
-from aws_cdk import CfnOutput, CfnResource, Names, RemovalPolicy, Stack, Token
+from aws_cdk import ArnFormat, CfnOutput, CfnResource, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_datasync as datasync
 from aws_cdk import aws_directconnect as directconnect
 from aws_cdk import aws_ec2 as ec2
@@ -231,8 +231,15 @@ class DataTransferLayer(Construct):
                 cfn_task.node.add_dependency(policy)
 
     def _log_policy(self, log_groups: list[logs.LogGroup]) -> logs.ResourcePolicy:
-        """One CloudWatch Logs resource policy for the layer's task log groups (a Region holds at most 10)."""
+        """One CloudWatch Logs resource policy for the layer's task log groups.
+
+        A Region holds at most 10 resource policies of at most 5,120 characters each (CloudWatch Logs quotas): the
+        policy names the log groups by a prefix, not one ARN per task, so that it does not grow with the tasks.
+        CloudFormation names a log group it creates <stack name>-<logical ID>-<suffix>: the prefix is this stack's
+        name, and the conditions keep it to this account's DataSync tasks.
+        """
         stack = Stack.of(self)
+        del log_groups  # named by their prefix
         return logs.ResourcePolicy(
             self, "DataSyncLogsPolicy",
             resource_policy_name=f"{Names.unique_id(self)[-200:]}-DataSync",
@@ -240,7 +247,9 @@ class DataTransferLayer(Construct):
                 sid="DataSyncLogsToCloudWatchLogs",
                 principals=[iam.ServicePrincipal(DATASYNC_PRINCIPAL)],
                 actions=["logs:PutLogEvents", "logs:CreateLogStream"],
-                resources=[group.log_group_arn for group in log_groups],
+                resources=[stack.format_arn(service="logs", resource="log-group",
+                                            resource_name=f"{stack.stack_name}-*",
+                                            arn_format=ArnFormat.COLON_RESOURCE_NAME)],
                 conditions={
                     "ArnLike": {"aws:SourceArn": stack.format_arn(service="datasync", resource="task",
                                                                   resource_name="*")},
@@ -583,5 +592,8 @@ def _lustre_view(storage: StorageLayer) -> str | None:
 
 
 def _dx_name(path: str) -> str:
-    """A Direct Connect name from the construct path: ^[\\w \\-_,\\/]{1,100}$."""
-    return re.sub(r"[^\w \-,/]", "-", path)[-DIRECT_CONNECT.max_name_chars:]
+    """A Direct Connect name from the construct path, in the characters the API takes: "a-z, 0-9 and a hyphen (-)",
+    at most 100 (NewPrivateVirtualInterface.virtualInterfaceName; CloudFormation's looser pattern would pass upper
+    case and "/", which the API refuses)."""
+    name = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", path.lower())).strip("-")
+    return name[-DIRECT_CONNECT.max_name_chars:].strip("-") or "hpc-constructs"

@@ -29,6 +29,7 @@ from hpc_constructs.slurm_plan import (
     check_node_role,
     plan_slurm,
 )
+from hpc_constructs.ssh_users import SshUsers
 
 if TYPE_CHECKING:
     from hpc_constructs.storage import StorageLayer
@@ -96,6 +97,8 @@ class SlurmCluster(Construct):
       node_role_name: None. The nodes' IAM role gets the /aws-pcs/ path and a generated name; a name must
                       start with AWSPCS unless node_role_path is /aws-pcs/ (PCS's rule for instance roles).
       node_role_path: None is /aws-pcs/.
+      ssh_users: None. An SshUsers: the people who may log in (login nodes) and run jobs, with the same account
+                 and UID on every node (Slurm runs a job as its user on the compute nodes), no sudo.
 
     Rules (checked at synth time, in order, by slurm_plan.plan_slurm): names, Slurm version, size, settings,
     each node group (ComputeFleet's plan: known types of one architecture and vCPU count, EFA only where
@@ -151,6 +154,7 @@ class SlurmCluster(Construct):
         slurm_settings: Mapping[str, str] = MappingProxyType({}),
         node_role_name: str | None = None,
         node_role_path: str | None = None,
+        ssh_users: SshUsers | None = None,
     ) -> None:
         super().__init__(scope, id)
         path = self.node.path
@@ -222,6 +226,11 @@ class SlurmCluster(Construct):
                                   security_group_ids=[self.security_group.security_group_id])
         nodes.install_boot_script(boot.IMDS_GUARD_SCRIPT)
         nodes.add_boot_commands(*boot.imds_guard())
+        if ssh_users is not None:  # the same accounts and UIDs on login and compute nodes (Slurm runs jobs as them)
+            if not isinstance(ssh_users, SshUsers):
+                raise ConfigError(path, "ssh_users", type(ssh_users).__name__, "an SshUsers")
+            nodes.add_boot_commands(*ssh_users.boot_commands(self))
+            ssh_users.grant_read(self.node_role)
         nodes.install_boot_script(DRAIN_SCRIPT)
         nodes.add_boot_commands(*boot.systemd_unit(DRAIN_UNIT, "\n".join([
             "[Unit]",

@@ -53,6 +53,7 @@ SIGNATURES: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
     ("ComputeFleet", frozenset({"AWS::AutoScaling::AutoScalingGroup"}), frozenset()),
     ("StorageLayer", frozenset(), frozenset({
         "AWS::FSx::FileSystem", "AWS::EFS::FileSystem", "AWS::S3::Bucket", "AWS::EC2::Volume"})),
+    ("SshUsers", frozenset({"AWS::SSM::Parameter"}), frozenset()),
 )
 UNKNOWN_CLASS = "Construct"
 PLAIN_FQNS = {"constructs.Construct", ""}

@@ -60,6 +60,7 @@ from hpc_constructs import (
     SlurmCluster,
     SlurmQueueSpec,
     SnowballImportSpec,
+    SshUser,
     StorageLayer,
 )
 
@@ -150,7 +151,7 @@ class NetworkConfig(_Section):
 
     cidr: StrictStr = _default(_NET, "cidr")
     max_azs: StrictInt = _default(_NET, "max_azs")
-    nat_gateways: StrictInt = _default(_NET, "nat_gateways")
+    nat_gateways: StrictInt | None = _default(_NET, "nat_gateways")
     private_subnet_mask: StrictInt = _default(_NET, "private_subnet_mask")
     cluster_availability_zone_index: StrictInt = _default(_NET, "cluster_availability_zone_index")
     flow_logs: StrictBool | None = _default(_NET, "flow_logs")
@@ -557,6 +558,17 @@ class BatchConfig(_Section):
 _BASTION = HaBastion.__init__
 
 
+class SshUserConfig(_Section):
+    """SshUser: a person who may SSH in (through the bastion) to the fleets' and Slurm's nodes."""
+
+    name: StrictStr
+    public_keys: Strings
+    uid: StrictInt | None = None
+
+    def spec(self) -> SshUser:
+        return SshUser(**self.given())
+
+
 class BastionConfig(_Section):
     """HaBastion props."""
 
@@ -565,6 +577,8 @@ class BastionConfig(_Section):
     instance_type: StrictStr = _default(_BASTION, "instance_type")
     availability_zones: StrictInt = _default(_BASTION, "availability_zones")
     key_name: StrictStr | None = _default(_BASTION, "key_name")
+    host_key_generation: StrictInt = _default(_BASTION, "host_key_generation")
+    host_key_admins: Strings | None = _default(_BASTION, "host_key_admins")
     allow_open_ssh: StrictStr | None = _default(_BASTION, "allow_open_ssh")
     ssh_log_retention_days: StrictInt = _default(_BASTION, "ssh_log_retention_days")
     acl_rule_quota: StrictInt = _default(_BASTION, "acl_rule_quota")
@@ -674,6 +688,7 @@ class ReferenceConfig(_Section):
     account: StrictStr | None = None
     region: StrictStr | None = None
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+    ssh_users: tuple[SshUserConfig, ...] = ()
     fleets: dict[StrictStr, FleetConfig] = Field(default_factory=dict)
     storage: StorageConfig | None = None
     data_transfer: DataTransferConfig | None = None

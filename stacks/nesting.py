@@ -81,6 +81,7 @@ BOOT_STEP_BYTES: Mapping[str, int] = {  # what each kind of boot step adds to th
     "ebs-per-node-script": 1_400,  # hpc-ebs-node, once
     "ebs-per-node": 700,  # each volume's format-and-mount unit
     "imds-guard": 1_900,  # hpc-imds-guard (compressed), its systemd unit and step
+    "ssh-users": 3_200,  # hpc-users (compressed), its service, timer and steps
     "ecs-agent-settings": 600,  # the ECS agent's settings (job roles, no metadata service for awsvpc tasks)
 }
 QUEUE_ORDER_BYTES = 200  # a compute environment in a queue's order
@@ -284,9 +285,11 @@ def _small(path: str, count: int) -> Footprint:
     return Footprint(count, count * (SMALL_RESOURCE_BYTES + PATH_BYTES * len(path)))
 
 
-def _policy(path: str, mount: Mount) -> Footprint:
-    """The nodes' role policy, when mounting adds statements to it (EFS, EBS volumes held by one node)."""
-    return _resources(path, 1, mount.statements * POLICY_STATEMENT_BYTES) if mount.statements else Footprint()
+def _policy(path: str, mount: Mount, extra: int = 0) -> Footprint:
+    """The nodes' role policy, when mounting (EFS, EBS volumes held by one node) or the SSH users' read adds
+    statements to it."""
+    statements = mount.statements + extra
+    return _resources(path, 1, statements * POLICY_STATEMENT_BYTES) if statements else Footprint()
 
 
 def _dependencies(path: str, count: int) -> int:
@@ -297,8 +300,9 @@ def _dependencies(path: str, count: int) -> int:
 # -- ComputeStack ------------------------------------------------------------------------------------------------
 
 def fleet_footprint(path: str, config: FleetConfig, *, storage: StorageFacts | None = None,
-                    bastion: bool = False) -> Footprint:
-    """A ComputeFleet at `path`, with the storage mounted (its `mount_ebs` volumes) and SSH from a bastion.
+                    bastion: bool = False, ssh_users: bool = False) -> Footprint:
+    """A ComputeFleet at `path`, with the storage mounted (its `mount_ebs` volumes), SSH from a bastion and the
+    SSH users' sync (its script, service, timer and the role's read of their parameter).
 
     Its security group and two self rules, role, instance profile and placement group; the storage's rules
     and the bastion's SSH rule; the role's policy; the launch template; the Auto Scaling group, which waits
@@ -306,14 +310,15 @@ def fleet_footprint(path: str, config: FleetConfig, *, storage: StorageFacts | N
     """
     types = _types(config.instance_types)
     mount = storage.mount(config.ebs_selection) if storage is not None else NO_MOUNT
-    steps = ["imds-guard", *mount.boot_steps]
+    steps = ["imds-guard", *(["ssh-users"] if ssh_users else []), *mount.boot_steps]
     if _efa_possible(types, config.efa) and config.install_efa_software:
         steps.append("efa-installer")
     if any(t.nvme_instance_store_gb for t in types):
         steps.append("nvme-scratch")
     placement = 0 if config.placement_group is False else 1
     rules = 2 + mount.rules + (1 if bastion else 0)
-    return (_resources(path, 2 + rules, 2 * OUTPUT_BYTES) + _small(path, 1 + placement) + _policy(path, mount)
+    return (_resources(path, 2 + rules, 2 * OUTPUT_BYTES) + _small(path, 1 + placement)
+            + _policy(path, mount, extra=1 if ssh_users else 0)
             + _launch_template(path, interfaces=_interfaces(types), boot_steps=steps, node_volumes=mount.node_volumes)
             + _resources(path, 1, AUTO_SCALING_GROUP_BYTES, len(config.instance_types) * INSTANCE_TYPE_BYTES,
                         _dependencies(path, rules)))
@@ -325,11 +330,11 @@ FLEET_IN_PARENT = Footprint(0, 2 * PARENT_OUTPUT_BYTES)
 
 
 def plan_fleets(where: str, fleets: Mapping[str, FleetConfig], *, storage: StorageFacts | None,
-                bastion: bool) -> Grouping:
+                bastion: bool, ssh_users: bool = False) -> Grouping:
     """ComputeStack's decision: every fleet in the stack, or fleets grouped into nested stacks."""
     # Paths as long as in a nested stack (Fleets99), which is longer than in the stack itself.
     parts = [(name, fleet_footprint(f"{where}/{FLEET_GROUP_ID.format(99)}/{name}", config, storage=storage,
-                                    bastion=bastion)) for name, config in fleets.items()]
+                                    bastion=bastion, ssh_users=ssh_users)) for name, config in fleets.items()]
     return plan_groups(where, parts, parent_per_part=dict.fromkeys(fleets, FLEET_IN_PARENT), what="fleet")
 
 

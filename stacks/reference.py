@@ -23,8 +23,8 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
     the config has the section. With account and region, every stack gets that environment.
     """
     common: dict[str, Any] = {} if config.environment is None else {"env": config.environment}
-    network = NetworkStack(app, f"{config.name}Network", network=config.network,
-                           description="hpc-constructs reference environment: network", **common)
+    network = NetworkStack(app, f"{config.name}Network", network=config.network, ssh_users=config.ssh_users,
+                           description="hpc-constructs reference environment: network and SSH users", **common)
     stacks: dict[str, Stack] = {"network": network}
     storage = None
     if config.storage is not None:
@@ -41,12 +41,14 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
     bastion = None
     if config.bastion is not None:
         access = AccessStack(app, f"{config.name}Access", network=network.network, bastion=config.bastion,
+                             ssh_users=network.ssh_users,
                              description="hpc-constructs reference environment: SSH bastions behind an NLB", **common)
         stacks["access"] = access
         bastion = access.bastion
     if config.fleets:
         stacks["compute"] = ComputeStack(app, f"{config.name}Compute", network=network.network,
                                          fleets=config.fleets, storage=storage, bastion=bastion,
+                                         ssh_users=network.ssh_users,
                                          description="hpc-constructs reference environment: compute fleets", **common)
     if config.batch is not None:
         compute = stacks.get("compute")
@@ -58,6 +60,7 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
     if config.slurm is not None:
         stacks["slurm"] = SlurmStack(
             app, f"{config.name}Slurm", network=network.network, slurm=config.slurm, storage=storage, bastion=bastion,
+            ssh_users=network.ssh_users,
             description="hpc-constructs reference environment: Slurm on AWS PCS (queues over EFA, login nodes)",
             **common)
     for key, value in config.tags.items():

@@ -368,6 +368,11 @@ class DirectConnectLimits:
     # Customer side: "The valid range is from 1 to 4294967294" (NewPrivateVirtualInterface.asnLong;
     # User Guide: "Customer-side ASN range: 1 to 4,294,967,294"); public ASNs are allowed.
     customer_asn_range: tuple[int, int] = (1, 4_294_967_294)
+    # What a virtual interface made by CloudFormation can take: AWS::DirectConnect::PrivateVirtualInterface's BgpPeer
+    # has one Asn (no AsnLong), and the API's `asn` takes "1-2147483646 ... If you provide a number greater than
+    # the maximum, an error is returned. Use asnLong instead" (NewPrivateVirtualInterface.asn): larger 4-byte ASNs
+    # need a virtual interface made outside CloudFormation with asnLong.
+    cloudformation_max_customer_asn: int = 2_147_483_646
     # VLAN: "The value must be between 1 and 4094 and must comply with the Ethernet 802.1Q standard"
     # (User Guide, 'Create a virtual interface'); CloudFormation's schema alone would take 0 and 4095.
     vlan_range: tuple[int, int] = (1, 4_094)
@@ -381,7 +386,9 @@ class DirectConnectLimits:
     # 25Gbps" (AllocateHostedConnection.bandwidth).
     dedicated_port_speeds_gbps: tuple[float, ...] = (1, 10, 100, 400)
     hosted_port_speeds_gbps: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1, 2, 5, 10, 25)
-    max_name_chars: int = 100  # DirectConnectGatewayName, VirtualInterfaceName: ^[\w \-_,\/]{1,100}$
+    # VirtualInterfaceName: "a maximum of 100 characters. The following are valid characters: a-z, 0-9 and a
+    # hyphen (-)" (NewPrivateVirtualInterface); the Direct Connect gateway's name is made the same way.
+    max_name_chars: int = 100
     source: str = DIRECT_CONNECT_SOURCE
 
 

@@ -9,6 +9,7 @@ what is valid. A handler only fails where AWS would find that something it names
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import string
@@ -27,6 +28,7 @@ from moto.s3.models import s3_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
+from moto.ssm.models import ssm_backends
 
 from scripts.emulator.state import store
 
@@ -674,6 +676,49 @@ class Secret(Emulated):
         return cls(arn, {"Id": arn}, lambda: backend.delete_secret(arn, None, True))
 
 
+class SecretResourcePolicy(Emulated):
+    """AWS::SecretsManager::ResourcePolicy: the policy put on the secret (moto's CloudFormation has no model)."""
+
+    TYPE = "AWS::SecretsManager::ResourcePolicy"
+    ATTRIBUTES = ("Id",)
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        backend = secretsmanager_backends[account_id][region_name]
+        secret = props["SecretId"]
+        policy = props["ResourcePolicy"]
+        backend.put_resource_policy(secret, policy if isinstance(policy, str) else json.dumps(policy))
+
+        def remove() -> None:
+            with contextlib.suppress(Exception):  # the secret went first: its policy with it
+                backend.delete_resource_policy(secret)
+
+        return cls(secret, {"Id": secret}, remove)
+
+
+class SsmParameter(Emulated):
+    """AWS::SSM::Parameter with or without a Name: CloudFormation generates one when the template gives none
+    (CFN-<logical ID>-<suffix>), which moto's own model does not."""
+
+    TYPE = "AWS::SSM::Parameter"
+    ATTRIBUTES = ("Type", "Value")
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        backend = ssm_backends[account_id][region_name]
+        parameter_name = props.get("Name") or f"CFN-{context.get('LogicalId', name)}-{_random_id('', 12)}"
+        backend.put_parameter(
+            name=parameter_name, description=props.get("Description", ""), value=props["Value"],
+            parameter_type=props["Type"], allowed_pattern=props.get("AllowedPattern", ""), keyid="",
+            overwrite=False, tags=[{"Key": k, "Value": v} for k, v in (props.get("Tags") or {}).items()],
+            data_type=props.get("DataType", "text"), tier=props.get("Tier"),
+            policies=props.get("Policies"))
+        return cls(parameter_name, {"Type": props["Type"], "Value": props["Value"]},
+                   lambda: backend.delete_parameter(parameter_name))
+
+
 class RestrictDefaultSecurityGroup(Emulated):
     """CDK's Custom::VpcRestrictDefaultSG runs a Lambda function (Docker in moto). Its documented effect, done
     here: on create, revoke the default security group's self-referencing ingress rule and its allow-all egress
@@ -882,7 +927,8 @@ HANDLERS: dict[str, type[Emulated]] = {
         VpnGateway, VpnGatewayRoutePropagation, Volume, LoadBalancer, FsxFileSystem, DataRepositoryAssociation,
         DataSyncLocationS3, DataSyncLocationNfs, DataSyncLocationEfs, DataSyncLocationFsxLustre, DataSyncTask,
         DirectConnectGateway, DirectConnectGatewayAssociation, BatchComputeEnvironment, BatchJobDefinition, KmsKey,
-        BucketPolicy, TopicPolicy, Subscription, QueuePolicy, Secret, RestrictDefaultSecurityGroup,
+        BucketPolicy, TopicPolicy, Subscription, QueuePolicy, Secret, SecretResourcePolicy, SsmParameter,
+        RestrictDefaultSecurityGroup,
         PcsCluster, PcsComputeNodeGroup, PcsQueue,
     )
 }

@@ -117,11 +117,12 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert _detail(rows, "Direct Connect gateway") == ["ASN 64512, available"]
     (cluster,) = _detail(rows, "PCS cluster")
     assert cluster.startswith("MEDIUM, Slurm 26.05, ACTIVE, endpoints SLURMCTLD ") and cluster.endswith(":6817")
-    groups = {name: detail for kind, name, detail in rows if kind == "PCS node group"}
+    # PCS names: <node group>-<4 hex digits of its instance types>; queues keep theirs
+    groups = {name.rsplit("-", 1)[0]: detail for kind, name, detail in rows if kind == "PCS node group"}
     assert sorted(groups) == ["cpu", "gpu", "login", "spot"]
     assert groups["login"].startswith("c7i.large, 1-1 instances, ONDEMAND")
     assert groups["spot"].startswith("c7i.8xlarge, c7i-flex.8xlarge, 0-16 instances, SPOT")
-    assert sorted(_detail(rows, "PCS queue")) == ["-> cpu", "-> gpu", "-> spot"]
+    assert sorted(d.rsplit("-", 1)[0] for d in _detail(rows, "PCS queue")) == ["-> cpu", "-> gpu", "-> spot"]
     assert any("Custom::VpcRestrictDefaultSG" in s["resource"] for s in SIMULATED)
 
 

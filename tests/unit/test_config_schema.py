@@ -44,7 +44,7 @@ def test_reference_config_keeps_yaml_types() -> None:
     vcpus = config.batch.container_jobs[0].vcpus
     assert (vcpus, type(vcpus)) == (4, int)
     # only what the file gives is passed on: the constructs keep their own defaults
-    assert config.network.props() == {"max_azs": 2, "nat_gateways": 1}
+    assert config.network.props() == {"max_azs": 2, "nat_gateways": 2}
     assert config.environment is None
 
 
@@ -55,7 +55,7 @@ BAD_CONFIGS: dict[str, tuple[str, list[str]]] = {
         colour: red
         """,
         ["colour: unknown key; allowed: account, bastion, batch, data_transfer, fleets, name, network, region, "
-         "slurm, storage, tags"]),
+         "slurm, ssh_users, storage, tags"]),
     "slurm queue naming an unknown node group": (
         """
         slurm:

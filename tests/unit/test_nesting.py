@@ -404,7 +404,8 @@ def test_the_reference_stacks_are_within_their_estimates(reference_templates: di
     config = load_config(REFERENCE)
     assert config.batch is not None
     storage = StorageFacts.of_config(config.storage)
-    compute = plan_fleets("HpcCompute", config.fleets, storage=storage, bastion=config.bastion is not None)
+    compute = plan_fleets("HpcCompute", config.fleets, storage=storage, bastion=config.bastion is not None,
+                          ssh_users=bool(config.ssh_users))
     _, batch = plan_batch("HpcBatch", config.batch, storage=storage,
                           fleets={name: FleetFacts.of_config(f) for name, f in config.fleets.items()})
     assert not compute.nested and not batch.nested
