@@ -27,6 +27,7 @@ from hpc_constructs.job_events import JobEvents
 from hpc_constructs.lustre import LustreDataRepository, LustreSpec
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.mounting import MountTarget
+from hpc_constructs.nag import enable_cdk_nag
 from hpc_constructs.network import HpcNetwork
 from hpc_constructs.slurm import SlurmCluster, SlurmNodeGroup
 from hpc_constructs.slurm_plan import LoginNodesSpec, NodeGroupSpec, SlurmQueueSpec
@@ -71,5 +72,6 @@ __all__ = [
     "SshUsers",
     "StorageLayer",
     "catalog",
+    "enable_cdk_nag",
 ]
 __version__ = "0.1.0"
