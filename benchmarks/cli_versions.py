@@ -28,7 +28,8 @@ PINNED_CLI = ROOT / "node_modules" / ".bin" / "cdk"
 
 def _env() -> dict[str, str]:
     node_major = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip().lstrip("v")
-    return {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true", "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true",
+    return {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true",
+            "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true",
             "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": node_major.split(".")[0],
             "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
 
@@ -52,8 +53,9 @@ def main(argv: list[str]) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="cli-versions-") as tmp:
         assembly = Path(tmp) / "cdk.out"
-        subprocess.run([str(PINNED_CLI), "synth", "--quiet", "-c", "hpc:config=config/minimal.yaml", "-c", "hpc:nag=false",
-                        "-o", str(assembly)], cwd=ROOT, env=_env(), check=True, capture_output=True, timeout=600)
+        subprocess.run([str(PINNED_CLI), "synth", "--quiet", "-c", "hpc:config=config/minimal.yaml",
+                        "-c", "hpc:nag=false", "-o", str(assembly)],
+                       cwd=ROOT, env=_env(), check=True, capture_output=True, timeout=600)
         schema = json.loads((assembly / "manifest.json").read_text())["version"]
         for version in versions:
             prefix = Path(tmp) / f"cli-{version}"
@@ -73,13 +75,14 @@ def main(argv: list[str]) -> int:
     lines = [
         "# CDK CLI versions against the pinned aws-cdk-lib",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} by `benchmarks/cli_versions.py`: config/minimal.yaml synthesized with the "
-        f"pinned CLI ({pinned}); the assembly's manifest schema version is **{schema}**; `cdk ls --app <assembly>` "
-        f"with each CLI. npm's `latest` tag: {latest}.",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} by `benchmarks/cli_versions.py`: config/minimal.yaml synthesized "
+        f"with the pinned CLI ({pinned}); the assembly's manifest schema version is **{schema}**; "
+        f"`cdk ls --app <assembly>` with each CLI. npm's `latest` tag: {latest}.",
         "",
         "| CLI | published | npm deprecation | built with cloud-assembly-schema | `cdk ls` exit | first error line |",
         "|---|---|---|---|---:|---|",
-        *[f"| {v} | {d} | {dep or '-'} | {s} | {rc} | {err.replace('|', '/') or '-'} |" for v, d, dep, s, rc, err in rows],
+        *[f"| {v} | {d} | {dep or '-'} | {s} | {rc} | {err.replace('|', '/') or '-'} |"
+          for v, d, dep, s, rc, err in rows],
         "",
     ]
     OUT.write_text("\n".join(lines))
