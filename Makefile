@@ -15,7 +15,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := node_modules/.bin/cdk
 
-.PHONY: help setup synth deploy-local deploy destroy diff lock test lint typecheck unit bench fuzz catalog clean
+.PHONY: help setup synth deploy-local deploy destroy diff lock test lint typecheck unit bench fuzz catalog dist clean
 
 help:
 	@echo "make deploy-local  set up, synth, deploy the reference environment to a local AWS emulator, read it back,"
@@ -33,6 +33,8 @@ help:
 	@echo "make fuzz    1,000 hypothesis examples per construct, each synthesized, cfn-lint and cdk-nag checked:"
 	@echo "             writes benchmarks/fuzz.md"
 	@echo "make catalog rebuild the instance catalog (scripts/refresh_catalog.py)"
+	@echo "make dist    build the sdist and wheel into dist/ (python -m build, offline), install the wheel into a fresh"
+	@echo "             venv and import it with its package data (scripts/dist.py)"
 
 $(STAMP)/python: requirements.txt requirements-dev.txt pyproject.toml
 	@mkdir -p $(STAMP)
@@ -100,5 +102,8 @@ fuzz: setup
 catalog: setup
 	$(BIN)/python scripts/refresh_catalog.py
 
+dist: setup
+	$(BIN)/python scripts/dist.py --outdir dist
+
 clean:
-	rm -rf cdk.out $(STAMP) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf dist cdk.out $(STAMP) .pytest_cache .mypy_cache .ruff_cache
