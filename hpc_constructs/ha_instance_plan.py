@@ -146,7 +146,8 @@ def plan_ha_instance(
             if offered is not None and itype.name not in offered:
                 others = [az for az, types in sorted(offerings.items()) if itype.name in types]
                 raise ConfigError(path, "instance_type", itype.name,
-                                  f"a type offered in every chosen AZ ({', '.join(z.availability_zone for z in zones)})",
+                                  "a type offered in every chosen AZ "
+                                  f"({', '.join(z.availability_zone for z in zones)})",
                                   hint=f"{zone.availability_zone} does not offer {itype.name} "
                                        f"(DescribeInstanceTypeOfferings), so a failover into it would never launch. "
                                        f"It is offered in: {', '.join(others) or 'none of the given AZs'}. Choose "
@@ -161,7 +162,11 @@ def plan_ha_instance(
                           "an EbsSpec with attach='one_node', multi_attach=False and no availability_zone",
                           hint="The data volume is the instance's own: it is created in the AZ the instance runs in "
                                "and follows it to another AZ through snapshots.")
-    figures = check_ebs(path, data_volume)
+    try:
+        figures = check_ebs(path, data_volume)
+    except ConfigError as error:  # the EBS rules name a StorageLayer's list; here it is one prop
+        raise ConfigError(path, error.prop.replace("ebs_volumes[0]", "data_volume"), error.value, error.allowed,
+                          hint=error.hint) from None
     if not (mount_point.startswith("/") and mount_point != "/" and " " not in mount_point
             and "//" not in mount_point and not mount_point.endswith("/")):
         raise ConfigError(path, "mount_point", mount_point, "an absolute path without spaces, e.g. /data")
@@ -240,7 +245,7 @@ def _address(path: str, address: str | None, zones: Sequence[ZoneFacts]) -> Addr
                           hint="An Elastic IP is a public IPv4 address: in a private subnet (no internet gateway) it "
                                "carries no traffic. Use dns (a private Route 53 record) or eni (one network interface "
                                "per AZ), or put the server in public subnets.")
-    return address  # type: ignore[return-value]
+    return address
 
 
 def _record_name(path: str, record_name: str, zone_name: str) -> str:
