@@ -42,7 +42,6 @@ from hpc_constructs.ha_instance_plan import (
     DEFAULT_SNAPSHOT_INTERVAL_MINUTES,
     DEFAULT_SNAPSHOT_RETENTION,
     DEFAULT_TERMINATION_TIMEOUT_SECONDS,
-    SNAPSHOT_WAIT_SECONDS,
     HaPlan,
     ZoneFacts,
     plan_ha_instance,
@@ -437,7 +436,7 @@ def _env_file(owner: HaInstance, plan: HaPlan) -> list[str]:
         "HPC_HA_OWNER": owner.node.path, "HPC_HA_MOUNT_POINT": plan.mount_point, "HPC_HA_DEVICE": DATA_DEVICE,
         "HPC_HA_VOLUME_TYPE": spec.volume_type, "HPC_HA_VOLUME_IOPS": str(spec.iops or ""),
         "HPC_HA_VOLUME_THROUGHPUT": str(spec.throughput_mibps or ""),
-        "HPC_HA_RETENTION": str(plan.snapshot_retention), "HPC_HA_WAIT_SECONDS": str(SNAPSHOT_WAIT_SECONDS),
+        "HPC_HA_RETENTION": str(plan.snapshot_retention), "HPC_HA_WAIT_SECONDS": str(plan.volume_wait_seconds),
         "HPC_HA_ADDRESS": plan.address, "HPC_HA_SERVICE": plan.service_name or "",
         "HPC_HA_HEALTH_COMMAND": plan.health_check_command or "",
         "HPC_HA_HEALTH_FAILURES": str(plan.health_check_failures),
@@ -525,7 +524,7 @@ def _dlm_policy(owner: HaInstance, plan: HaPlan) -> dlm.CfnLifecyclePolicy:
 def _scheduled_snapshots(owner: HaInstance, plan: HaPlan) -> scheduler.CfnSchedule:
     """Below DLM's hour: EventBridge Scheduler runs a Run Command document on the instance that takes the snapshot."""
     stack = Stack.of(owner)
-    document = ssm.CfnDocument(owner, "SnapshotDocument", document_type="Command", content={
+    document = ssm.CfnDocument(owner, "SnapshotDocument", document_type="Command", document_format="JSON", content={
         "schemaVersion": "2.2",
         "description": f"{owner.node.path}: snapshot the HaInstance's data volume (file-system consistent)",
         "mainSteps": [{"action": "aws:runShellScript", "name": "snapshot",
@@ -567,9 +566,10 @@ def _figures(plan: HaPlan, path: str) -> dict[str, object]:
                      "and one in the termination hook",
         "recovery point (AZ lost)": f"up to {plan.snapshot_interval_minutes} min of writes",
         "recovery point (instance lost, AZ up)": "none lost: the detached volume is reattached or snapshotted",
-        "failover bound (s)": f"detection {f.application_detection_seconds} (health) or "
-                              f"{f.ec2_status_check_seconds} (EC2 status checks) + termination hook <= "
-                              f"{f.termination_hook_seconds} + launch hook <= {f.launch_hook_seconds}",
+        "failover bound (s)": f"detection {f.application_detection_seconds} (health) or every "
+                              f"{f.ec2_status_check_seconds} (EC2 status checks), then a new instance in service "
+                              f"within the launch hook's {f.launch_hook_seconds} (it waits up to "
+                              f"{plan.volume_wait_seconds} for the old volume and final snapshot)",
         "owner tag": f"{OWNER_TAG}={path}",
     }
 

@@ -34,9 +34,11 @@ HEALTH_CHECK_INTERVAL_RANGE = (10, 300)  # library bounds: the systemd timer's p
 HEALTH_CHECK_FAILURES_RANGE = (1, 10)
 DEFAULT_LAUNCH_TIMEOUT_SECONDS = 900  # the launch hook: boot, restore from a snapshot, the user's steps
 DEFAULT_TERMINATION_TIMEOUT_SECONDS = 300  # the termination hook: stop the service, unmount, start a snapshot
-# How long a new instance waits for the volume to be free (the old instance's termination hook detaching it) or
-# for a snapshot to complete, before it falls back to the newest completed snapshot.
-SNAPSHOT_WAIT_SECONDS = 1_800
+# A new instance waits for the old one's volume to be free (its termination hook: stop, unmount, final snapshot)
+# and for that snapshot to complete for the termination hook's timeout plus this margin, then falls back to the
+# newest completed snapshot; and its launch hook must leave it at least BOOT_SECONDS after that wait.
+VOLUME_WAIT_MARGIN_SECONDS = 120
+BOOT_SECONDS = 300
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _UNIT = re.compile(r"^[A-Za-z0-9@._:-]+\.(service|target)$")
@@ -64,8 +66,10 @@ class FailoverFigures:
 
     @property
     def worst_case_seconds(self) -> int:
-        """Application failure to a new instance in service, each stage at its bound."""
-        return self.application_detection_seconds + self.termination_hook_seconds + self.launch_hook_seconds
+        """Application failure to a new instance in service, each stage at its bound. The group terminates and
+        launches at the same time, so the termination hook runs inside the new instance's launch hook (its volume
+        step waits for it)."""
+        return self.application_detection_seconds + self.launch_hook_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,7 @@ class HaPlan:
     service_name: str | None
     launch_timeout_seconds: int
     termination_timeout_seconds: int
+    volume_wait_seconds: int  # how long a new instance waits for the old volume or a pending snapshot
     failover: FailoverFigures
 
     @property
@@ -196,6 +201,15 @@ def plan_ha_instance(
         if not (isinstance(value, int) and low <= value <= high):
             raise ConfigError(path, prop, value, f"{low} to {high:,} seconds (a lifecycle hook's heartbeat timeout)")
 
+    wait = termination_timeout_seconds + VOLUME_WAIT_MARGIN_SECONDS
+    if launch_timeout_seconds < wait + BOOT_SECONDS:
+        raise ConfigError(path, "launch_timeout_seconds", launch_timeout_seconds,
+                          f"at least {wait + BOOT_SECONDS} s: termination_timeout_seconds + "
+                          f"{VOLUME_WAIT_MARGIN_SECONDS} s (a new instance waits that long for the old one's volume "
+                          f"and final snapshot) + {BOOT_SECONDS} s for the rest of the boot",
+                          hint="Otherwise the launch hook would abandon a new instance that is still waiting for the "
+                               "data, and the group would start over. Raise launch_timeout_seconds or lower "
+                               "termination_timeout_seconds.")
     failover = FailoverFigures(
         application_detection_seconds=health_check_interval_seconds * health_check_failures,
         ec2_status_check_seconds=HA_INSTANCE.ec2_status_check_interval_seconds,
@@ -210,7 +224,7 @@ def plan_ha_instance(
         health_check_command=command, health_check_interval_seconds=health_check_interval_seconds,
         health_check_failures=health_check_failures, service_name=service_name,
         launch_timeout_seconds=launch_timeout_seconds, termination_timeout_seconds=termination_timeout_seconds,
-        failover=failover)
+        volume_wait_seconds=wait, failover=failover)
 
 
 def _instance_type(path: str, name: object) -> InstanceType:

@@ -158,15 +158,24 @@ def test_service_name_is_a_systemd_unit() -> None:
 
 
 def test_lifecycle_hook_timeouts_are_autoscalings_range() -> None:
-    assert plan(launch_timeout_seconds=30, termination_timeout_seconds=7200).termination_timeout_seconds == 7200
-    for prop, bad in (("launch_timeout_seconds", 29), ("termination_timeout_seconds", 7201)):
-        with pytest.raises(ConfigError, match=prop):
-            plan(**{prop: bad})
+    assert plan(launch_timeout_seconds=7200, termination_timeout_seconds=6780).termination_timeout_seconds == 6780
+    assert plan(launch_timeout_seconds=450, termination_timeout_seconds=30).launch_timeout_seconds == 450
+    for props in ({"termination_timeout_seconds": 29}, {"launch_timeout_seconds": 7201},
+                  {"termination_timeout_seconds": 7201, "launch_timeout_seconds": 7200}):
+        with pytest.raises(ConfigError, match="timeout_seconds"):
+            plan(**props)
 
 
-def test_failover_bound_adds_detection_and_both_hooks() -> None:
+def test_launch_hook_must_outlast_the_wait_for_the_old_volume() -> None:
+    """The new instance waits termination + 120 s for the old volume and snapshot, then needs 300 s to boot."""
+    assert plan(termination_timeout_seconds=300, launch_timeout_seconds=720).volume_wait_seconds == 420
+    with pytest.raises(ConfigError, match="at least 720 s"):
+        plan(termination_timeout_seconds=300, launch_timeout_seconds=719)
+
+
+def test_failover_bound_is_detection_then_the_launch_hook() -> None:
     failover = plan().failover
     assert (failover.application_detection_seconds, failover.termination_hook_seconds,
             failover.launch_hook_seconds) == (90, 300, 900)
-    assert failover.worst_case_seconds == 1290
+    assert failover.worst_case_seconds == 990
     assert failover.ec2_status_check_seconds == 60 and failover.snapshot_interval_seconds == 3600
