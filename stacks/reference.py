@@ -47,6 +47,8 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
         stacks["access"] = access
         bastion = access.bastion
     license = None
+    # The stacks' templates estimate the license server's rules beside each client group (stacks.nesting).
+    license_ports = len(config.license_server.ports) if config.license_server is not None else 0
     if config.license_server is not None:
         license = LicenseStack(
             app, f"{config.name}License", network=network.network, license_server=config.license_server,
@@ -55,12 +57,14 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
     if config.fleets:
         stacks["compute"] = ComputeStack(app, f"{config.name}Compute", network=network.network,
                                          fleets=config.fleets, storage=storage, bastion=bastion,
+                                         license_ports=license_ports,
                                          description="hpc-constructs reference environment: compute fleets", **common)
     if config.batch is not None:
         compute = stacks.get("compute")
         stacks["batch"] = BatchStack(
             app, f"{config.name}Batch", network=network.network, storage=storage,
             fleets=compute.fleets if isinstance(compute, ComputeStack) else {}, batch=config.batch,
+            license_ports=license_ports,
             description="hpc-constructs reference environment: AWS Batch (queues, MPI jobs over EFA, job events)",
             **common)
     if config.slurm is not None:
