@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import jsii
 from aws_cdk import (
     Acknowledgment,
+    Annotations,
     ArnFormat,
     CfnOutput,
     CfnTag,
@@ -158,6 +159,12 @@ class HaInstance(Construct):
         plan = self.plan
         stack = Stack.of(self)
         self.owner_tag = (OWNER_TAG, path)
+        nat_gateways = sum(1 for c in vpc.node.find_all() if isinstance(c, ec2.CfnNatGateway))
+        if not plan.public and 0 < nat_gateways < len(plan.zones):
+            Annotations.of(self).add_warning_v2("hpc-constructs:ha-instance-shared-nat", (
+                f"{path}: its {len(plan.zones)} AZs share {nat_gateways} NAT gateway(s). A new instance calls EC2, "
+                "Auto Scaling and Route 53 to take the data and the address: if the AZ of the NAT gateway is lost, "
+                "an instance in another AZ cannot. Give the VPC one NAT gateway per AZ (HpcNetwork nat_gateways)."))
         if hosted_zone is not None and plan.address != "dns":
             raise ConfigError(path, "hosted_zone", hosted_zone.node.path, "a hosted zone only with address='dns'")
 

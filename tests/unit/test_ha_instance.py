@@ -333,3 +333,15 @@ def test_hosted_zone_with_another_address_kind_is_refused() -> None:
     zone = route53.PrivateHostedZone(stack, "Zone", zone_name="corp.internal", vpc=net.vpc)
     with pytest.raises(ConfigError, match="hosted_zone"):
         HaInstance(stack, "Head", vpc=net.vpc, address="eni", hosted_zone=zone)
+
+
+def test_a_nat_gateway_shared_across_its_azs_is_warned_about() -> None:
+    from aws_cdk.assertions import Annotations as Found
+    from aws_cdk.assertions import Match
+
+    for gateways, warned in ((1, True), (2, False)):
+        stack = new_stack(f"Nat{gateways}")
+        net = HpcNetwork(stack, "Net", max_azs=2, nat_gateways=gateways)
+        HaInstance(stack, "Head", vpc=net.vpc)
+        found = Found.from_stack(stack).find_warning("*", Match.string_like_regexp("share 1 NAT gateway"))
+        assert bool(found) == warned, gateways
