@@ -183,6 +183,12 @@ def shared_boot_nodes(target: Construct, *, commands: boot.BootCommands, role: i
     return nodes
 
 
+def adopt(target: Construct, *, user_data: ec2.UserData, role: iam.IRole, security_group_ids: Sequence[str]) -> None:
+    """Register a target whose user data already has the boot prelude and its exit report (HaInstance), so that
+    mount_on adds neither a second time (a second prelude would forget the steps that failed before it)."""
+    _PLAIN[target] = Nodes(target, fleet=None, user_data=user_data, role=role, security_group_ids=security_group_ids)
+
+
 def start_mount(owner: Construct, kind: str, target: MountTarget | ComputeFleet) -> Nodes:
     """The Nodes view of `target`, after refusing a second mount of `owner` on it."""
     path = owner.node.path
