@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,6 +17,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from hpc_constructs import paths
 from hpc_constructs.batch_plan import check_name
 from hpc_constructs.catalog.limits import BATCH, EVENTBRIDGE_MAX_EVENT_PATTERN_CHARS, SQS_MAX_MESSAGE_RETENTION_SECONDS
 from hpc_constructs.errors import ConfigError
@@ -118,6 +119,7 @@ class JobEvents(Construct):
                                    detail={"status": list(FINAL_STATES), "jobQueue": [arns[i] for i in batch]}))
             rule.add_target(targets.SnsTopic(self.topic))
             self.rules.append(rule)
+            self._declare_publishing(rule)
         self.rule = self.rules[0]
         self.queues: dict[str, sqs.Queue] = {}
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
@@ -137,9 +139,29 @@ class JobEvents(Construct):
                           retention_period=QUEUE_RETENTION,
                           dead_letter_queue=sqs.DeadLetterQueue(queue=dead, max_receive_count=MAX_RECEIVE_COUNT))
         self.topic.add_subscription(subscriptions.SqsSubscription(queue, raw_message_delivery=True))
+        paths.declare_iam(queue, paths.service_principal("sns.amazonaws.com"), ["sqs:SendMessage"],
+                          [queue.queue_arn], on=f"the events queue {queue.node.path}",
+                          context={"aws:SourceArn": self.topic.topic_arn}, why=f"from {self.topic.node.path}")
         self.queues[name] = queue
         self.dead_letter_queues[name] = dead
         return queue
+
+    def _declare_publishing(self, rule: events.Rule) -> None:
+        """EventBridge publishes the rule's events to the encrypted topic: the topic's policy and the key's."""
+        context = {"aws:SourceArn": rule.rule_arn, "aws:SourceAccount": Stack.of(self).account}
+        events_principal = paths.service_principal(EVENTS_PRINCIPAL)
+        paths.declare_iam(self.topic, events_principal, ["sns:Publish"], [self.topic.topic_arn],
+                          on=f"the topic {self.topic.node.path}", context=context, why=f"rule {rule.node.path}")
+        paths.declare_iam(self.topic, events_principal, ["kms:GenerateDataKey", "kms:Decrypt"], [self.key.key_arn],
+                          on=f"the topic's key {self.key.node.path}", context=context, why=f"rule {rule.node.path}")
+        if rule is self.rules[0]:  # once: whatever the rules, another account's must be refused
+            for actions, resource, what in (
+                    (["sns:Publish"], self.topic.topic_arn, f"the topic {self.topic.node.path}"),
+                    (["kms:GenerateDataKey"], self.key.key_arn, f"the topic's key {self.key.node.path}")):
+                paths.declare_exclusive(self.topic, [{**paths.service_principal(EVENTS_PRINCIPAL),
+                                                      "name": "this account's EventBridge rules"}], actions, [resource],
+                                        on=what, against=["foreign_sources"],
+                                        why="this account's rules: another account's cannot inject events")
 
     def subscribe_queue(self, queue: sqs.IQueue) -> None:
         """Deliver every event to the user's queue too (raw messages: the EventBridge event as JSON).
