@@ -215,8 +215,7 @@ class Checker:
         if missing:
             raise _BlockedError(f"no inbound rule of {self.net.groups_text(b.groups)} on {b.owner} allows "
                                 f"{describe(missing)} from {a.owner} ({self.net.groups_text(a.groups)}, "
-                                f"{a.subnet.cidr})"
-                                f"{what}{self._why(b)}{self._notes(b.groups)}")
+                                f"{a.subnet.cidr}){what}{self._why(b)}{self._notes(b.groups)}")
         if a.subnet.id != b.subnet.id:
             back = returning(boxes, LINUX_EPHEMERAL)
             self._acl(a, egress=True, boxes=boxes, peer=b.subnet.cidr)
@@ -234,18 +233,16 @@ class Checker:
                     rules = [r for g in groups for r in self._rules(g, egress=True)
                              if r.peer_kind == "group" and r.peer in peer]
                     if covered(rules, query("all")):
-                        raise _BlockedError(f"the EFA interfaces of {sender.owner} ({self.net.groups_text(groups)}) "
-                                            "have no "
-                                            f"outbound rule for all traffic to {self.net.groups_text(peer)} by group "
-                                            "reference (EFA's OS-bypass traffic is not IP: 0.0.0.0/0 does not carry "
-                                            "it)")
+                        raise _BlockedError(
+                            f"the EFA interfaces of {sender.owner} ({self.net.groups_text(groups)}) have no outbound "
+                            f"rule for all traffic to {self.net.groups_text(peer)} by group reference (EFA's "
+                            "OS-bypass traffic is not IP: 0.0.0.0/0 does not carry it)")
                     rules = [r for g in peer for r in self._rules(g, egress=False)
                              if r.peer_kind == "group" and r.peer in groups]
                     if covered(rules, query("all")):
-                        raise _BlockedError(f"the EFA interfaces of {receiver.owner} ({self.net.groups_text(peer)}) "
-                                            "have "
-                                            f"no inbound rule for all traffic from {self.net.groups_text(groups)} by "
-                                            "group reference")
+                        raise _BlockedError(
+                            f"the EFA interfaces of {receiver.owner} ({self.net.groups_text(peer)}) have no inbound "
+                            f"rule for all traffic from {self.net.groups_text(groups)} by group reference")
 
     def _rules(self, group_id: str, *, egress: bool) -> list[SgRule]:
         group = self.net.groups.get(group_id)
@@ -328,17 +325,13 @@ class Checker:
             nat = net.nat(route.target)
             if nat is None:
                 raise _BlockedError(f"{where}: its default route goes to NAT gateway {route.target}, which is not in "
-                                    "the "
-                                    "assembly")
+                                    "the assembly")
             nat_subnet, nat_name, public = nat
             if nat_subnet.az == self._lost:
-                raise _BlockedError(f"{where} reaches {service} only through NAT gateway {nat_name} in {self._lost}, "
-                                    "the "
-                                    f"lost AZ ({route.origin}; no interface endpoint for {service})"
-                                    if service != "internet" else
-                                    f"{where} reaches the internet only through NAT gateway {nat_name} in "
-                                    f"{self._lost}, "
-                                    f"the lost AZ ({route.origin})")
+                endpoint = f"; no interface endpoint for {service}" if service != "internet" else ""
+                what = service if service != "internet" else "the internet"
+                raise _BlockedError(f"{where} reaches {what} only through NAT gateway {nat_name} in {self._lost}, the "
+                                    f"lost AZ ({route.origin}{endpoint})")
             if not public:
                 raise _BlockedError(f"{where}: NAT gateway {nat_name} is private (no internet)")
             if net.internet_gateway_of(nat_subnet) is None:
@@ -361,8 +354,7 @@ class Checker:
             self._to_public(a, boxes, service, allow_prefix_list=False)
             return f"{service} through internet gateway ({a.subnet.name})"
         raise _BlockedError(f"{where}: its default route ({route.origin}) goes to a {route.kind} target, which does "
-                            "not "
-                            f"reach {service}")
+                            f"not reach {service}")
 
     def _to_public(self, a: Placement, boxes: list[Box], service: str, *, allow_prefix_list: bool) -> None:
         """Security groups and the subnet's ACL for traffic to a service's public addresses (any address:
@@ -552,8 +544,7 @@ class Checker:
         template = self.net.launch_template_of(launcher) if launcher is not None else None
         if launcher is None or template is None:
             raise _BlockedError(f"{declaration['from'].get('name')}: no launch template to read its metadata options "
-                                "and "
-                                "user data from")
+                                "and user data from")
         problem = imds_findings(self.assembly, template, root_only=bool(declaration.get("root_only")),
                                 max_hop_limit=declaration.get("max_hop_limit"),
                                 awsvpc_blocked=bool(declaration.get("awsvpc_blocked")))

@@ -195,9 +195,11 @@ def _intersection(entry: AclEntry, cell: _Cell) -> _Cell | None:
 
 
 def _difference(cell: _Cell, taken: _Cell) -> list[_Cell]:
+    """What of `cell` is left once `taken` (a part of it: fewer addresses, fewer ports) is decided."""
     out = [_Cell(cell.box, part) for part in _exclude(cell.cidr, taken.cidr)]
-    for piece in subtract(cell.box, taken.box.protocol, taken.box.low, taken.box.high):
-        out.append(_Cell(piece, taken.cidr))
+    if cell.box.protocol in ("tcp", "udp"):  # ICMP and other protocols have no ports: taken whole
+        out += [_Cell(piece, taken.cidr) for piece in subtract(cell.box, "tcp" if cell.box.protocol == "tcp"
+                                                                  else "udp", taken.box.low, taken.box.high)]
     return out
 
 
