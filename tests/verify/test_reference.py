@@ -1,0 +1,146 @@
+"""hpc-verify on the reference app: exactly the known defects are blocked, with every AZ up and with each AZ lost.
+
+KNOWN_DEFECTS is the list of paths the open issues name: the lead removes an entry when the fix for it merges, and
+this test then insists the path is ok. A path blocked that is not listed, or listed and ok, fails the test.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from hpc_constructs.verify import Assembly, Checker
+from tests.verify.support import blocked
+
+UP, AZ0, AZ1 = "every AZ up", "az0", "az1"
+SCENARIOS = {UP: None, AZ0: "az0", AZ1: "az1"}
+ALWAYS = (UP, AZ0, AZ1)
+BOTH_UP = (UP, AZ1)  # nodes in az0 only (the cluster subnet): nothing to check once az0 is lost
+
+
+@dataclass(frozen=True)
+class Defect:
+    path: str
+    issue: str  # the issue whose fix opens (or closes) the path
+    when: tuple[str, ...]
+
+
+_IMDS = "the instance metadata service, the instance role's credentials"
+KNOWN_DEFECTS: tuple[Defect, ...] = (
+    # Issue 24 (Batch): #1 multi-node jobs' interfaces get the VPC's default group, which CDK strips of every rule.
+    Defect("HpcBatch/Batch job mpi-osu's containers to each other: all traffic, both directions (MPI: the child "
+           "nodes reach AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS)", "24 #1", BOTH_UP),
+    Defect("HpcBatch/Batch job mpi-osu's containers to S3: HTTPS (the job's data in the storage's bucket)",
+           "24 #1", BOTH_UP),
+    # Issue 24 #3: the topic and key policies are not scoped to this account's rules.
+    Defect("only this account's EventBridge rules may sns:Publish on the topic HpcBatch/Batch/JobEvents/Topic (this "
+           "account's rules: another account's cannot inject events)", "24 #3", ALWAYS),
+    Defect("only this account's EventBridge rules may kms:GenerateDataKey on the topic's key "
+           "HpcBatch/Batch/JobEvents/Key (this account's rules: another account's cannot inject events)", "24 #3",
+           ALWAYS),
+    # Issue 24 #7: jobs can take the instance role.
+    Defect(f"HpcBatch/Batch/Environmentefa-cpu nodes: {_IMDS}: multi-node jobs' awsvpc containers do not "
+           "(ECS_AWSVPC_BLOCK_IMDS) (a job gets its job role only)", "24 #7", BOTH_UP),
+    # Issue 25 #1: any user on a Slurm node can get the Munge key through the node role.
+    *(Defect(f"HpcSlurm/Slurm/NodeGroup-{group} nodes: {_IMDS}: only root reaches it, containers do not (hop limit "
+             "1) (the node role registers, and RegisterComputeNodeGroupInstance returns the Munge key)", "25 #1",
+             BOTH_UP) for group in ("cpu", "gpu", "spot", "login")),
+    # Issue 26 §3: only root reaches the metadata service on bastions and on every node kind; the host-key secret.
+    Defect(f"HpcAccess/Bastion bastions: {_IMDS}: only root reaches it (users who log in are not the role: it "
+           "reads the host keys)", "26 §3", ALWAYS),
+    *(Defect(f"HpcCompute/{fleet} nodes: {_IMDS}: only root reaches it (users on the nodes are not the role)",
+             "26 §3", BOTH_UP) for fleet in ("Gpu", "Cpu", "Viz")),
+    Defect("only HpcAccess/Bastion bastion role may secretsmanager:GetSecretValue on the host-key secret "
+           "HpcAccess/Bastion/HostKeys (the shared SSH identity: the secret's policy refuses everyone else)", "26 §3",
+           ALWAYS),
+    Defect("HpcAccess/Bastion bastion role may not secretsmanager:PutSecretValue on the host-key secret "
+           "HpcAccess/Bastion/HostKeys (once the keys exist, no bastion may replace them)", "26 §3", ALWAYS),
+    # Issue 26 §2: one NAT gateway, only an S3 endpoint: the other AZ's bastion and nodes lose their way out.
+    *(Defect(f"HpcAccess/Bastion bastions to {what}", "26 §2", (AZ0,)) for what in (
+        "Secrets Manager: HTTPS (the shared host keys, first boot step)",
+        "CloudWatch Logs: HTTPS (the SSH log, CloudWatch agent)",
+        "Systems Manager (ssm, ssmmessages, ec2messages): HTTPS (Session Manager)",
+        "CloudFormation: HTTPS (the boot's signal)")),
+    *(Defect(f"HpcBatch/Batch/Environment{environment} nodes to {what}", "26 §2", (AZ0,))
+      for environment in ("spot-cpu", "gpu") for what in (
+          "ECS (ecs, ecs-agent, ecs-telemetry): HTTPS (the ECS agent)",
+          "CloudWatch Logs: HTTPS (the jobs' awslogs driver)",
+          "Systems Manager (ssm, ssmmessages, ec2messages): HTTPS (Session Manager)")),
+    # A public image needs the internet: a NAT gateway in each AZ the environment uses (interface endpoints do not
+    # reach public.ecr.aws), or the image in the account's ECR.
+    Defect("HpcBatch/Batch/Environmentgpu nodes to the internet: HTTPS (pull public.ecr.aws/hpc/render:latest)",
+           "26 §2", (AZ0,)),
+)
+
+
+@pytest.fixture(scope="module")
+def checker(reference: Assembly) -> Checker:
+    return Checker(reference)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_the_reference_app_blocks_exactly_the_known_defects(checker: Checker, scenario: str) -> None:
+    lost = SCENARIOS[scenario]
+    found = {r.path for r in checker.run(lost) if not r.ok}
+    expected = {d.path for d in KNOWN_DEFECTS if scenario in d.when}
+    assert sorted(found - expected) == [], "blocked, and not a known defect"
+    assert sorted(expected - found) == [], "a known defect that is ok now: remove it from KNOWN_DEFECTS"
+
+
+def test_every_known_defect_names_an_open_issue() -> None:
+    assert {d.issue.split()[0] for d in KNOWN_DEFECTS} <= {"24", "25", "26"}
+    assert len({d.path for d in KNOWN_DEFECTS}) == len(KNOWN_DEFECTS)
+
+
+def test_each_construct_declares_its_paths(checker: Checker) -> None:
+    paths = [str(d["path"]) for d in checker.declared]
+    for who in ("HpcCompute/Cpu nodes", "HpcCompute/Gpu nodes", "HpcStorage/Storage Lustre", "HpcStorage/Storage EFS",
+                "HpcBatch/Batch", "HpcSlurm/Slurm", "HpcAccess/Bastion", "HpcDataTransfer/DataTransfer"):
+        assert any(who in p for p in paths), who
+    kinds = {str(d["kind"]) for d in checker.declared}
+    assert kinds == {"network", "service", "load_balancer", "chain", "iam", "route", "exclusive", "imds"}
+
+
+def test_the_issue_examples_are_declared_and_checked(checker: Checker) -> None:
+    results = {r.path: r for r in checker.run()}
+    examples = [
+        "HpcCompute/Cpu nodes to each other: all traffic, both directions (MPI, EFA)",
+        "HpcCompute/Cpu nodes to HpcStorage/Storage Lustre: TCP 988 and 1018-1023, both directions (Lustre client, "
+        "both sides open connections)",
+        "203.0.113.0/24 to HpcCompute/Cpu nodes: TCP 22, through HpcAccess/Bastion (SSH)",
+        "HpcSlurm/Slurm node role may pcs:RegisterComputeNodeGroupInstance on the cluster HpcSlurm/Slurm (every node "
+        "registers at boot)",
+        "HpcAccess/Bastion bastion role may secretsmanager:GetSecretValue on the host-key secret "
+        "HpcAccess/Bastion/HostKeys (first boot step)",
+    ]
+    for example in examples:
+        assert results[example].ok, results[example].reason
+
+
+def test_a_single_az_fleet_is_not_applicable_when_its_az_is_lost(checker: Checker) -> None:
+    result = {r.path: r for r in checker.run("az0")}["HpcCompute/Cpu nodes to each other: all traffic, both "
+                                                        "directions (MPI, EFA)"]
+    assert result.ok and result.reason.startswith("not applicable: HpcCompute/Cpu nodes is only in az0")
+
+
+def test_the_defects_name_their_cause(reference: Assembly) -> None:
+    reasons = blocked(reference)
+    mpi = reasons[KNOWN_DEFECTS[0].path]
+    assert "the VPC's default security group" in mpi and "Batch guide" in mpi
+    assert "CDK's restriction" in mpi and "revokes" in mpi
+    lost = blocked(reference, "az0")
+    bastion = lost["HpcAccess/Bastion bastions to Secrets Manager: HTTPS (the shared host keys, first boot step)"]
+    assert "only through NAT gateway HpcNetwork/Network/Vpc/PublicSubnet1/NATGateway in az0, the lost AZ" in bastion
+
+
+def test_verifying_the_reference_app_takes_under_5_seconds(reference_directory: Any) -> None:
+    """Loading the assembly and checking every path with every AZ up and with each AZ lost (benchmarks/verify.py
+    measures the same from the command line)."""
+    started = time.perf_counter()
+    checker = Checker(Assembly.load(reference_directory))
+    for az in (None, *checker.azs()):
+        checker.run(az)
+    assert time.perf_counter() - started < 5.0
