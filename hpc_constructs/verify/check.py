@@ -328,10 +328,10 @@ class Checker:
                                     "the assembly")
             nat_subnet, nat_name, public = nat
             if nat_subnet.az == self._lost:
-                endpoint = f"; no interface endpoint for {service}" if service != "internet" else ""
+                missing = f"; no interface endpoint for {service}" if service != "internet" else ""
                 what = service if service != "internet" else "the internet"
                 raise _BlockedError(f"{where} reaches {what} only through NAT gateway {nat_name} in {self._lost}, the "
-                                    f"lost AZ ({route.origin}{endpoint})")
+                                    f"lost AZ ({route.origin}{missing})")
             if not public:
                 raise _BlockedError(f"{where}: NAT gateway {nat_name} is private (no internet)")
             if net.internet_gateway_of(nat_subnet) is None:
