@@ -46,8 +46,18 @@ what tests name) and a "kind":
   iam            {"principal": {"role": <ARN>} | {"service": "events.amazonaws.com"}, "assumed_by": service,
                   "actions": [...], "resources": [<ARN> | {"arn": <ARN>, "context": {...}}], "context": {...}}
                  Identity policies (inline, customer- and AWS-managed), the resource's policy, trust.
+                 "expect": "denied" turns it round: the principal must *not* be allowed (declare_iam(denied=True)).
   route          {"from": E, "gateway": <virtual private gateway ID>}: the subnets' route tables receive
                  the gateway's routes (route propagation) and the gateway is attached to their VPC.
+
+Some paths must stay closed; these kinds are ok when they are:
+  exclusive      {"principals": [...], "actions": [...], "resources": [...], "against": ["account_roles",
+                  "foreign_sources"]}: only the principals may; the resource's policy must refuse another role of
+                 the account whose identity policy allows everything, and a declared service acting for another
+                 account (aws:SourceAccount, aws:SourceArn).
+  imds           {"from": nodes(launcher), "root_only": bool, "max_hop_limit": n | null, "awsvpc_blocked": bool}:
+                 who on the nodes reaches the instance metadata service, so the instance role's credentials (the
+                 launch template's metadata options, and a firewall rule in its user data: verify/boot_text.py).
 
 Endpoints E: nodes(launcher) (an Auto Scaling group, Batch compute environment, PCS node group or instance: the
 interfaces its launch template gives), groups(ids) (every interface carrying the groups), batch_jobs(environment)
