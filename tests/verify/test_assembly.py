@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,22 @@ def _nodes_template(vpc: Any, subnets: list[Any], *, declare: list[dict[str, Any
 def _ssm(stack: list[str]) -> dict[str, Any]:
     return {"path": "nodes to SSM", "kind": "service", "services": ["ssm"], "port": 443,
             "from": {"nodes": {"hpc:ref": [*stack, "Nodes"]}, "name": "nodes"}}
+
+
+def test_the_checker_starts_neither_aws_cdk_lib_nor_node() -> None:
+    """hpc_constructs imports its public names on first use: the checker stays pure Python (and fast)."""
+    code = "import sys, hpc_constructs.verify.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
+           "('aws_cdk', 'jsii', 'constructs')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_every_public_name_still_imports() -> None:
+    import hpc_constructs
+
+    for name in hpc_constructs.__all__:
+        assert getattr(hpc_constructs, name) is not None, name
+    from hpc_constructs import ComputeFleet, catalog  # noqa: F401 (the usual spelling works)
 
 
 def test_intrinsic_functions_evaluate_as_cloudformation_would() -> None:
