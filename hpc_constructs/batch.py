@@ -16,7 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import jsii
-from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Validations
+from aws_cdk import (
+    Acknowledgment,
+    Aws,
+    CfnOutput,
+    Duration,
+    IStableAnyProducer,
+    Lazy,
+    RemovalPolicy,
+    Stack,
+    TagManager,
+    Validations,
+)
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -25,7 +36,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from hpc_constructs import boot, paths
 from hpc_constructs.batch_plan import (
@@ -63,6 +74,15 @@ ECS_SERVICES = ("ecs", "ecs-agent", "ecs-telemetry")  # what the ECS agent calls
 ECS_AGENT_ACTIONS = ("ecs:RegisterContainerInstance", "ecs:DiscoverPollEndpoint", "ecs:Poll",
                      "ecs:StartTelemetrySession", "ecr:GetAuthorizationToken", "ecr:BatchGetImage",
                      "ecr:GetDownloadUrlForLayer", "logs:CreateLogStream", "logs:PutLogEvents")
+# The ECS agent's settings on every node (ECS Developer Guide, 'Amazon ECS task IAM role', additional
+# configuration for EC2 instances; 'Amazon ECS container agent configuration'): jobs get their job role in either
+# network mode Batch uses, and the awsvpc tasks of multi-node jobs cannot reach the instance metadata service.
+ECS_AGENT_SETTINGS = (
+    "ECS_ENABLE_TASK_IAM_ROLE=true",
+    "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true",
+    "ECS_AWSVPC_BLOCK_IMDS=true",
+)
+VPC_RESTRICTION_ID = "RestrictDefaultSecurityGroupCustomResource"  # ec2.Vpc's child when it empties the group
 
 
 @jsii.implements(ec2.IConnectable)
@@ -75,13 +95,21 @@ class BatchComputeEnvironment(Construct):
     with the launch template's, so the launch template carries a MIME multi-part document whose shell
     part is `user_data`.
 
+    Where multi-node jobs run with the launch template's network interfaces (EFA), Batch refuses security
+    groups on the environment, and the jobs' awsvpc interfaces get the VPC's default security group
+    (job_interface_security_group, made ready by BatchOrchestration); elsewhere they get the environment's
+    groups.
+
     Attributes: resource (the CfnComputeEnvironment), launch_template, role, instance_profile,
     security_group, connections (its group, and the fleet's when made from one), user_data,
-    placement_group_name (None without one), plan.
+    placement_group_name (None without one), job_interface_security_groups (the groups the interfaces of
+    its multi-node jobs get, as Batch chooses them), plan.
     """
 
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc, plan: EnvironmentPlan,
-                 subnets: Sequence[ec2.ISubnet], fleet: ComputeFleet | None, root_volume_size_gib: int) -> None:
+                 subnets: Sequence[ec2.ISubnet], fleet: ComputeFleet | None, root_volume_size_gib: int,
+                 update_job_timeout_minutes: int = BATCH.default_update_job_execution_timeout_minutes,
+                 job_interface_security_group: ec2.ISecurityGroup | None = None) -> None:
         super().__init__(scope, id)
         self.plan = plan
         self.security_group = ec2.SecurityGroup(
@@ -118,6 +146,16 @@ class BatchComputeEnvironment(Construct):
 
         self.user_data = ec2.UserData.for_linux()
         nodes = nodes_of(self.node.path, self)  # the boot prelude, once; storage mounts reuse it
+        # Jobs act with their job role only: the agent hands it to them, and the instance role stays out of reach
+        # (container jobs run as root in the host's network, multi-node jobs in awsvpc tasks).
+        nodes.add_boot_commands(*boot.function("hpc_ecs_agent_settings", [
+            "mkdir -p /etc/ecs", "touch /etc/ecs/ecs.config",
+            *(f"grep -qx '{setting}' /etc/ecs/ecs.config || echo '{setting}' >> /etc/ecs/ecs.config"
+              for setting in ECS_AGENT_SETTINGS)]),
+            boot.step("ECS agent settings (job roles, no instance metadata for awsvpc tasks)",
+                      "hpc_ecs_agent_settings"))
+        nodes.install_boot_script(boot.IMDS_GUARD_SCRIPT)
+        nodes.add_boot_commands(*boot.imds_guard(ecs_tasks=True))
         if plan.efa:
             # Batch's ECS images have no EFA software: the pinned installer, GPG-verified, at first boot.
             nodes.install_boot_script("hpc-efa-install")
@@ -132,7 +170,9 @@ class BatchComputeEnvironment(Construct):
             user_data=multipart,
             require_imdsv2=True,
             http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
-            http_put_response_hop_limit=2,  # containers reach IMDS through the docker bridge: one hop more
+            # 1: nothing but the host needs it (the ECS agent runs in the host's network; jobs are refused by
+            # hpc-imds-guard and ECS_AWSVPC_BLOCK_IMDS and get their credentials from the agent).
+            http_put_response_hop_limit=1,
             block_devices=[ec2.BlockDevice(device_name=AL2023_ROOT_DEVICE, volume=ec2.BlockDeviceVolume.ebs(
                 root_volume_size_gib, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3,
                 delete_on_termination=True))],
@@ -156,8 +196,10 @@ class BatchComputeEnvironment(Construct):
             # Changes are applied in place (Batch's infrastructure updates), never by replacing the
             # environment under running jobs; nodes then move to the newest image and launch template.
             replace_compute_environment=False,
+            # An infrastructure update lets running jobs finish (up to the longest job's timeout) before it
+            # replaces their instances; Batch's default (30 minutes) would end longer jobs.
             update_policy=batch.CfnComputeEnvironment.UpdatePolicyProperty(
-                job_execution_timeout_minutes=30, terminate_jobs_on_update=False),
+                job_execution_timeout_minutes=update_job_timeout_minutes, terminate_jobs_on_update=False),
             compute_resources=batch.CfnComputeEnvironment.ComputeResourcesProperty(
                 type=plan.resource_type,
                 allocation_strategy="SPOT_PRICE_CAPACITY_OPTIMIZED" if plan.resource_type == "SPOT"
@@ -176,6 +218,12 @@ class BatchComputeEnvironment(Construct):
                                    for i in plan.image_types],
                 update_to_latest_image_version=True,
             ))
+        tags_on_instances(self.resource)
+        # The groups Batch gives a multi-node job's awsvpc interfaces (mnp-ce): the environment's, or, when the
+        # launch template carries the interfaces and the environment none, the VPC's default group.
+        self.job_interface_security_groups: list[ec2.ISecurityGroup] = (
+            [] if not plan.runs_multi_node else groups if plan.network is None
+            else [g for g in [job_interface_security_group] if g is not None])
         # The nodes must not boot before the rules MPI and EFA need between them.
         if self_rules:
             self.resource.node.add_dependency(*self_rules)
@@ -211,7 +259,9 @@ class BatchOrchestration(Construct):
       compute_environments: ComputeEnvironmentSpec per environment (at least one). On-Demand or Spot
                             (SPOT_PRICE_CAPACITY_OPTIMIZED); GPU types get Batch's ECS GPU image
                             (ECS_AL2023_NVIDIA), others ECS_AL2023. Every node: IMDSv2 required with hop
-                            limit 2 (containers reach it), an encrypted gp3 root volume, SSM.
+                            limit 1, the metadata service refused to jobs (they get their job role from
+                            the ECS agent), an encrypted gp3 root volume, SSM. Infrastructure updates wait
+                            for running jobs up to the longest job's timeout (at most 7,200 minutes).
       job_queues: (). JobQueueSpec per queue; () makes one queue, "default", over every environment.
       multi_node_jobs: (). MultiNodeJobSpec per MPI job definition; their environment gets one subnet and
                        a cluster placement group and, with EFA, an EFA interface on every card.
@@ -223,6 +273,20 @@ class BatchOrchestration(Construct):
                   SQS queue ("default") with a dead-letter queue; subscribe_queue / subscribe_function add
                   consumers. False: none.
       log_retention_days: 30, for the jobs' log group (retained on stack deletion).
+      vpc_default_security_group: None. The VPC's default security group, which Batch gives the interfaces
+                  of multi-node jobs on an environment whose launch template carries the network interfaces
+                  (EFA): Batch takes no security groups beside them. None takes it from an ec2.Vpc made in
+                  the app. The library adds to it, when the group has no rules of its own (an ec2.Vpc with
+                  restrict_default_security_group, as HpcNetwork makes), what the jobs need: all traffic to
+                  and from the group itself (MPI between the nodes) and HTTPS out (S3, ECR and the other AWS
+                  APIs a job calls). An imported VPC's group must be passed; pass it with mutable=False when
+                  it keeps AWS's default rules (all traffic from itself, all out), which already admit both.
+
+    Job queues are named <top-level stack>-<name>, and <top-level stack>-<nested stack id>-<name> inside a
+    nested stack: a queue that moves between templates (a stack that first splits into nested stacks, or a
+    regrouping) gets a new name, because CloudFormation creates the new queue before it deletes the old one,
+    and a fixed name still taken would fail the deploy. Such a move deletes the old queue (its jobs end);
+    `hpc_constructs.changes` reports it before the deploy.
 
     Rules (checked in one place, batch_plan.plan_batch, in its docstring's order): names; environments
     (types, architecture, image, Spot, vCPUs, Fargate); multi-node jobs (On-Demand EC2 only, 2-1,000
@@ -235,7 +299,9 @@ class BatchOrchestration(Construct):
     resources), environment_constructs (BatchComputeEnvironment by name, EC2 environments), events
     (JobEvents or None), events_topic,
     event_queues (dict by name), job_role, log_group, plan, connections (every environment's security
-    groups); subscribe_queue(queue), subscribe_function(function).
+    groups and the groups of its multi-node jobs' interfaces), job_interface_security_group (the VPC's
+    default group when a multi-node job needs it, else None); subscribe_queue(queue),
+    subscribe_function(function).
     """
 
     def __init__(
@@ -251,6 +317,7 @@ class BatchOrchestration(Construct):
         storage: StorageLayer | None = None,
         job_events: bool = True,
         log_retention_days: int = 30,
+        vpc_default_security_group: ec2.ISecurityGroup | None = None,
     ) -> None:
         super().__init__(scope, id)
         subnets, self.plan = _validate(self.node.path, vpc, compute_environments, job_queues, multi_node_jobs,
@@ -260,7 +327,12 @@ class BatchOrchestration(Construct):
         specs = {s.name: s for s in compute_environments}
         # Queues and job definitions are named after the top-level stack: a nested stack's own name is a token.
         stack_name = top_level_stack(self).stack_name
-        _count_in_region(self, stack_name, plan)
+        queue_prefix = job_queue_prefix(self)
+        _count_in_region(self, stack_name, queue_prefix, plan)
+        self.job_interface_security_group: ec2.ISecurityGroup | None = None
+        self._job_interface_rules: list[Construct] = []
+        if any(e.runs_multi_node and e.network is not None for e in plan.environments.values()):
+            self.job_interface_security_group = self._job_interface_group(vpc, vpc_default_security_group)
 
         self.log_group = logs.LogGroup(self, "JobLogs", removal_policy=removal(RemovalPolicy.RETAIN))
         cast(logs.CfnLogGroup, self.log_group.node.default_child).retention_in_days = log_retention_days
@@ -277,13 +349,15 @@ class BatchOrchestration(Construct):
         self.environment_constructs: dict[str, BatchComputeEnvironment] = {}
         self.compute_environments: dict[str, batch.CfnComputeEnvironment] = {}
         self._connections = ec2.Connections()
+        if self.job_interface_security_group is not None:
+            self._connections.add_security_group(self.job_interface_security_group)
         for name, environment in plan.environments.items():
             self.compute_environments[name] = self._environment(vpc, specs[name], environment, subnets[name], storage)
 
         self.job_queues: dict[str, batch.CfnJobQueue] = {}
         for queue in plan.queues:
             self.job_queues[queue.name] = batch.CfnJobQueue(
-                self, f"Queue{queue.name}", job_queue_name=_physical_name(self.node.path, stack_name, queue.name),
+                self, f"Queue{queue.name}", job_queue_name=_physical_name(self.node.path, queue_prefix, queue.name),
                 priority=queue.priority, state="ENABLED",
                 compute_environment_order=[
                     batch.CfnJobQueue.ComputeEnvironmentOrderProperty(
@@ -303,7 +377,7 @@ class BatchOrchestration(Construct):
         if job_events:
             self.events = JobEvents(self, "JobEvents",
                                     job_queue_arns=[q.attr_job_queue_arn for q in self.job_queues.values()],
-                                    job_queue_names=[f"{stack_name}-{name}" for name in self.job_queues])
+                                    job_queue_names=[f"{queue_prefix}{name}" for name in self.job_queues])
         self.node.add_metadata("hpc:figures", self.figures)
         for name, queue_resource in self.job_queues.items():
             CfnOutput(self, f"Queue{name}Arn", value=queue_resource.ref,
@@ -348,9 +422,54 @@ class BatchOrchestration(Construct):
         """Deliver job events to the user's queue as well (it must have a dead-letter queue)."""
         self._require_events("subscribe_queue").subscribe_queue(queue)
 
-    def subscribe_function(self, function: lambda_.IFunction, *, name: str | None = None) -> sqs.Queue:
-        """Run a Lambda function for every job event, through an events queue of its own with a DLQ."""
-        return self._require_events("subscribe_function").subscribe_function(function, name=name)
+    def subscribe_function(self, function: lambda_.IFunction, *, name: str | None = None,
+                           function_timeout: Duration | None = None) -> sqs.Queue:
+        """Run a Lambda function for every job event, through an events queue of its own with a DLQ, whose
+        visibility timeout is six times the function's timeout (JobEvents.subscribe_function: give
+        function_timeout for a function whose timeout cannot be read, such as an imported one)."""
+        return self._require_events("subscribe_function").subscribe_function(function, name=name,
+                                                                             function_timeout=function_timeout)
+
+    def _job_interface_group(self, vpc: ec2.IVpc, given: ec2.ISecurityGroup | None) -> ec2.ISecurityGroup:
+        """The VPC's default security group, ready for the awsvpc interfaces of multi-node jobs on EFA environments.
+
+        Batch's guide (Compute environment considerations for MNP): the interfaces "will use the security groups
+        specified in your compute environment. If you don't specify a security group, the default security
+        group for the VPC is used", and Batch refuses security groups on an environment whose launch template
+        carries the network interfaces. The rules below reference only the group itself (and HTTPS out), so they
+        admit nothing but other members of the default group, which holds no instance of the library's.
+        """
+        restriction: IConstruct | None = None
+        if given is None:
+            if not isinstance(vpc, ec2.Vpc):
+                raise ConfigError(self.node.path, "vpc_default_security_group", None,
+                                  "the VPC's default security group, for an imported VPC",
+                                  hint="Batch gives the interfaces of multi-node jobs on an EFA environment the VPC's "
+                                       "default security group. Pass vpc_default_security_group=ec2.SecurityGroup."
+                                       "from_security_group_id(self, 'Default', '<its sg- id>'): the library adds "
+                                       "all traffic to and from itself and HTTPS out to it (add mutable=False if "
+                                       "the group keeps AWS's default rules, which admit both already).")
+            restriction = vpc.node.try_find_child(VPC_RESTRICTION_ID)
+            # An ec2.Vpc without the restriction keeps AWS's default rules (all from itself, all out): MPI and
+            # HTTPS are open already, and the same rule added again would fail as a duplicate.
+            given = ec2.SecurityGroup.from_security_group_id(
+                self, "VpcDefaultSecurityGroup", vpc.vpc_default_security_group, allow_all_outbound=False,
+                mutable=restriction is not None)
+        group = given
+        group.add_ingress_rule(group, ec2.Port.all_traffic(),
+                               "hpc-constructs: MPI between the nodes of multi-node Batch jobs (awsvpc interfaces)")
+        group.add_egress_rule(group, ec2.Port.all_traffic(),
+                              "hpc-constructs: MPI between the nodes of multi-node Batch jobs (awsvpc interfaces)")
+        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
+                              "hpc-constructs: multi-node Batch jobs call AWS APIs over HTTPS (S3, ECR)")
+        self._job_interface_rules = [c for c in group.node.find_all()
+                                     if isinstance(c, ec2.CfnSecurityGroupIngress | ec2.CfnSecurityGroupEgress)]
+        if restriction is not None:
+            # The restriction revokes exactly "all traffic from the group itself" when it runs: our rule must be
+            # made after it, or it would be revoked with AWS's default one.
+            for rule in self._job_interface_rules:
+                rule.node.add_dependency(restriction)
+        return group
 
     def _require_events(self, what: str) -> JobEvents:
         if self.events is None:
@@ -367,14 +486,21 @@ class BatchOrchestration(Construct):
                                       description=f"{scope.node.path}: Fargate jobs of {plan.name}")
             self._connections.add_security_group(group)
             self.figures[f"environment {plan.name}"] = f"{plan.resource_type}, up to {plan.max_vcpus:,} vCPUs"
-            return batch.CfnComputeEnvironment(
+            fargate = batch.CfnComputeEnvironment(
                 scope, "Resource", type="MANAGED", state="ENABLED",
                 compute_resources=batch.CfnComputeEnvironment.ComputeResourcesProperty(
                     type=plan.resource_type, maxv_cpus=plan.max_vcpus, subnets=[s.subnet_id for s in subnets],
                     security_group_ids=[group.security_group_id]))
+            tags_on_instances(fargate, fargate=True)
+            return fargate
         fleet = spec.fleet
-        environment = BatchComputeEnvironment(self, f"Environment{plan.name}", vpc=vpc, plan=plan, subnets=subnets,
-                                              fleet=fleet, root_volume_size_gib=spec.root_volume_size_gib)
+        update_minutes = self.plan.update_job_timeout_minutes(plan.name)
+        environment = BatchComputeEnvironment(
+            self, f"Environment{plan.name}", vpc=vpc, plan=plan, subnets=subnets, fleet=fleet,
+            root_volume_size_gib=spec.root_volume_size_gib, update_job_timeout_minutes=update_minutes,
+            job_interface_security_group=self.job_interface_security_group if plan.network is not None else None)
+        if plan.runs_multi_node and plan.network is not None and self._job_interface_rules:
+            environment.resource.node.add_dependency(*self._job_interface_rules)
         self.environment_constructs[plan.name] = environment
         for environment_group in environment.connections.security_groups:
             self._connections.add_security_group(environment_group)
@@ -387,7 +513,10 @@ class BatchOrchestration(Construct):
             + (f", EFA interfaces per node: {network.efa_interface_count}" if network is not None and network.efa
                else "")
             + (", cluster placement group" if plan.placement_group else "")
-            + (f", from {fleet.node.path}" if fleet is not None else ""))
+            + (f", from {fleet.node.path}" if fleet is not None else "")
+            + f"; infrastructure updates wait up to {update_minutes:,} minutes for running jobs"
+            + (f" (its longest job may run {self.plan.longest_job_minutes(plan.name):,}: longer than Batch allows)"
+               if self.plan.longest_job_minutes(plan.name) > update_minutes else ""))
         return environment.resource
 
     # -- job definitions -------------------------------------------------------------------------------
@@ -405,8 +534,9 @@ class BatchOrchestration(Construct):
         }
         if command:
             container["Command"] = list(command)
-        if environment:
-            container["Environment"] = [{"Name": k, "Value": v} for k, v in sorted(environment.items())]
+        # The metadata service is refused to jobs, so SDKs cannot read the Region there (Fargate sets these itself).
+        environment = {"AWS_REGION": Aws.REGION, "AWS_DEFAULT_REGION": Aws.REGION, **environment}
+        container["Environment"] = [{"Name": k, "Value": v} for k, v in sorted(environment.items())]
         if host_volumes and self._mount_points:
             names = [f"storage{i}" for i in range(len(self._mount_points))]
             container["Volumes"] = [{"Name": n, "Host": {"SourcePath": p}} for n, p in zip(names, self._mount_points,
@@ -471,7 +601,7 @@ class BatchOrchestration(Construct):
     def _definition(self, stack_name: str, name: str, kind: str, timeout_minutes: int, attempts: int,
                     platforms: list[str]) -> batch.CfnJobDefinition:
         return batch.CfnJobDefinition(
-            self, f"Job{name}", type=kind, job_definition_name=_physical_name(self.node.path, stack_name, name),
+            self, f"Job{name}", type=kind, job_definition_name=_physical_name(self.node.path, f"{stack_name}-", name),
             platform_capabilities=platforms, propagate_tags=True,
             timeout=batch.CfnJobDefinition.TimeoutProperty(attempt_duration_seconds=timeout_minutes * 60),
             retry_strategy=batch.CfnJobDefinition.RetryStrategyProperty(attempts=attempts, evaluate_on_exit=[
@@ -497,6 +627,31 @@ class BatchOrchestration(Construct):
         return self._execution_role
 
 
+@jsii.implements(IStableAnyProducer)
+class _TagValues:
+    """The tags CDK's Tag aspects gave a resource, read when the template is written (after the aspects ran)."""
+
+    def __init__(self, tags: TagManager) -> None:
+        self._tags = tags
+
+    def produce(self) -> Any:
+        values = self._tags.tag_values()
+        return dict(values) if values else None
+
+
+def tags_on_instances(resource: batch.CfnComputeEnvironment, *, fargate: bool = False) -> None:
+    """Keep tags off the environment's own Tags: CloudFormation's schema for AWS::Batch::ComputeEnvironment lists
+    Tags as create-only (tagging.tagUpdatable false), so a changed app-wide tag would replace the environment.
+
+    An EC2 environment's tags go to ComputeResources.Tags instead, which Batch puts on the instances it launches
+    and updates in place (an infrastructure update: ComputeResourceUpdate.tags in the Batch API). Fargate
+    environments take no ComputeResources.Tags: their tags are dropped.
+    """
+    if not fargate:
+        resource.add_property_override("ComputeResources.Tags", Lazy.any(_TagValues(resource.tags)))
+    resource.add_property_deletion_override("Tags")
+
+
 def top_level_stack(scope: Construct) -> Stack:
     """The stack that holds `scope`, or, inside nested stacks, the top-level stack that holds them."""
     stack = Stack.of(scope)
@@ -519,7 +674,7 @@ class _RegionUse:
 _REGION_USE: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _RegionUse]] = weakref.WeakKeyDictionary()
 
 
-def _count_in_region(orchestration: Construct, stack_name: str, plan: BatchPlan) -> None:
+def _count_in_region(orchestration: Construct, stack_name: str, queue_prefix: str, plan: BatchPlan) -> None:
     """Batch's quotas hold per account and Region, across every orchestration of the app (nested stacks too):
     at most 50 job queues and 50 compute environments, and queue and job-definition names unique."""
     stack = top_level_stack(orchestration)
@@ -527,7 +682,7 @@ def _count_in_region(orchestration: Construct, stack_name: str, plan: BatchPlan)
                                                                          _RegionUse())
     path = orchestration.node.path
     where = "every BatchOrchestration of the app in one account and Region"
-    queues = [f"{stack_name}-{q.name}" for q in plan.queues]
+    queues = [f"{queue_prefix}{q.name}" for q in plan.queues]
     for physical in queues:
         if physical in use.job_queues:
             raise ConfigError(path, "job_queues", physical, "a job queue name not used by another BatchOrchestration",
@@ -556,13 +711,28 @@ def _count_in_region(orchestration: Construct, stack_name: str, plan: BatchPlan)
     use.job_definitions.update(dict.fromkeys(jobs, path))
 
 
-def _physical_name(path: str, stack_name: str, name: str) -> str:
-    """<stack>-<name>: queue and job definition names are unique per account and Region."""
-    physical = f"{stack_name}-{name}"
+def job_queue_prefix(orchestration: Construct) -> str:
+    """What a job queue's name starts with: "<top-level stack>-", plus "<nested stack id>-" for each nested stack
+    between the orchestration and the top-level stack (the ids, not the nested stacks' names, which are tokens).
+
+    A queue that moves into, out of or between nested stacks thus gets a new name: CloudFormation creates the
+    new queue (in its new template) before it deletes the old one, so an unchanged name would still be taken.
+    """
+    stack = Stack.of(orchestration)
+    nested: list[str] = []
+    while stack.nested_stack_parent is not None:
+        nested.insert(0, stack.node.id)
+        stack = stack.nested_stack_parent
+    return "".join(f"{part}-" for part in [stack.stack_name, *nested])
+
+
+def _physical_name(path: str, prefix: str, name: str) -> str:
+    """<prefix><name>: queue and job definition names are unique per account and Region."""
+    physical = f"{prefix}{name}"
     if len(physical) > BATCH.max_name_length:
-        raise ConfigError(path, "name", name, f"at most {BATCH.max_name_length - len(stack_name) - 1} characters "
-                          f"in stack {stack_name}",
-                          hint=f"Queues and job definitions are named <stack>-<name> ({physical[:40]}...), and Batch "
+        raise ConfigError(path, "name", name, f"at most {BATCH.max_name_length - len(prefix)} characters "
+                          f"after {prefix!r}",
+                          hint=f"Queues and job definitions are named {prefix}<name> ({physical[:40]}...), and Batch "
                                f"takes at most {BATCH.max_name_length} characters.")
     return physical
 

@@ -235,6 +235,20 @@ class BatchPlan:
     multi_node_jobs: tuple[MultiNodeJobPlan, ...]
     container_jobs: tuple[ContainerJobPlan, ...]
 
+    def longest_job_minutes(self, environment: str) -> int:
+        """The longest timeout (minutes per attempt) of the job definitions that run on `environment`; the
+        library's default job timeout (a day) when none does: what a job submitted there can run for."""
+        timeouts = [j.spec.timeout_minutes for j in self.multi_node_jobs if j.environment == environment]
+        timeouts += [j.spec.timeout_minutes for j in self.container_jobs if environment in j.environments]
+        return max(timeouts, default=DEFAULT_TIMEOUT_MINUTES)
+
+    def update_job_timeout_minutes(self, environment: str) -> int:
+        """UpdatePolicy.JobExecutionTimeoutMinutes for `environment`: how long an infrastructure update (a new
+        launch template version, image or instance types: any `cdk deploy` that changes them) lets running jobs
+        go on before it replaces their instances. The longest job that runs there, within Batch's maximum (7,200
+        minutes, UpdatePolicy in the Batch API reference); Batch's default of 30 would end longer jobs."""
+        return min(self.longest_job_minutes(environment), BATCH.max_update_job_execution_timeout_minutes)
+
 
 @dataclass(frozen=True)
 class FleetFacts:

@@ -114,6 +114,36 @@ def systemd_unit(name: str, text: str) -> list[str]:
     return write_file(f"/etc/systemd/system/{name}", text)
 
 
+IMDS_GUARD_SCRIPT = "hpc-imds-guard"
+IMDS_GUARD_UNIT = "hpc-imds-guard.service"
+
+
+def imds_guard(*, ecs_tasks: bool = False) -> list[str]:
+    """Lines that keep the instance metadata service (and the instance role's credentials) for root, now and at
+    every boot: the unit runs hpc-imds-guard before sshd, the ECS agent and slurmd take anyone in.
+
+    Install the script first (install_boot_script(IMDS_GUARD_SCRIPT)). ecs_tasks: also refuse the containers
+    of ECS tasks (Batch jobs run as root in the host's network). Every node kind of the library uses this one
+    step: ComputeFleet, BatchComputeEnvironment, SlurmCluster node groups, HaBastion.
+    """
+    options = "--non-root --ecs-tasks" if ecs_tasks else "--non-root"
+    return [
+        *systemd_unit(IMDS_GUARD_UNIT, "\n".join([
+            "[Unit]",
+            "Description=hpc-constructs: the instance metadata service for root only",
+            "After=local-fs.target",
+            "Before=sshd.service ecs.service slurmd.service",
+            "[Service]",
+            "Type=oneshot",
+            "RemainAfterExit=yes",
+            f"ExecStart=/usr/local/sbin/{IMDS_GUARD_SCRIPT} {options}",
+            "[Install]",
+            "WantedBy=multi-user.target"])),
+        step("instance metadata for root only" + (" (and not ECS tasks)" if ecs_tasks else ""),
+             "systemctl", "enable", "--now", IMDS_GUARD_UNIT),
+    ]
+
+
 def step(name: str, *command: str) -> str:
     """One boot step: `command` (a function or program and its arguments) run by hpc_step."""
     assert _STEP_NAME.match(name), name

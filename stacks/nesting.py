@@ -80,10 +80,12 @@ BOOT_STEP_BYTES: Mapping[str, int] = {  # what each kind of boot step adds to th
     "ebs-one-node": 1_500,  # each volume's attach service and takeover timer
     "ebs-per-node-script": 1_400,  # hpc-ebs-node, once
     "ebs-per-node": 700,  # each volume's format-and-mount unit
+    "imds-guard": 1_900,  # hpc-imds-guard (compressed), its systemd unit and step
+    "ecs-agent-settings": 600,  # the ECS agent's settings (job roles, no metadata service for awsvpc tasks)
 }
 QUEUE_ORDER_BYTES = 200  # a compute environment in a queue's order
 EVENTS_RULE_QUEUE_BYTES = 120  # a queue's ARN (a GetAtt) in the job-events rule's pattern
-EVENTS_BYTES = 2_000  # the job events' key policy and queue policies, beyond RESOURCE_BYTES each
+EVENTS_BYTES = 3_500  # the job events' key policy, topic policy and queue policies, beyond RESOURCE_BYTES each
 JOB_DEFINITION_BYTES = 300  # a job definition's retry strategy, timeout and platform, beyond RESOURCE_BYTES
 CONTAINER_BYTES = 600  # a container's resource requirements, job role and log configuration
 STORAGE_VOLUME_BYTES = 300  # a StorageLayer file system in an EC2 job's container (volume and mount point)
@@ -101,17 +103,36 @@ DECLARATION_BYTES = 620
 DECLARATION_PATH_BYTES = 3
 
 
+# What a template holds once however many of its parts need it: (resources, bytes).
+ONCE_PER_TEMPLATE: Mapping[str, tuple[int, int]] = {
+    # A BatchOrchestration whose multi-node jobs run over a launch template's EFA interfaces: the three rules it
+    # adds to the VPC's default security group (the jobs' awsvpc interfaces get that group).
+    "vpc-default-group-rules": (3, 3 * (RESOURCE_BYTES + 400)),
+}
+
+
 @dataclass(frozen=True)
 class Footprint:
     """What part of a template holds (an estimate, an upper bound): resources, bytes, and the characters of
-    the job-events pattern that lists its Batch queues."""
+    the job-events pattern that lists its Batch queues. `once` names costs the template holds once however
+    many parts need them (ONCE_PER_TEMPLATE); resources and bytes include them."""
 
-    resources: int = 0
-    bytes: int = 0
+    base_resources: int = 0
+    base_bytes: int = 0
     pattern: int = 0
+    once: frozenset[str] = frozenset()
+
+    @property
+    def resources(self) -> int:
+        return self.base_resources + sum(ONCE_PER_TEMPLATE[k][0] for k in self.once)
+
+    @property
+    def bytes(self) -> int:
+        return self.base_bytes + sum(ONCE_PER_TEMPLATE[k][1] for k in self.once)
 
     def __add__(self, other: Footprint) -> Footprint:
-        return Footprint(self.resources + other.resources, self.bytes + other.bytes, self.pattern + other.pattern)
+        return Footprint(self.base_resources + other.base_resources, self.base_bytes + other.base_bytes,
+                         self.pattern + other.pattern, self.once | other.once)
 
     @property
     def fits(self) -> bool:
@@ -430,7 +451,8 @@ def batch_unit_footprint(path: str, unit: BatchUnit, batch: BatchConfig, *, stor
     """A unit inside a BatchOrchestration at `path`: its environments (EC2: security group, two self rules,
     role and policy, instance profile, launch template, placement group, the environment, the storage's
     rules for its own group; Fargate: security group and environment), its queues with their ARN outputs
-    and their ARNs in the job-events rule (named <stack_name>-<queue>), and its job definitions."""
+    and their ARNs in the job-events rule (named <stack_name>-Queues<n>-<queue> in a nested stack: counted with a
+    two-digit group number), and its job definitions."""
     fleets = fleets or {}
     multi_node = [batch.multi_node_jobs[i] for i in unit.multi_node_jobs]
     footprint = Footprint()
@@ -443,7 +465,8 @@ def batch_unit_footprint(path: str, unit: BatchUnit, batch: BatchConfig, *, stor
         footprint += _resources(f"{path}/Queue{queue.name}", 1, len(queue.compute_environments) * QUEUE_ORDER_BYTES,
                                 2 * OUTPUT_BYTES, EVENTS_RULE_QUEUE_BYTES)  # its ARN out, for users and the parent
         if batch.job_events:
-            footprint += Footprint(pattern=job_queue_arn_chars(f"{stack_name}-{queue.name}"))
+            nested_name = f"{stack_name}-{BATCH_GROUP_ID.format(99)}-{queue.name}"
+            footprint += Footprint(pattern=job_queue_arn_chars(nested_name))
     volumes = (storage.mount_points if storage is not None else 0) * STORAGE_VOLUME_BYTES
     for job in multi_node:
         devices = _interfaces(_types([job.instance_type])) if job.efa is not False else 0
@@ -481,17 +504,19 @@ def _environment(path: str, config: ComputeEnvironmentConfig, multi_node: Sequen
     efa = (config.efa is True or (config.efa is None and any(t.efa_supported for t in job_types))
            or (fleet is not None and fleet.efa))
     mount = storage.mount() if storage is not None else NO_MOUNT
-    steps = [*mount.boot_steps, *(["efa-installer"] if efa else [])]
+    steps = [*mount.boot_steps, "ecs-agent-settings", "imds-guard", *(["efa-installer"] if efa else [])]
     laid_out = bool(efa or multi_node)  # its own interfaces in the launch template, self rules, placement group
     self_rules = 2 if laid_out else 0
     placement = 1 if laid_out and not (fleet is not None and fleet.placement_group) else 0
     # Its security group, role, instance profile, self rules, placement group and the storage's rules for its
     # own group (a fleet's group has them from the fleet); the role's policy; the launch template; the
-    # environment, which waits for the rules.
+    # environment, which waits for the rules. Multi-node jobs over EFA interfaces: the VPC default group's
+    # rules, once per template.
+    once = Footprint(once=frozenset({"vpc-default-group-rules"})) if efa and multi_node else Footprint()
     # ECS, logs, Session Manager (network, and IAM with the agent's), MPI among the nodes, the EFA download, the
     # metadata service for multi-node jobs' containers, and what the storage's mount declares
     declarations = 5 + (1 if laid_out else 0) + (1 if efa else 0) + (1 if multi_node else 0) + mount.declarations
-    return (_resources(path, 2 + self_rules + mount.rules) + _small(path, 1 + placement) + _policy(path, mount)
+    return (once + _resources(path, 2 + self_rules + mount.rules) + _small(path, 1 + placement) + _policy(path, mount)
             + _launch_template(path, interfaces=_interfaces(job_types or _types(listed)) if laid_out else 0,
                                groups=2 if fleet is not None else 1, boot_steps=steps, multipart=True)
             + _resources(path, 1, COMPUTE_ENVIRONMENT_BYTES, len(listed) * INSTANCE_TYPE_BYTES,
@@ -501,9 +526,10 @@ def _environment(path: str, config: ComputeEnvironmentConfig, multi_node: Sequen
 def batch_shared_footprint(path: str, batch: BatchConfig, *, storage: StorageFacts | None = None) -> Footprint:
     """What every BatchOrchestration holds once: the jobs' log group, role and policy (the storage's bucket),
     the job events (KMS key, topic and policy, rule, queue and dead-letter queue with their policies,
-    subscription, and the queue's output), a Fargate execution role, the log group's output."""
+    subscription, the rule target's and the subscriptions' dead-letter queues with their policies, and the
+    queue's output), a Fargate execution role, the log group's output."""
     bucket = storage is not None and storage.bucket
-    count = (2 + (1 if bucket else 0) + (9 if batch.job_events else 0)
+    count = (2 + (1 if bucket else 0) + (13 if batch.job_events else 0)
              + (1 if any(e.fargate for e in batch.compute_environments) else 0))
     # the job role on the bucket (bucket, objects); the job events: publish, the key, exclusivity (2), delivery
     declarations = (2 if bucket else 0) + (5 if batch.job_events else 0)

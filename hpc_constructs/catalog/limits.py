@@ -212,6 +212,10 @@ class BatchLimits:
     min_memory_mib: int = 4  # ResourceRequirement MEMORY: "at least 4 MiB"
     min_ec2_vcpus: int = 1  # ResourceRequirement VCPU: "For Amazon EC2 resources ... at least one vCPU"
     memory_buffer_percent: int = 5  # 'Reserve system memory': a 5% buffer for the ECS agent and the system
+    # UpdatePolicy.jobExecutionTimeoutMinutes: how long an infrastructure update lets running jobs go on before
+    # it replaces their instances ("The default value is 30. The maximum value is 7200.")
+    default_update_job_execution_timeout_minutes: int = 30
+    max_update_job_execution_timeout_minutes: int = 7_200
     # ComputeResource.instanceTypes: the instance categories and the families behind them.
     instance_categories: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({
         "default_x86_64": ("m6i", "c6i", "r6i", "c7i"),
@@ -246,6 +250,19 @@ SQS_MAX_MESSAGE_RETENTION_SECONDS = 1_209_600
 # EventBridge User Guide, 'Amazon EventBridge quotas': "Event pattern size: 2,048 ... Maximum size of an event
 # pattern, in characters" (adjustable; the default is what a new account has). Retrieved 2026-11-23.
 EVENTBRIDGE_MAX_EVENT_PATTERN_CHARS = 2_048
+# EventBridge PutTargets RetryPolicy (events API model, shapes MaximumRetryAttempts 0-185 and
+# MaximumEventAgeInSeconds 60-86,400): a target that fails is retried this often, for this long, then the event
+# goes to the target's dead-letter queue. Checked 2026-12.
+EVENTBRIDGE_MAX_RETRY_ATTEMPTS = 185
+EVENTBRIDGE_MAX_EVENT_AGE_SECONDS = 86_400
+# SQS SetQueueAttributes VisibilityTimeout: "An integer from 0 to 43,200 (12 hours). Default: 30."
+SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200
+SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
+# Lambda Developer Guide, 'Using Lambda with Amazon SQS' (configuring a queue): "set the source queue's
+# visibility timeout to at least six times the timeout that you configure on your function"; Lambda's
+# CreateFunction Timeout: "The default is 3 seconds". Checked 2026-12.
+LAMBDA_SQS_VISIBILITY_TIMEOUT_FACTOR = 6
+LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 
 
 @dataclass(frozen=True, slots=True)

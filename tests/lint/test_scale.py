@@ -170,18 +170,22 @@ def cross_stack_references(templates: dict[str, dict[str, Any]]) -> tuple[int, l
     return checked, missing
 
 
-def test_queues_keep_their_names_and_sit_beside_their_environments(scale: Synthesized) -> None:
+def test_queues_are_named_after_their_template_and_sit_beside_their_environments(scale: Synthesized) -> None:
+    """<stack>-Queues<n>-<name>: a queue that moves to another template gets another name (a name still taken
+    when CloudFormation creates the moved queue would fail the deploy)."""
     batch = scale.stacks["batch"]
     assert isinstance(batch, BatchStack)
     names = []
-    for path in scale.nested(batch):
+    for number, path in enumerate(scale.nested(batch), start=1):
         template = scale.templates[path.name]
         for queue in (r for r in template["Resources"].values() if r["Type"] == "AWS::Batch::JobQueue"):
-            names.append(queue["Properties"]["JobQueueName"])
+            name = queue["Properties"]["JobQueueName"]
+            assert name.startswith(f"ScaleBatch-Queues{number}-queue"), (path.name, name)
+            names.append(name.rsplit("-", 1)[1])
             for entry in queue["Properties"]["ComputeEnvironmentOrder"]:
                 logical = entry["ComputeEnvironment"]["Fn::GetAtt"][0]
                 assert template["Resources"][logical]["Type"] == "AWS::Batch::ComputeEnvironment"
-    assert sorted(names) == [f"ScaleBatch-queue{i:02d}" for i in range(QUEUES)]
+    assert sorted(names) == [f"queue{i:02d}" for i in range(QUEUES)]
 
 
 def test_every_environment_and_fleet_mounts_the_storage(scale: Synthesized) -> None:

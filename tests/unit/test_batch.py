@@ -147,11 +147,11 @@ def test_gpu_types_get_the_ecs_gpu_image(full: tuple[BatchOrchestration, dict[st
     assert _environment(full, "spot-cpu")["ComputeResources"]["Ec2Configuration"] == [{"ImageType": "ECS_AL2023"}]
 
 
-def test_every_node_requires_imdsv2_with_hop_limit_2_and_an_encrypted_root(
+def test_every_node_requires_imdsv2_with_hop_limit_1_and_an_encrypted_root(
         full: tuple[BatchOrchestration, dict[str, Any]]) -> None:
     for name in ("spot-cpu", "efa-cpu", "gpu", "p5"):
         data = _launch_template(full, name)
-        assert data["MetadataOptions"] == {"HttpPutResponseHopLimit": 2, "HttpTokens": "required"}, name
+        assert data["MetadataOptions"] == {"HttpPutResponseHopLimit": 1, "HttpTokens": "required"}, name
         (root,) = data["BlockDeviceMappings"]
         assert root["Ebs"]["Encrypted"] is True and root["Ebs"]["VolumeType"] == "gp3", name
 
@@ -514,12 +514,10 @@ def test_region_quotas_count_every_orchestration_of_the_app() -> None:
     stack = new_stack()
     vpc = HpcNetwork(stack, "Net").vpc
     first = _orchestration(NestedStack(stack, "One"), vpc, 30)
-    # named after the top-level stack, not the nested stack's token
-    assert first.job_queues["q0"].job_queue_name == "Test-q0"
+    # named after the top-level stack and the nested stack's id, not the nested stack's token
+    assert first.job_queues["q0"].job_queue_name == "Test-One-q0"
     with pytest.raises(ConfigError, match=r"'60 job queues'.*at most 50 job queues across every BatchOrchestration"):
         _orchestration(NestedStack(stack, "Two"), vpc, 30, prefix="r")
-    with pytest.raises(ConfigError, match=r"'Test-q0'.*not used by another BatchOrchestration.*Test/One/Batch"):
-        _orchestration(NestedStack(stack, "Three"), vpc, 2)
     _orchestration(NestedStack(stack, "Four"), vpc, 20, prefix="s")  # 50 in all: allowed
     with pytest.raises(ConfigError, match=r"'51 job queues'"):
         _orchestration(NestedStack(stack, "Five"), vpc, 1, prefix="t")
