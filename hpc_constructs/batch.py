@@ -237,9 +237,8 @@ class BatchComputeEnvironment(Construct):
         if plan.efa:
             paths.declare_services(self.resource, self.path_endpoint, ["internet"],
                                    why="EFA installer download at first boot, efa-installer.amazonaws.com")
-        if plan.runs_multi_node:
-            paths.declare_imds(self.resource, self.path_endpoint, root_only=False, awsvpc_blocked=True,
-                               why="a job gets its job role only")
+        paths.declare_imds(self.resource, self.path_endpoint, max_hop_limit=1, ecs_tasks_blocked=True,
+                           awsvpc_blocked=plan.runs_multi_node, why="a job gets its job role only")
         role = paths.role(self.role, f"{self.node.path} instance role")
         paths.declare_iam(self.role, role, ECS_AGENT_ACTIONS, ["*"], on="any resource",
                           why="the ECS agent: register, pull from ECR, awslogs")

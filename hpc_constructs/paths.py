@@ -55,7 +55,8 @@ Some paths must stay closed; these kinds are ok when they are:
                   "foreign_sources"]}: only the principals may; the resource's policy must refuse another role of
                  the account whose identity policy allows everything, and a declared service acting for another
                  account (aws:SourceAccount, aws:SourceArn).
-  imds           {"from": nodes(launcher), "root_only": bool, "max_hop_limit": n | null, "awsvpc_blocked": bool}:
+  imds           {"from": nodes(launcher), "root_only": bool, "max_hop_limit": n | null, "awsvpc_blocked": bool,
+                  "ecs_tasks_blocked": bool}:
                  who on the nodes reaches the instance metadata service, so the instance role's credentials (the
                  launch template's metadata options, and a firewall rule in its user data: verify/boot_text.py).
 
@@ -318,17 +319,21 @@ def declare_exclusive(anchor: IConstruct, principals: Sequence[dict[str, Any]], 
 
 
 def declare_imds(anchor: IConstruct, source: dict[str, Any], *, root_only: bool = True,
-                 max_hop_limit: int | None = None, awsvpc_blocked: bool = False, why: str = "") -> str:
+                 max_hop_limit: int | None = None, awsvpc_blocked: bool = False, ecs_tasks_blocked: bool = False,
+                 why: str = "") -> str:
     """Who on the nodes reaches the instance metadata service (the instance role's credentials): root only (a
-    boot step's firewall rule), containers kept out by the hop limit, awsvpc tasks by ECS_AWSVPC_BLOCK_IMDS."""
+    boot step's firewall rule), containers kept out by the hop limit, awsvpc tasks by ECS_AWSVPC_BLOCK_IMDS, ECS
+    tasks' containers in the host's network by a cgroup rule."""
     kept = (["only root reaches it"] if root_only else []) + (
         [f"containers do not (hop limit {max_hop_limit})"] if max_hop_limit else []) + (
+        ["ECS tasks' containers do not (a cgroup rule)"] if ecs_tasks_blocked else []) + (
         ["multi-node jobs' awsvpc containers do not (ECS_AWSVPC_BLOCK_IMDS)"] if awsvpc_blocked else [])
     text = f"{source['name']}: the instance metadata service, the instance role's credentials: {', '.join(kept)}"
     if why:
         text += f" ({why})"
     return declare(anchor, {"path": text, "kind": "imds", "from": source, "root_only": root_only,
-                            "max_hop_limit": max_hop_limit, "awsvpc_blocked": awsvpc_blocked})
+                            "max_hop_limit": max_hop_limit, "awsvpc_blocked": awsvpc_blocked,
+                            "ecs_tasks_blocked": ecs_tasks_blocked})
 
 
 def declare_route(anchor: IConstruct, source: dict[str, Any], gateway: str, *, to: str, why: str = "") -> str:

@@ -119,6 +119,7 @@ class Assembly:
         self._conditions: dict[tuple[int, str], bool] = {}
         self._parameters: dict[tuple[int, str], Any] = {}
         self._exports: dict[str, tuple[Stack, Any]] | None = None
+        self._exports_by: dict[str, Stack] = {}
         self._evaluating: set[tuple[int, str, str | None]] = set()
         for stack in self.all_stacks():  # every resource's own IDs are known up front, so owner() finds them
             for logical_id, resource in stack.resources.items():
@@ -170,6 +171,57 @@ class Assembly:
             for logical_id, resource in stack.resources.items():
                 if (not wanted or resource.get("Type") in wanted) and self.exists(stack, logical_id):
                     yield Ref(stack, logical_id)
+
+    def top(self, stack: Stack) -> Stack:
+        while stack.parent is not None:
+            stack = stack.parent
+        return stack
+
+    def deployed_after(self, later: Stack, earlier: Stack) -> bool:
+        """Whether every resource of `earlier` exists before `later`'s are made: `later`'s top-level stack reads,
+        directly or through others, an output of `earlier`'s (Fn::GetStackOutput, Fn::ImportValue), so CDK and
+        CloudFormation deploy it afterwards. Stacks with no such reference may deploy in any order."""
+        target = self.top(earlier)
+        seen: set[int] = set()
+        todo = [self.top(later)]
+        while todo:
+            stack = todo.pop()
+            if id(stack) in seen:
+                continue
+            seen.add(id(stack))
+            for read in self._reads(stack):
+                if read is target:
+                    return True
+                todo.append(read)
+        return False
+
+    def _reads(self, top: Stack) -> list[Stack]:
+        """The top-level stacks whose outputs `top` (with its nested stacks) reads."""
+        found: list[Stack] = []
+
+        def walk(node: Any, stack: Stack) -> None:
+            if isinstance(node, dict):
+                if "Fn::GetStackOutput" in node:
+                    name = self.value(stack, node["Fn::GetStackOutput"].get("StackName"))
+                    if name in self._by_name:
+                        found.append(self._by_name[str(name)])
+                elif "Fn::ImportValue" in node:
+                    self._import(stack, self.text(stack, node["Fn::ImportValue"]))
+                    exporter = self._exports_by.get(self.text(stack, node["Fn::ImportValue"]))
+                    if exporter is not None:
+                        found.append(self.top(exporter))
+                for value in node.values():
+                    walk(value, stack)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value, stack)
+
+        stacks = [top]
+        while stacks:
+            stack = stacks.pop()
+            walk(stack.template.get("Resources", {}), stack)
+            stacks.extend(stack.children.values())
+        return found
 
     def exists(self, stack: Stack, logical_id: str) -> bool:
         condition = stack.resources[logical_id].get("Condition")
@@ -407,6 +459,7 @@ class Assembly:
                     export = output.get("Export", {}).get("Name")
                     if export is not None:
                         self._exports[self.text(candidate, export)] = (candidate, output["Value"])
+                        self._exports_by[self.text(candidate, export)] = candidate
         if name not in self._exports:
             raise AssemblyError(f"{stack.name}: Fn::ImportValue {name}: no stack of the assembly exports it")
         exporter, value = self._exports[name]

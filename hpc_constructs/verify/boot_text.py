@@ -11,8 +11,11 @@ awsvpc tasks (Batch multi-node jobs), ECS_AWSVPC_BLOCK_IMDS=true in /etc/ecs/ecs
 Developer Guide, "Amazon ECS task IAM role").
 
 The boot is read from the launch template's user data as evaluated from the template, with the scripts that
-hpc_constructs.boot packs into it unpacked (boot.packed_scripts). A rule written some other way (a baked image,
-a script fetched at boot) is not seen: the path is then reported blocked, naming what was looked for.
+hpc_constructs.boot packs into it unpacked (boot.packed_scripts). Two forms are recognized: one firewall line that
+names 169.254.169.254, an owner (or cgroup) match and REJECT or DROP; or the library's own guard
+(hpc_constructs/scripts/hpc-imds-guard.sh, packed into the user data) run with --non-root (--ecs-tasks for the
+containers of ECS tasks, whose root is not the host's). A rule written some other way (a baked image, a script
+fetched at boot) is not seen: the path is then reported blocked, naming what was looked for.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from hpc_constructs.boot import packed_scripts
 from hpc_constructs.verify.assembly import Assembly, Ref
 
 IMDS_ADDRESS = "169.254.169.254"
+GUARD = "hpc-imds-guard"  # hpc_constructs.boot.IMDS_GUARD_SCRIPT
 DEFAULT_HOP_LIMIT = 2  # unset: 2 for images with IMDS support v2.0 (Amazon Linux 2023)
 _IPTABLES = re.compile(r"(--uid-owner|meta\s+skuid|\bskuid\b)")
 _ACTION = re.compile(r"\b(REJECT|DROP|reject|drop)\b")
@@ -37,15 +41,28 @@ def boot_text(assembly: Assembly, template: Ref) -> str:
     return "\n".join([text, *scripts.values()])
 
 
+def _guarded(text: str, option: str, match: str) -> bool:
+    """The library's guard is in the boot (packed, with its `match` rule) and runs with `option`."""
+    script = packed_scripts(text).get(GUARD, "")
+    return match in script and re.search(rf"{GUARD}\b[^\n]*{option}", text) is not None
+
+
 def root_only_rule(text: str) -> bool:
     """Whether the boot installs a firewall rule that refuses IMDS to every user but root."""
     joined = re.sub(r"\\\n\s*", " ", text)
     return any(IMDS_ADDRESS in line and _IPTABLES.search(line) and _ACTION.search(line)
-               for line in joined.split("\n"))
+               for line in joined.split("\n")) or _guarded(text, "--non-root", "--uid-owner")
+
+
+def ecs_tasks_rule(text: str) -> bool:
+    """Whether the boot refuses IMDS to the containers of ECS tasks (a cgroup match on their slice)."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    return any(IMDS_ADDRESS in line and "-m cgroup" in line and _ACTION.search(line)
+               for line in joined.split("\n")) or _guarded(text, "--ecs-tasks", "-m cgroup")
 
 
 def imds_findings(assembly: Assembly, template: Ref, *, root_only: bool, max_hop_limit: int | None,
-                  awsvpc_blocked: bool) -> str | None:
+                  awsvpc_blocked: bool, ecs_tasks_blocked: bool = False) -> str | None:
     """None when the launch template keeps IMDS as the declaration asks; else what lets others in."""
     data = assembly.prop(template, "LaunchTemplateData", {})
     options = data.get("MetadataOptions", {}) or {}
@@ -61,11 +78,15 @@ def imds_findings(assembly: Assembly, template: Ref, *, root_only: bool, max_hop
         if value > max_hop_limit:
             problems.append(f"HttpPutResponseHopLimit is {value}{' (unset: the image default)' if hops is None else ''}"
                             f", above {max_hop_limit}: containers on a bridge network reach IMDS")
-    text = boot_text(assembly, template) if root_only or awsvpc_blocked else ""
+    text = boot_text(assembly, template) if root_only or awsvpc_blocked or ecs_tasks_blocked else ""
     if root_only and not root_only_rule(text):
         problems.append(f"no boot step refuses {IMDS_ADDRESS} to non-root users (an iptables or nftables rule that "
                         "matches the socket owner: -m owner ! --uid-owner root -j REJECT): every local user reaches "
                         "the role's credentials")
+    if ecs_tasks_blocked and not ecs_tasks_rule(text):
+        problems.append(f"no boot step refuses {IMDS_ADDRESS} to the containers of ECS tasks (a cgroup match on "
+                        "their slice, as hpc-imds-guard --ecs-tasks does): jobs in the host's network, root in their "
+                        "container, reach the instance role")
     if awsvpc_blocked and not re.search(r"ECS_AWSVPC_BLOCK_IMDS=true", text):
         problems.append("the user data does not set ECS_AWSVPC_BLOCK_IMDS=true in /etc/ecs/ecs.config: the awsvpc "
                         "containers of multi-node jobs reach the instance role")

@@ -547,7 +547,8 @@ class Checker:
                                 "and user data from")
         problem = imds_findings(self.assembly, template, root_only=bool(declaration.get("root_only")),
                                 max_hop_limit=declaration.get("max_hop_limit"),
-                                awsvpc_blocked=bool(declaration.get("awsvpc_blocked")))
+                                awsvpc_blocked=bool(declaration.get("awsvpc_blocked")),
+                                ecs_tasks_blocked=bool(declaration.get("ecs_tasks_blocked")))
         if problem:
             raise _BlockedError(f"{launcher.path} ({template.path}): {problem}")
         return "isolated, as declared"

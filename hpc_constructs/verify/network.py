@@ -653,9 +653,10 @@ def _service_of(name: str) -> str:
 
 
 def _depends_on(assembly: Assembly, ref: Ref, target: Ref) -> bool:
-    """Whether `ref` is created after `target`: DependsOn, Ref or Fn::GetAtt, directly or through others."""
+    """Whether `ref` is created after `target`: DependsOn, Ref or Fn::GetAtt, directly or through others; or its
+    stack is deployed after the target's (it reads that stack's outputs)."""
     if ref.stack is not target.stack:
-        return False
+        return assembly.deployed_after(ref.stack, target.stack)
     seen: set[str] = set()
     todo = [ref.logical_id]
     while todo:

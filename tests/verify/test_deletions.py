@@ -145,32 +145,43 @@ def test_a_prefix_list_rule_opens_the_s3_gateway_endpoint_and_nothing_else(refer
 
 # -- Batch's multi-node job interfaces and the VPC's default group ---------------------------------------------------
 
-def _default_group_rule(kind: str, depends: bool, **peer: Any) -> dict[str, Any]:
-    rule: dict[str, Any] = {"Type": kind, "Properties": {
-        "GroupId": {"Fn::GetAtt": ["NetworkVpc7FB7348F", "DefaultSecurityGroup"]}, "IpProtocol": "-1", **peer}}
-    if depends:
-        rule["DependsOn"] = ["NetworkVpcRestrictDefaultSecurityGroupCustomResource491E144D"]
-    return rule
+DEFAULT_GROUP = "HpcBatch/Batch/VpcDefaultSecurityGroup"
+DEFAULT_IN = f"{DEFAULT_GROUP}/from HpcBatchVpcDefaultSecurityGroupCF39C33D:ALL TRAFFIC"
+DEFAULT_HTTPS = f"{DEFAULT_GROUP}/to 0.0.0.0_0:443"
 
 
-def test_rules_added_to_the_default_group_after_cdks_restriction_open_the_mpi_job(reference: Assembly) -> None:
-    def edit(t: Templates, depends: bool = True) -> None:
+def test_the_default_groups_own_rule_opens_mpi_between_a_jobs_containers(reference: Assembly) -> None:
+    """Batch gives the job's awsvpc interfaces the VPC's default group (the environment has no SecurityGroupIds):
+    the rules the Batch stack adds to it, after CDK's restriction emptied it, carry MPI and HTTPS."""
+    assert newly_blocked(reference, lambda t: _rule(t["HpcBatch"], DEFAULT_IN)) == {MPI_JOB}
+    assert newly_blocked(reference, lambda t: _rule(t["HpcBatch"], DEFAULT_HTTPS)) == {MPI_JOB_S3}
+    reason = blocked(variant(reference, lambda t: _rule(t["HpcBatch"], DEFAULT_IN)))[MPI_JOB]
+    assert "get the VPC's default security group" in reason and "Batch guide" in reason
+    assert "CDK's restriction (HpcNetwork/Network/Vpc/RestrictDefaultSecurityGroupCustomResource) revokes" in reason
+
+
+def test_a_default_group_rule_made_before_cdks_restriction_is_revoked(reference: Assembly) -> None:
+    """The same rule in the network's own stack, where nothing orders it after the restriction, is revoked (or
+    fails as a duplicate of the default rule it repeats); with DependsOn on the restriction it stays."""
+    def move(t: Templates, depends: bool) -> None:
+        logical = logical_id(t["HpcBatch"], DEFAULT_IN)
+        rule = t["HpcBatch"]["Resources"].pop(logical)
         group = {"Fn::GetAtt": ["NetworkVpc7FB7348F", "DefaultSecurityGroup"]}
-        t["HpcNetwork"]["Resources"]["JobsIn"] = _default_group_rule(
-            "AWS::EC2::SecurityGroupIngress", depends, SourceSecurityGroupId=group)
-        t["HpcNetwork"]["Resources"]["JobsOut"] = _default_group_rule(
-            "AWS::EC2::SecurityGroupEgress", depends, DestinationSecurityGroupId=group)
+        rule["Properties"].update(GroupId=group, SourceSecurityGroupId=group)
+        if depends:
+            rule["DependsOn"] = ["NetworkVpcRestrictDefaultSecurityGroupCustomResource491E144D"]
+        t["HpcNetwork"]["Resources"][logical] = rule
 
-    opened = results(variant(reference, edit))
-    assert opened[MPI_JOB][0] == "ok"
-    assert opened[MPI_JOB_S3][0] == "blocked"  # nothing opens 443 to S3 yet
-    racing = blocked(variant(reference, lambda t: edit(t, depends=False)))
+    racing = blocked(variant(reference, lambda t: move(t, depends=False)))
     assert "repeats a rule that HpcNetwork/Network/Vpc/RestrictDefaultSecurityGroupCustomResource revokes" in \
         racing[MPI_JOB]
+    assert results(variant(reference, lambda t: move(t, depends=True)))[MPI_JOB][0] == "ok"
 
 
 def test_security_groups_on_the_environment_reach_the_job_interfaces(reference: Assembly) -> None:
     def edit(t: Templates) -> None:
+        for path in (DEFAULT_IN, DEFAULT_HTTPS):
+            _rule(t["HpcBatch"], path)
         environment = resource(t["HpcBatch"], "HpcBatch/Batch/Environmentefa-cpu")
         environment["Properties"]["ComputeResources"]["SecurityGroupIds"] = [
             {"Fn::GetAtt": [logical_id(t["HpcBatch"], "HpcBatch/Batch/Environmentefa-cpu/SecurityGroup"),
@@ -359,10 +370,24 @@ def test_the_key_policy_admits_eventbridge(reference: Assembly) -> None:
         events = {"Service": "events.amazonaws.com"}
         policy["Statement"] = [s for s in policy["Statement"] if s.get("Principal") != events]
 
-    # no EventBridge may use the key now, another account's neither: that exclusive path is open (if useless)
+    assert newly_blocked(reference, edit) == {EVENTS_KEY}
+
+
+def test_the_conditions_on_eventbridge_keep_another_accounts_rules_out(reference: Assembly) -> None:
+    """Issue 24 #3's fix: aws:SourceArn and aws:SourceAccount on the topic's and the key's statements for
+    EventBridge. Without them, another account's rule could publish."""
     exclusive = ("only this account's EventBridge rules may kms:GenerateDataKey on the topic's key "
                  "HpcBatch/Batch/JobEvents/Key (this account's rules: another account's cannot inject events)")
-    assert newly_blocked(reference, edit, opens=frozenset({exclusive})) == {EVENTS_KEY}
+
+    def edit(t: Templates) -> None:
+        policy = resource(t["HpcBatch"], "HpcBatch/Batch/JobEvents/Key")["Properties"]["KeyPolicy"]
+        for statement in policy["Statement"]:
+            if statement.get("Principal") == {"Service": "events.amazonaws.com"}:
+                del statement["Condition"]
+
+    assert newly_blocked(reference, edit) == {exclusive}
+    assert "not exclusive: events.amazonaws.com for another account's resource" in blocked(
+        variant(reference, edit))[exclusive]
 
 
 def test_the_queue_policy_admits_the_topic(reference: Assembly) -> None:
@@ -412,6 +437,30 @@ def test_a_boot_rule_for_root_only_keeps_the_metadata_service_from_users(referen
 
     assert results(variant(reference, edit))[CPU_IMDS][0] == "ok"
     assert "no boot step refuses 169.254.169.254 to non-root users" in blocked(reference)[CPU_IMDS]
+
+
+def _replace_in(node: Any, old: str, new: str) -> Any:
+    if isinstance(node, str):
+        return node.replace(old, new)
+    if isinstance(node, list):
+        return [_replace_in(v, old, new) for v in node]
+    if isinstance(node, dict):
+        return {k: _replace_in(v, old, new) for k, v in node.items()}
+    return node
+
+
+def test_the_guards_ecs_tasks_option_keeps_batch_jobs_from_the_instance_role(reference: Assembly) -> None:
+    spot = (f"HpcBatch/Batch/Environmentspot-cpu nodes: {_IMDS}: only root reaches it, containers do not (hop limit "
+            "1), ECS tasks' containers do not (a cgroup rule) (a job gets its job role only)")
+
+    def edit(t: Templates) -> None:
+        data = resource(t["HpcBatch"], "HpcBatch/Batch/Environmentspot-cpu/LaunchTemplate")["Properties"][
+            "LaunchTemplateData"]
+        data["UserData"] = _replace_in(data["UserData"], " --ecs-tasks", "")
+
+    assert newly_blocked(reference, edit) == {spot}
+    assert "no boot step refuses 169.254.169.254 to the containers of ECS tasks" in blocked(
+        variant(reference, edit))[spot]
 
 
 # -- cross-stack references ------------------------------------------------------------------------------------------

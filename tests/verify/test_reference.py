@@ -30,20 +30,9 @@ class Defect:
 
 _IMDS = "the instance metadata service, the instance role's credentials"
 KNOWN_DEFECTS: tuple[Defect, ...] = (
-    # Issue 24 (Batch): #1 multi-node jobs' interfaces get the VPC's default group, which CDK strips of every rule.
-    Defect("HpcBatch/Batch job mpi-osu's containers to each other: all traffic, both directions (MPI: the child "
-           "nodes reach AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS)", "24 #1", BOTH_UP),
-    Defect("HpcBatch/Batch job mpi-osu's containers to S3: HTTPS (the job's data in the storage's bucket)",
-           "24 #1", BOTH_UP),
-    # Issue 24 #3: the topic and key policies are not scoped to this account's rules.
-    Defect("only this account's EventBridge rules may sns:Publish on the topic HpcBatch/Batch/JobEvents/Topic (this "
-           "account's rules: another account's cannot inject events)", "24 #3", ALWAYS),
-    Defect("only this account's EventBridge rules may kms:GenerateDataKey on the topic's key "
-           "HpcBatch/Batch/JobEvents/Key (this account's rules: another account's cannot inject events)", "24 #3",
-           ALWAYS),
-    # Issue 24 #7: jobs can take the instance role.
-    Defect(f"HpcBatch/Batch/Environmentefa-cpu nodes: {_IMDS}: multi-node jobs' awsvpc containers do not "
-           "(ECS_AWSVPC_BLOCK_IMDS) (a job gets its job role only)", "24 #7", BOTH_UP),
+    # Issue 24 (Batch) is fixed on main (be8afea): its defects, the multi-node jobs' interfaces in the emptied
+    # default group, the job-events policies open to another account's rules, jobs able to take the instance role,
+    # are ok now.
     # Issue 25 #1: any user on a Slurm node can get the Munge key through the node role.
     *(Defect(f"HpcSlurm/Slurm/NodeGroup-{group} nodes: {_IMDS}: only root reaches it, containers do not (hop limit "
              "1) (the node role registers, and RegisterComputeNodeGroupInstance returns the Munge key)", "25 #1",
@@ -127,13 +116,14 @@ def test_a_single_az_fleet_is_not_applicable_when_its_az_is_lost(checker: Checke
 
 
 def test_the_defects_name_their_cause(reference: Assembly) -> None:
-    reasons = blocked(reference)
-    mpi = reasons[KNOWN_DEFECTS[0].path]
-    assert "the VPC's default security group" in mpi and "Batch guide" in mpi
-    assert "CDK's restriction" in mpi and "revokes" in mpi
     lost = blocked(reference, "az0")
     bastion = lost["HpcAccess/Bastion bastions to Secrets Manager: HTTPS (the shared host keys, first boot step)"]
     assert "only through NAT gateway HpcNetwork/Network/Vpc/PublicSubnet1/NATGateway in az0, the lost AZ" in bastion
+    reasons = blocked(reference)
+    slurm = reasons[next(d.path for d in KNOWN_DEFECTS if d.issue == "25 #1")]
+    assert "HttpPutResponseHopLimit is 2, above 1" in slurm and "no boot step refuses 169.254.169.254" in slurm
+    secret = reasons[next(d.path for d in KNOWN_DEFECTS if d.path.startswith("only HpcAccess/Bastion"))]
+    assert "no statement of its resource policy refuses other principals" in secret
 
 
 def test_verifying_the_reference_app_takes_under_5_seconds(reference_directory: Any) -> None:
