@@ -27,7 +27,8 @@ help:
 	@echo "make deploy  cdk bootstrap + cdk deploy --all to your AWS account (your credentials)"
 	@echo "make destroy cdk destroy --all (asks first; the stateful storage is retained)"
 	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag)"
-	@echo "make diff   cdk diff of every reference stack against BASE (default origin/main, else HEAD~1)"
+	@echo "make diff   cdk diff of every reference stack against BASE (default origin/main, else HEAD~1), then what"
+	@echo "            CloudFormation would replace and what that costs (hpc-changes; exit 1 on data loss or a failing deploy)"
 	@echo "make lock   show the stateful logical-ID lock (tests/lock/); rewrite it with scripts/stateful_lock.py --write"
 	@echo "make bench   measure synth time against bare aws-cdk-lib, scale (1/10/50 queues), the suite's time:"
 	@echo "             writes benchmarks/results.md and benchmarks/scale.md (about 10 minutes)"
@@ -65,8 +66,11 @@ verify: synth
 deploy-local: synth
 	$(BIN)/python scripts/deploy_local.py --app cdk.out
 
-deploy: synth
+# Before any AWS call (the synth's lookups included): refuse a config that still holds example values.
+deploy: setup
 	@if [ -n "$$AWS_ENDPOINT_URL" ]; then echo "make deploy: AWS_ENDPOINT_URL is set ($$AWS_ENDPOINT_URL); unset it to deploy to AWS" >&2; exit 1; fi
+	$(BIN)/python scripts/deploy_check.py $(CONFIG)
+	$(MAKE) --no-print-directory synth CONFIG=$(CONFIG)
 	$(CDK) bootstrap --app cdk.out
 	$(CDK) deploy --all --app cdk.out
 

@@ -211,6 +211,8 @@ class HaBastion(Construct):
         # At exit, before the boot report: tell CloudFormation whether every step succeeded.
         self.user_data.add_on_exit_commands("hpc_bastion_signal", *boot.ON_EXIT)
         self.user_data.add_commands(*boot.PRELUDE)
+        # Users who log in here are not the bastion: the instance role (the host-key secret) stays root's.
+        self.user_data.add_commands(*boot.install_boot_script(boot.IMDS_GUARD_SCRIPT), *boot.imds_guard())
         self.user_data.add_commands(*_boot_commands(self.log_group.log_group_name, self.host_keys.secret_arn,
                                                     Stack.of(self).region))
         arch = plan.instance_type.architecture
@@ -220,6 +222,7 @@ class HaBastion(Construct):
                 cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arch == "arm64" else ec2.AmazonLinuxCpuType.X86_64),
             instance_type=ec2.InstanceType(plan.instance_type.name),
             require_imdsv2=True,
+            http_put_response_hop_limit=1,  # nothing on a bastion runs in a container
             role=self.role,
             security_group=self.security_group,
             user_data=self.user_data,

@@ -55,7 +55,13 @@ from hpc_constructs.batch_plan import (
 )
 from hpc_constructs.catalog.limits import BATCH, LOG_RETENTION_DAYS
 from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, EFA_INSTALLER
-from hpc_constructs.compute_fleet import ComputeFleet, UserDataFits, select_subnets, without_route_out
+from hpc_constructs.compute_fleet import (
+    ComputeFleet,
+    UserDataFits,
+    cluster_placement_group,
+    select_subnets,
+    without_route_out,
+)
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
 from hpc_constructs.job_events import JobEvents
@@ -189,8 +195,7 @@ class BatchComputeEnvironment(Construct):
             if fleet is not None and fleet.placement_group is not None:
                 self.placement_group_name = fleet.placement_group.placement_group_name
             else:
-                self.placement_group_name = ec2.PlacementGroup(
-                    self, "PlacementGroup", strategy=ec2.PlacementGroupStrategy.CLUSTER).placement_group_name
+                self.placement_group_name = cluster_placement_group(self, "PlacementGroup").placement_group_name
         self.resource = batch.CfnComputeEnvironment(
             self, "Resource", type="MANAGED", state="ENABLED",
             # Changes are applied in place (Batch's infrastructure updates), never by replacing the

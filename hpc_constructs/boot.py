@@ -114,6 +114,17 @@ def systemd_unit(name: str, text: str) -> list[str]:
     return write_file(f"/etc/systemd/system/{name}", text)
 
 
+class BootCommands:
+    """Boot lines recorded in order, for user data made later (one per node group): what a SlurmCluster's nodes
+    all run. Has the one method the storage tiers call on user data, add_commands."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add_commands(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+
 IMDS_GUARD_SCRIPT = "hpc-imds-guard"
 IMDS_GUARD_UNIT = "hpc-imds-guard.service"
 

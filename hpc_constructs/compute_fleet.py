@@ -172,6 +172,9 @@ class ComputeFleet(Construct):
         self.user_data.add_commands(*boot.PRELUDE)
         self.installed_boot_scripts: set[str] = set()
         self._mount_points: dict[str, str] = {}
+        # Users and their jobs on a node are not the node: the instance role stays root's (hpc-imds-guard).
+        self.install_boot_script(boot.IMDS_GUARD_SCRIPT)
+        self.add_boot_commands(*boot.imds_guard())
         if plan.efa_software == "install":
             self.install_boot_script("hpc-efa-install")
             self.add_boot_commands(boot.step(
@@ -185,6 +188,9 @@ class ComputeFleet(Construct):
             self, "LaunchTemplate",
             machine_image=machine_image or _default_image(plan),
             require_imdsv2=True,
+            # 1: only the host's root processes use the metadata service; images with ImdsSupport v2.0
+            # (Amazon Linux 2023) would otherwise default to 2, which lets bridge-networked containers reach it.
+            http_put_response_hop_limit=1,
             role=self.role,
             user_data=self.user_data,
         )
@@ -201,8 +207,7 @@ class ComputeFleet(Construct):
 
         self.placement_group: ec2.PlacementGroup | None = None
         if plan.placement_group:
-            self.placement_group = ec2.PlacementGroup(self, "PlacementGroup",
-                                                      strategy=ec2.PlacementGroupStrategy.CLUSTER)
+            self.placement_group = cluster_placement_group(self, "PlacementGroup")
 
         on_demand_percentage = 0 if plan.spot else 100
         self.auto_scaling_group = autoscaling.AutoScalingGroup(
@@ -390,6 +395,16 @@ def _default_image(plan: FleetPlan) -> ec2.IMachineImage:
         cpu = ec2.AmazonLinuxCpuType.ARM_64 if public.architecture == "arm64" else ec2.AmazonLinuxCpuType.X86_64
         return ec2.MachineImage.latest_amazon_linux2023(cpu_type=cpu)
     return ec2.MachineImage.from_ssm_parameter(public.ssm_parameter, os=ec2.OperatingSystemType.LINUX)
+
+
+def cluster_placement_group(scope: Construct, id: str) -> ec2.PlacementGroup:
+    """A cluster placement group without tags: CloudFormation's schema for AWS::EC2::PlacementGroup lists Tags as
+    create-only (tagging.tagUpdatable false), so an app-wide tag would replace the group under running nodes."""
+    group = ec2.PlacementGroup(scope, id, strategy=ec2.PlacementGroupStrategy.CLUSTER)
+    cfn = group.node.default_child
+    assert isinstance(cfn, ec2.CfnPlacementGroup)
+    cfn.add_property_deletion_override("Tags")
+    return group
 
 
 def select_subnets(path: str, vpc: ec2.IVpc, subnet: ec2.ISubnet | None,

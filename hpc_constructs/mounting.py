@@ -38,7 +38,7 @@ class MountTarget(Protocol):
     def node(self) -> Node: ...
 
     @property
-    def user_data(self) -> ec2.UserData: ...
+    def user_data(self) -> ec2.UserData | boot.BootCommands: ...
 
     @property
     def role(self) -> iam.IRole: ...
@@ -50,7 +50,8 @@ class MountTarget(Protocol):
 class Nodes:
     """The tiers' view of a mount target: a ComputeFleet or a plain construct (see nodes_of)."""
 
-    def __init__(self, target: Construct, *, fleet: ComputeFleet | None, user_data: ec2.UserData, role: iam.IRole,
+    def __init__(self, target: Construct, *, fleet: ComputeFleet | None, user_data: ec2.UserData | boot.BootCommands,
+                 role: iam.IRole,
                  security_group_ids: Sequence[str]) -> None:
         self.target = target
         self.fleet = fleet
@@ -186,6 +187,15 @@ def nodes_of(owner: str, target: MountTarget | ComputeFleet) -> Nodes:
     Annotations.of(target).add_info(
         f"hpc-constructs mounts storage on {target.node.path} at boot with dnf and systemd (Amazon Linux 2023 "
         "or a RHEL 9 family image); failed steps make the user data exit 1.")
+    _PLAIN[target] = nodes
+    return nodes
+
+
+def shared_boot_nodes(target: Construct, *, commands: boot.BootCommands, role: iam.IRole,
+                      security_group_ids: Sequence[str]) -> Nodes:
+    """The Nodes view of a target whose node groups each render `commands` into user data of their own (after
+    their own prelude): the tiers add their steps to `commands`. The same object on every later nodes_of."""
+    nodes = Nodes(target, fleet=None, user_data=commands, role=role, security_group_ids=security_group_ids)
     _PLAIN[target] = nodes
     return nodes
 

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import jsii
-from aws_cdk import Acknowledgment, Annotations, Stack, Token, Validations
+from aws_cdk import Acknowledgment, Annotations, IStableStringProducer, Lazy, Stack, Token, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_pcs as pcs
@@ -16,11 +16,10 @@ from constructs import Construct, IDependable
 
 from hpc_constructs import boot, paths
 from hpc_constructs.catalog.limits import PCS, PCS_PORTS
-from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE
-from hpc_constructs.compute_fleet import UserDataFits, select_subnets, without_route_out
+from hpc_constructs.compute_fleet import UserDataFits, cluster_placement_group, select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
-from hpc_constructs.mounting import nodes_of
+from hpc_constructs.mounting import shared_boot_nodes
 from hpc_constructs.slurm_plan import (
     LoginNodesSpec,
     NodeGroupPlan,
@@ -37,6 +36,21 @@ if TYPE_CHECKING:
 __all__ = ["LoginNodesSpec", "NodeGroupSpec", "SlurmCluster", "SlurmNodeGroup", "SlurmQueueSpec"]
 
 SSM_POLICY = "AmazonSSMManagedInstanceCore"
+DRAIN_SCRIPT = "hpc-slurm-drain"
+DRAIN_UNIT = "hpc-slurm-drain.service"
+DRAIN_ENV_FILE = "/etc/hpc-constructs/slurm-drain.env"
+# Run when the user data ends (before hpc_boot_report, which exits non-zero on a failure): a node whose boot step
+# failed is drained in Slurm with the steps as its reason, once slurmd has registered it (PCS runs user-data shell
+# parts before slurmd starts, so the unit waits for it in the background).
+DRAIN_ON_FAILURE: tuple[str, ...] = (
+    "hpc_slurm_drain_on_failure() {",
+    '  [ "${#HPC_FAILED_STEPS[@]}" -gt 0 ] || return 0',
+    f"  mkdir -p {DRAIN_ENV_FILE.rsplit('/', 1)[0]}",
+    '  printf \'HPC_DRAIN_REASON="hpc-constructs boot step failed: %s"\\n\' "${HPC_FAILED_STEPS[*]}" \\',
+    f"    > {DRAIN_ENV_FILE}",
+    f"  systemctl start --no-block {DRAIN_UNIT}",
+    "}",
+)
 _REAL_AMI = re.compile(r"ami-([0-9a-f]{8}|[0-9a-f]{17})")  # what a lookup returns; CDK's placeholder is not one
 
 
@@ -49,9 +63,12 @@ class SlurmCluster(Construct):
       subnet: None picks the VPC's first private subnet (HpcNetwork.cluster_subnet is the same one). The
               controller's ENI and every compute node group live there: one AZ, as EFA needs.
       cluster_name: None lets CloudFormation name the cluster; else 3-40 characters of PCS's pattern.
-      slurm_version: None is the newest version PCS lists (catalog.limits.PCS.slurm_versions).
+      slurm_version: required: one of the versions PCS lists (catalog.limits.PCS.slurm_versions). No default, so
+                     that upgrading the library never upgrades the scheduler under an AMI with the old Slurm.
       size: "SMALL" (32 nodes, 256 jobs), "MEDIUM" (512, 8,192) or "LARGE" (2,048, 16,384): every node group's
-            max_instances and the login nodes must fit.
+            max_instances and the login nodes must fit. Size is create-only: changing it on a deployed cluster
+            builds a new cluster (new node groups and queues, running jobs end, accounting data and the endpoint
+            are lost). Choose it with headroom, and check an edit with `make diff` first.
       node_groups: NodeGroupSpec per compute node group (at least one).
       queues: () makes one queue per compute node group, named after it; else SlurmQueueSpec per queue.
       login_nodes: None. A LoginNodesSpec: a static node group for users (SSH through an HaBastion or from
@@ -60,11 +77,13 @@ class SlurmCluster(Construct):
                that fleets use: Lustre at its mount point (/fsx), EFS (e.g. /shared/home). EBS volumes are
                not mounted on Slurm nodes.
       ami_id: None. The AMI of every node group that has none of its own. It must carry the PCS agent and Slurm
-              of slurm_version. None (and no group AMI) looks up the newest PCS sample AMI for the version
-              and architecture (Amazon Linux 2023, Slurm 25.11 and later), which needs the stack's account
-              and region.
-      root_device_name: "/dev/xvda" (Amazon Linux, the sample AMIs); "/dev/sda1" for Ubuntu and RHEL images.
-                        The root volume is encrypted gp3 under this name.
+              of slurm_version. None (and no group AMI) looks up the newest Amazon Linux 2023 PCS sample AMI whose
+              description names the version (AWS publishes them for 25.05, 25.11 and 26.05), which needs the
+              stack's account and region.
+      image_os: "al2023". What the images run, for every node group that does not say: "al2023", "rhel9" or
+                "rocky9" (the boot steps use dnf; Ubuntu and Amazon Linux 2 images are refused).
+      root_device_name: None takes the image OS's root device (/dev/xvda for Amazon Linux 2023, /dev/sda1 for
+                        RHEL and Rocky); each node group may name its own. The root volume is encrypted gp3.
       install_efa_software: True. When a node group uses EFA, every node checks at first boot that the EFA
                             software is there and otherwise installs the pinned, GPG-verified installer.
       accounting: False. True turns on Slurm accounting (PCS's STANDARD mode: sacct, QOS, fair share), which
@@ -87,12 +106,23 @@ class SlurmCluster(Construct):
     slurmrestd (6820) when on; it reaches slurmd (6818) and srun (SrunPortRange, 60001-63000) on the nodes.
     The nodes' group allows all traffic to and from itself (MPI, EFA, srun between nodes) and all outbound.
     Each node group's launch template carries an interface on every network card (EFA where the plan puts
-    it), its subnet, a cluster placement group where the plan has one, IMDSv2 and an encrypted root.
+    it), its subnet, a cluster placement group where the plan has one, IMDSv2 with a hop limit of 1, an
+    encrypted root under its image's root device, and user data of its own: its own steps (the EFA software
+    only where the group uses EFA), then the steps every node runs (hpc-imds-guard: the metadata service, hence
+    the role that may fetch the cluster's Slurm key with pcs:RegisterComputeNodeGroupInstance, for root only;
+    the storage's mounts). A node whose boot step failed is drained in Slurm with the failed steps as its
+    reason, once slurmd has registered it (hpc-slurm-drain), so it takes no job.
+
+    Names: a node group's PCS name is <name>-<4 hex digits of its instance types>, so that a change of instance
+    types (create-only) makes a new group under a new name instead of failing on the old one's; queue names
+    (the Slurm partitions) do not change.
 
     Attributes: cluster (the CfnCluster), node_groups (name -> SlurmNodeGroup), queues (name -> CfnQueue),
     login_nodes (the login SlurmNodeGroup or None), security_group (the nodes'), controller_security_group,
     login_security_group (None without login nodes), connections (the nodes' group), endpoint (the cluster's
-    Endpoints attribute: slurmctld's address and port first), node_role, instance_profile, user_data, plan.
+    Endpoints attribute: slurmctld's address and port first), node_role, instance_profile, user_data (the
+    boot commands every node runs, a boot.BootCommands; each node group renders them into its own user data),
+    plan.
     StorageLayer.mount_on(cluster) mounts storage on every node group (a mounting.MountTarget).
     """
 
@@ -105,13 +135,14 @@ class SlurmCluster(Construct):
         node_groups: Sequence[NodeGroupSpec],
         subnet: ec2.ISubnet | None = None,
         cluster_name: str | None = None,
-        slurm_version: str | None = None,
+        slurm_version: str | None = None,  # required: refused with the versions PCS lists
         size: str = "SMALL",
         queues: Sequence[SlurmQueueSpec] = (),
         login_nodes: LoginNodesSpec | None = None,
         storage: StorageLayer | None = None,
         ami_id: str | None = None,
-        root_device_name: str = AL2023_ROOT_DEVICE,  # the PCS sample AMIs' too
+        image_os: str = "al2023",  # the PCS sample AMIs' too
+        root_device_name: str | None = None,
         install_efa_software: bool = True,
         accounting: bool = False,
         accounting_purge_days: int | None = None,
@@ -128,7 +159,7 @@ class SlurmCluster(Construct):
         stack = Stack.of(self)
         self.plan: SlurmPlan = plan_slurm(
             path, cluster_name=cluster_name, slurm_version=slurm_version, size=size, node_groups=node_groups,
-            queues=queues, login_nodes=login_nodes, ami_id=ami_id, root_device_name=root_device_name,
+            queues=queues, login_nodes=login_nodes, ami_id=ami_id, root_device_name=root_device_name, image_os=image_os,
             install_efa_software=install_efa_software, scale_down_idle_seconds=scale_down_idle_seconds,
             slurm_settings=slurm_settings, accounting=accounting, accounting_purge_days=accounting_purge_days,
             slurm_rest_api=slurm_rest_api, route_out=not without_route_out(vpc, [cluster_subnet]),
@@ -175,8 +206,10 @@ class SlurmCluster(Construct):
             self, "NodeRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"), role_name=role_name,
             path=role_path, description=f"{path}: Slurm nodes (PCS compute node groups)",
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY)])
-        # The one permission PCS documents for its nodes, on this cluster only (the Service Authorization
-        # Reference names the cluster as the action's resource type).
+        # The one permission PCS documents for its nodes, on this cluster only. Service Authorization Reference,
+        # 'Actions, resources, and condition keys for AWS Parallel Computing Service': RegisterComputeNodeGroupInstance
+        # takes the resource type cluster* (arn:${Partition}:pcs:${Region}:${Account}:cluster/${ClusterIdentifier}),
+        # so the cluster's ARN is what the action accepts; AWSPCSComputeNodePolicy grants it on "*".
         self.node_role.add_to_policy(iam.PolicyStatement(
             actions=["pcs:RegisterComputeNodeGroupInstance"], resources=[self.cluster.attr_arn]))
         node_role = paths.role(self.node_role, f"{path} node role")
@@ -189,18 +222,23 @@ class SlurmCluster(Construct):
             reason="AWS-maintained least-privilege policy for Session Manager access to nodes (no SSH keys)."))
         self.instance_profile = iam.CfnInstanceProfile(self, "InstanceProfile", roles=[self.node_role.role_name],
                                                        path=role_path)
-        self.user_data = ec2.UserData.for_linux()
-        nodes = nodes_of(path, self)  # the boot prelude, once; StorageLayer.mount_on reuses it
-        if plan.efa_software == "install":
-            installer = plan.node_groups[0].fleet.efa_installer
-            nodes.install_boot_script("hpc-efa-install")
-            nodes.add_boot_commands(boot.step(f"EFA software {installer.version}", "/usr/local/sbin/hpc-efa-install",
-                                              installer.version, installer.key_fingerprint))
-        # PCS merges its own user data with the launch template's, which must be MIME multi-part; shell parts
-        # run after the node registers and before slurmd starts, so jobs find the mounts in place.
-        self._multipart = ec2.MultipartUserData()
-        self._multipart.add_user_data_part(self.user_data, ec2.MultipartBody.SHELL_SCRIPT, True)
-        self.node.add_validation(UserDataFits(self, self._multipart))
+        # What every node runs at boot, recorded once and rendered into each node group's own user data after that
+        # group's own steps; StorageLayer.mount_on adds the mounts here.
+        self.user_data = boot.BootCommands()
+        nodes = shared_boot_nodes(self, commands=self.user_data, role=self.node_role,
+                                  security_group_ids=[self.security_group.security_group_id])
+        nodes.install_boot_script(boot.IMDS_GUARD_SCRIPT)
+        nodes.add_boot_commands(*boot.imds_guard())
+        nodes.install_boot_script(DRAIN_SCRIPT)
+        nodes.add_boot_commands(*boot.systemd_unit(DRAIN_UNIT, "\n".join([
+            "[Unit]",
+            "Description=hpc-constructs: drain this node in Slurm when a boot step failed",
+            "After=network-online.target",
+            "[Service]",
+            "Type=oneshot",
+            f"EnvironmentFile={DRAIN_ENV_FILE}",
+            f"ExecStart=/usr/local/sbin/{DRAIN_SCRIPT} ${{HPC_DRAIN_REASON}}",
+            "TimeoutStartSec=2100"])))
 
         # -- node groups, login nodes, queues -----------------------------------------------------------
         self.node_groups: dict[str, SlurmNodeGroup] = {}
@@ -323,14 +361,16 @@ class SlurmCluster(Construct):
                     public_ip: bool) -> SlurmNodeGroup:
         image = group.ami_id
         if image is None:
-            name = PCS.sample_ami_name.format(architecture=group.fleet.architecture, version=self.plan.slurm_version)
-            image = ec2.MachineImage.lookup(name=name, owners=[PCS.sample_ami_owner]).get_image(self).image_id
+            name = PCS.sample_ami_name.format(architecture=group.fleet.architecture)
+            described = PCS.sample_ami_description.format(version=self.plan.slurm_version)
+            image = ec2.MachineImage.lookup(name=name, owners=[PCS.sample_ami_owner],
+                                            filters={"description": [described]}).get_image(self).image_id
             pending_lookup = not Token.is_unresolved(image) and not _REAL_AMI.fullmatch(image)
         else:
             pending_lookup = False
         node_group = SlurmNodeGroup(
             self, f"NodeGroup-{group.name}", plan=group, cluster=self.cluster, subnet=subnet,
-            security_groups=groups, user_data=self._multipart, image_id=image,
+            security_groups=groups, user_data=self._user_data(group), image_id=image,
             instance_profile_arn=self.instance_profile.attr_arn, public_ip=public_ip)
         if pending_lookup:  # CDK's placeholder until the CLI has looked the AMI up and synthesizes again
             Validations.of(node_group.resource).acknowledge(Acknowledgment(
@@ -351,6 +391,26 @@ class SlurmCluster(Construct):
         self._launchers.append(node_group.resource)
         return node_group
 
+    def _user_data(self, group: NodeGroupPlan) -> ec2.MultipartUserData:
+        """The node group's own user data: the boot prelude, its own steps, then what every node runs.
+
+        PCS merges its own user data with the launch template's, which must be MIME multi-part; shell parts run
+        after the node registers and before slurmd starts, so jobs find the mounts in place.
+        """
+        user_data = ec2.UserData.for_linux()
+        user_data.add_on_exit_commands("hpc_slurm_drain_on_failure", *boot.ON_EXIT)
+        user_data.add_commands(*boot.PRELUDE, *DRAIN_ON_FAILURE)
+        if group.fleet.efa_software == "install":
+            installer = group.fleet.efa_installer
+            user_data.add_commands(*boot.install_boot_script("hpc-efa-install"), boot.step(
+                f"EFA software {installer.version}", "/usr/local/sbin/hpc-efa-install", installer.version,
+                installer.key_fingerprint))
+        user_data.add_commands(Lazy.string(_Rendered(self.user_data)))
+        multipart = ec2.MultipartUserData()
+        multipart.add_user_data_part(user_data, ec2.MultipartBody.SHELL_SCRIPT, True)
+        self.node.add_validation(UserDataFits(self, multipart))
+        return multipart
+
     def _figures(self) -> None:
         plan = self.plan
         self.node.add_metadata("hpc:figures", {
@@ -361,6 +421,8 @@ class SlurmCluster(Construct):
             f"{plan.login.group.max_instances} x {plan.login.group.fleet.instance_types[0].name}, SSH "
             + {"bastion": "through the bastion", "cidrs": "from " + ", ".join(plan.login.allowed_cidrs),
                "none": "off (Session Manager only)"}[plan.login.ssh],
+            "node groups (PCS names, Slurm node names <name>-<n>)": ", ".join(
+                f"{g.name}: {g.pcs_name}" for g in [*plan.node_groups, *([plan.login.group] if plan.login else [])]),
             "accounting": "STANDARD (billed by the hour)" if plan.accounting else "off",
             "Slurm REST API": "STANDARD (HTTP 6820 in the VPC)" if plan.slurm_rest_api else "off",
         })
@@ -384,7 +446,8 @@ class SlurmNodeGroup(Construct):
     interface, the cluster placement group where the plan has one, IMDSv2 required and an encrypted gp3 root
     volume. PCS passes the instance profile and instance types itself.
 
-    Attributes: resource (the CfnComputeNodeGroup), launch_template, placement_group (None without one), plan.
+    Attributes: resource (the CfnComputeNodeGroup), launch_template, user_data (its MIME multi-part user data),
+    placement_group (None without one), plan.
     """
 
     def __init__(self, scope: Construct, id: str, *, plan: NodeGroupPlan, cluster: pcs.CfnCluster,
@@ -392,11 +455,15 @@ class SlurmNodeGroup(Construct):
                  image_id: str, instance_profile_arn: str, public_ip: bool) -> None:
         super().__init__(scope, id)
         self.plan = plan
+        self.user_data = user_data
         fleet = plan.fleet
         self.launch_template = ec2.LaunchTemplate(
             self, "LaunchTemplate", user_data=user_data, require_imdsv2=True,
             http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
-            http_put_response_hop_limit=2,  # containers (enroot, Docker) reach IMDS through one more hop
+            # 1: the PCS agent, its registration and slurmd run as root on the host (one hop). PCS's launch-template
+            # page shows 4 and states no need for it; a higher limit would let a container on the docker bridge
+            # (its packets take FORWARD, not OUTPUT, past hpc-imds-guard's owner rule) reach the service.
+            http_put_response_hop_limit=1,
         )
         cfn_template = self.launch_template.node.default_child
         assert isinstance(cfn_template, ec2.CfnLaunchTemplate)
@@ -414,13 +481,12 @@ class SlurmNodeGroup(Construct):
                                            [{"DeviceName": fleet.image.root_device_name, "Ebs": root}])
         self.placement_group: ec2.PlacementGroup | None = None
         if fleet.placement_group:
-            self.placement_group = ec2.PlacementGroup(self, "PlacementGroup",
-                                                      strategy=ec2.PlacementGroupStrategy.CLUSTER)
+            self.placement_group = cluster_placement_group(self, "PlacementGroup")
             cfn_template.add_property_override("LaunchTemplateData.Placement.GroupName",
                                                self.placement_group.placement_group_name)
         spot = plan.purchase_option == "SPOT"
         self.resource = pcs.CfnComputeNodeGroup(
-            self, "Resource", cluster_id=cluster.attr_id, name=plan.name,
+            self, "Resource", cluster_id=cluster.attr_id, name=plan.pcs_name,
             iam_instance_profile_arn=instance_profile_arn,
             instance_configs=[pcs.CfnComputeNodeGroup.InstanceConfigProperty(instance_type=t.name)
                               for t in fleet.instance_types],
@@ -439,6 +505,18 @@ class SlurmNodeGroup(Construct):
                                                        plan.slurm_settings))
             if plan.slurm_settings else None,
         )
+
+
+@jsii.implements(IStableStringProducer)
+class _Rendered:
+    """The cluster's shared boot commands as one block, rendered when the template is written (after the storage
+    has added its mounts)."""
+
+    def __init__(self, commands: boot.BootCommands) -> None:
+        self._commands = commands
+
+    def produce(self) -> str:
+        return "\n".join(self._commands.lines)
 
 
 def _custom_settings(kind: Any, pairs: Sequence[tuple[str, str]]) -> Any:

@@ -9,6 +9,7 @@ ConfigError for anything PCS would refuse at deploy time.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from hpc_constructs.catalog.limits import (
     PCS_SLURM_SETTINGS,
     PCS_SLURM_SETTINGS_NEED_ACCOUNTING,
 )
-from hpc_constructs.catalog.software import version_tuple
+from hpc_constructs.catalog.software import BOOT_PACKAGE_MANAGER, IMAGE_OPERATING_SYSTEMS, ImageOs, version_tuple
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, plan_fleet
 
@@ -38,6 +39,14 @@ ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 ROLE_PATH = re.compile(r"^(/|/[\x21-\x7E]{1,510}/)$")
 NEWEST_SLURM_VERSION = PCS.slurm_versions[-1]
 SIZES = tuple(PCS.size_max_nodes)
+# A node group's PCS name is <name>-<4 hex digits of its instance types>: InstanceConfigs is create-only on
+# AWS::PCS::ComputeNodeGroup, and CloudFormation creates the replacement before it deletes the old group, in the
+# same cluster, where an unchanged name would still be taken. The user's name keeps 25 - 5 characters.
+NODE_GROUP_SUFFIX_CHARS = 4
+MAX_NODE_GROUP_NAME_CHARS = PCS.max_name_chars - NODE_GROUP_SUFFIX_CHARS - 1
+SIZE_REPLACES = ("Size is create-only on AWS::PCS::Cluster (CloudFormation's schema): a new size builds a new cluster, "
+                 "with new node groups and queues, ends every running job and loses the accounting data and the "
+                 "controller's endpoint; `make diff` (hpc_constructs.changes) reports it before the deploy.")
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -46,13 +55,19 @@ _EMPTY: Mapping[str, str] = MappingProxyType({})
 class NodeGroupSpec:
     """One PCS compute node group: instances that Slurm starts and stops for the queues that name it.
 
-    name: 3-25 characters, a letter first, then letters, digits and hyphens (PCS's pattern), unique.
+    name: 3-20 characters, a letter first, then letters, digits and hyphens (PCS's pattern), unique. PCS's
+          name for the group adds "-" and 4 hex digits of its instance types (cpu-1a2b): a change of instance
+          types (create-only in CloudFormation) makes a new node group under a new name, never a name clash.
+          Queues keep their names, so jobs keep their partitions.
     instance_types: catalog names of one architecture, e.g. ["hpc7a.96xlarge"].
     min_instances: 0 (nodes always running), max_instances: 4 (the most Slurm may start).
     purchase_option: "ONDEMAND" or "SPOT" (price-capacity-optimized allocation).
     efa: None turns EFA on when every type supports it; True on a type without EFA is a ConfigError.
     placement_group: None adds a cluster placement group when every type supports the cluster strategy.
     ami_id: None uses the cluster's ami_id. An image with the PCS agent and Slurm of the cluster's version.
+    image_os: None uses the cluster's image_os: what the image runs ("al2023", "rhel9", "rocky9"; the boot steps
+              need dnf). It names the root device (/dev/xvda, /dev/sda1).
+    root_device_name: None takes the image_os's root device.
     root_volume_size_gib: None keeps the image's own root volume size (always encrypted gp3).
     slurm_settings: {} Slurm node parameters PCS allows on a node group (e.g. {"Weight": "10"}).
     """
@@ -67,6 +82,8 @@ class NodeGroupSpec:
     ami_id: str | None = None
     root_volume_size_gib: int | None = None
     slurm_settings: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    image_os: str | None = None
+    root_device_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,8 +106,9 @@ class LoginNodesSpec:
                    0.0.0.0/0 or ::/0); the login nodes then go into a public subnet with public IPs.
                    With neither, there is no SSH at all: Session Manager only.
     subnet: None picks the cluster subnet (with a bastion or no SSH) or the VPC's first public subnet.
-    name: "login", a node group name like any other.
-    ami_id: None uses the cluster's ami_id.
+    name: "login", a node group name like any other (3-20 characters; PCS's name adds 4 hex digits of the type).
+    ami_id: None uses the cluster's ami_id. image_os, root_device_name: None uses the cluster's, as for a
+    NodeGroupSpec.
     """
 
     instance_type: str = "c7i.large"
@@ -100,6 +118,8 @@ class LoginNodesSpec:
     subnet: ec2.ISubnet | None = None
     name: str = "login"
     ami_id: str | None = None
+    image_os: str | None = None
+    root_device_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +130,12 @@ class NodeGroupPlan:
     ami_id: str | None  # None: the PCS sample AMI for the cluster's Slurm version, looked up at synth
     slurm_settings: tuple[tuple[str, str], ...]
     login: bool = False
+    image_os: str = "al2023"
+
+    @property
+    def pcs_name(self) -> str:
+        """The name PCS knows the group by: <name>-<4 hex digits of the sorted instance types>."""
+        return pcs_node_group_name(self.name, [t.name for t in self.fleet.instance_types])
 
     @property
     def min_instances(self) -> int:
@@ -184,6 +210,11 @@ class SlurmPlan:
         return next(g for g in self.node_groups if g.name == name)
 
 
+def pcs_node_group_name(name: str, instance_types: Sequence[str]) -> str:
+    digest = hashlib.sha256(",".join(sorted(instance_types)).encode()).hexdigest()[:NODE_GROUP_SUFFIX_CHARS]
+    return f"{name}-{digest}"
+
+
 def plan_slurm(
     path: str,
     *,
@@ -194,7 +225,8 @@ def plan_slurm(
     queues: Sequence[SlurmQueueSpec],
     login_nodes: LoginNodesSpec | None,
     ami_id: str | None,
-    root_device_name: str,
+    root_device_name: str | None,
+    image_os: str = "al2023",
     install_efa_software: bool,
     scale_down_idle_seconds: int,
     slurm_settings: Mapping[str, str],
@@ -208,12 +240,14 @@ def plan_slurm(
     """Validate a SlurmCluster's props. Rules, in order:
 
     1. cluster_name (when given): 3 to 40 characters of PCS's pattern.
-    2. slurm_version: one that PCS lists (None: the newest).
-    3. size: SMALL, MEDIUM or LARGE.
+    2. slurm_version: required, one that PCS lists: a library upgrade never moves the scheduler.
+    3. size: SMALL, MEDIUM or LARGE (create-only: a new size is a new cluster).
     4. scale_down_idle_seconds: 1 to 10,000,000; slurm_settings: names and values as text.
     5. accounting_purge_days: only with accounting, -1 or 1 to 10,000.
-    6. node_groups: at least one; names of 3 to 25 characters of PCS's pattern, unique; 0 <= min <= max;
-       ONDEMAND or SPOT; an AMI (the group's or the cluster's); then ComputeFleet's plan for the types:
+    6. node_groups: at least one; names of 3 to 20 characters of PCS's pattern, unique; 0 <= min <= max;
+       ONDEMAND or SPOT; an AMI (the group's or the cluster's; a sample AMI only for a version AWS publishes
+       them for); an image OS whose package manager is dnf (its root device unless given); then
+       ComputeFleet's plan for the types:
        known, ENA, one architecture, EFA only where supported, Spot only where offered, cluster
        placement only where supported, one subnet, the root volume, the EFA software.
     7. login_nodes: a name unique among the node groups; count >= 1; a known type; SSH through a
@@ -250,13 +284,13 @@ def plan_slurm(
     for index, spec in enumerate(node_groups):
         if not isinstance(spec, NodeGroupSpec):
             raise ConfigError(path, f"node_groups[{index}]", spec, "a NodeGroupSpec")
-        groups.append(_node_group(path, spec, ami_id=ami_id, root_device_name=root_device_name,
+        groups.append(_node_group(path, spec, ami_id=ami_id, root_device_name=root_device_name, image_os=image_os,
                                   install_efa_software=install_efa_software, route_out=route_out,
                                   names=[g.name for g in groups], version=version, accounting=accounting,
                                   sample_ami_lookup=sample_ami_lookup))
     login = None
     if login_nodes is not None:
-        login = _login(path, login_nodes, ami_id=ami_id, root_device_name=root_device_name,
+        login = _login(path, login_nodes, ami_id=ami_id, root_device_name=root_device_name, image_os=image_os,
                        names=[g.name for g in groups], public_subnet=login_subnet_public, version=version,
                        sample_ami_lookup=sample_ami_lookup)
     everyone = [*groups, *([login.group] if login is not None else [])]
@@ -281,9 +315,12 @@ def check_name(path: str, prop: str, name: object, low: int, high: int) -> None:
     if not isinstance(name, str):
         raise ConfigError(path, prop, name, f"a name of {low} to {high} characters")
     if not low <= len(name) <= high:
+        suffix = (" A node group's PCS name adds '-' and 4 hex digits of its instance types, so that a change of "
+                  "types makes a new group under a new name: 20 characters are left for yours."
+                  if high == MAX_NODE_GROUP_NAME_CHARS else "")
         raise ConfigError(path, prop, name, f"{low} to {high} characters (it has {len(name)})",
                           hint="PCS's limit for this name (ClusterName 3-40, ComputeNodeGroupName and QueueName "
-                               "3-25).")
+                               "3-25)." + suffix)
     if not NAME.fullmatch(name):
         raise ConfigError(path, prop, name, "a letter first, then letters, digits and hyphens, not starting with pcs_",
                           hint="PCS's name pattern; Slurm derives partition and node names from it, so no "
@@ -320,13 +357,12 @@ def settings(path: str, prop: str, values: object, *, level: str, version: str,
 
 
 def _slurm_version(path: str, version: str | None) -> str:
-    if version is None:
-        return NEWEST_SLURM_VERSION
-    if version not in PCS.slurm_versions:
+    if version is None or version not in PCS.slurm_versions:
         raise ConfigError(path, "slurm_version", version, f"one of {', '.join(PCS.slurm_versions)}",
-                          hint=f"The Slurm versions PCS runs (PCS User Guide, 'Slurm versions in AWS PCS'); the "
-                               f"default is the newest, {NEWEST_SLURM_VERSION}. The nodes' AMI must carry the same "
-                               "version.")
+                          hint="The Slurm versions PCS runs (PCS User Guide, 'Slurm versions in AWS PCS'). Name it: "
+                               "a default would move with the library, and an upgrade of the library would upgrade "
+                               "the scheduler in place while the nodes' AMI still carries the old Slurm (PCS User "
+                               "Guide, 'Updating the scheduler version': images with the new version come first).")
     return version
 
 
@@ -346,10 +382,10 @@ def _check_int(path: str, prop: str, value: object, low: int, high: int) -> None
         raise ConfigError(path, prop, value, f"a whole number from {low:,} to {high:,}")
 
 
-def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, root_device_name: str,
-                install_efa_software: bool, route_out: bool, names: Sequence[str], version: str,
+def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, root_device_name: str | None,
+                image_os: str, install_efa_software: bool, route_out: bool, names: Sequence[str], version: str,
                 accounting: bool, sample_ami_lookup: bool) -> NodeGroupPlan:
-    check_name(path, "node_groups.name", spec.name, PCS.min_name_chars, PCS.max_name_chars)
+    check_name(path, "node_groups.name", spec.name, PCS.min_name_chars, MAX_NODE_GROUP_NAME_CHARS)
     where = f"{path}/{spec.name}"
     if spec.name in names:
         raise ConfigError(path, "node_groups.name", spec.name, "each node group name once")
@@ -362,12 +398,13 @@ def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, root_devi
                           hint="Capacity Blocks and interruptible capacity reservations need a reservation in the "
                                "launch template, which this construct does not make.")
     image = _ami(where, spec.ami_id, ami_id, version=version, lookup=sample_ami_lookup)
+    os_name, os = image_operating_system(where, spec.image_os, image_os)
     fleet = plan_fleet(where, spec.instance_types, efa=spec.efa, placement_group=spec.placement_group,
                        spot=spec.purchase_option == "SPOT", min_capacity=spec.min_instances,
                        max_capacity=spec.max_instances, subnet_count=1,
                        root_volume_size_gib=spec.root_volume_size_gib, custom_image=True,
-                       root_device_name=root_device_name, install_efa_software=install_efa_software,
-                       route_out=route_out)
+                       root_device_name=spec.root_device_name or root_device_name or os.root_device_name,
+                       install_efa_software=install_efa_software, route_out=route_out)
     vcpus = sorted({t.vcpus for t in fleet.instance_types})
     if PCS.same_vcpus_per_node_group and len({t.efa_supported for t in fleet.instance_types}) > 1:
         detail = ", ".join(f"{t.name} ({'EFA' if t.efa_supported else 'no EFA'})" for t in fleet.instance_types)
@@ -381,29 +418,47 @@ def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, root_devi
                                "Slurm defines the group's nodes once. Make one node group per size.")
     return NodeGroupPlan(spec.name, fleet, spec.purchase_option, image,
                          settings(where, "slurm_settings", spec.slurm_settings, level="node_group", version=version,
-                                  accounting=accounting))
+                                  accounting=accounting), image_os=os_name)
+
+
+def image_operating_system(where: str, own: str | None, cluster: str) -> tuple[str, ImageOs]:
+    """The node group's image OS (its own, else the cluster's), refused unless the boot steps' dnf installs there."""
+    chosen = own if own is not None else cluster
+    supported = [k for k, v in IMAGE_OPERATING_SYSTEMS.items() if v.package_manager == BOOT_PACKAGE_MANAGER]
+    os = IMAGE_OPERATING_SYSTEMS.get(chosen) if isinstance(chosen, str) else None
+    if os is None:
+        raise ConfigError(where, "image_os", chosen, f"one of {', '.join(IMAGE_OPERATING_SYSTEMS)}",
+                          hint=f"What the node group's image runs; the boot steps support {', '.join(supported)}.")
+    if os.package_manager != BOOT_PACKAGE_MANAGER:
+        raise ConfigError(where, "image_os", chosen, f"an image whose package manager is {BOOT_PACKAGE_MANAGER}: "
+                          + ", ".join(f"{k} ({IMAGE_OPERATING_SYSTEMS[k].name})" for k in supported),
+                          hint=f"{os.name} installs packages with {os.package_manager}; the boot steps (EFA software, "
+                               "Lustre client, EFS utilities, the metadata guard) use dnf.")
+    return chosen, os
 
 
 def _ami(where: str, own: str | None, cluster: str | None, *, version: str, lookup: bool) -> str | None:
     """The node group's AMI ID; None: the PCS sample AMI for the Slurm version, looked up at synth."""
     chosen = own if own is not None else cluster
     if chosen is None:
-        sample = PCS.sample_ami_name.format(architecture="<architecture>", version=version)
-        x86 = PCS.sample_ami_name.format(architecture="x86_64", version=version)
-        if version_tuple(version) < version_tuple(PCS.sample_ami_min_slurm_version):
+        sample = PCS.sample_ami_name.format(architecture="<architecture>")
+        x86 = PCS.sample_ami_name.format(architecture="x86_64")
+        described = PCS.sample_ami_description.format(version=version)
+        if version not in PCS.sample_ami_versions:
             raise ConfigError(where, "ami_id", None, "the ID of an AMI with the PCS agent and Slurm "
                               f"{version} (the node group's or the cluster's ami_id)",
-                              hint=f"PCS's sample AMIs for Slurm {version} run Amazon Linux 2; the boot steps need "
-                                   "Amazon Linux 2023 or a RHEL 9 family image. Build one with the PCS agent and "
-                                   "Slurm installers (PCS User Guide, 'Custom Amazon Machine Images (AMIs) for AWS "
-                                   "PCS').")
+                              hint=f"AWS publishes Amazon Linux 2023 sample AMIs for Slurm "
+                                   f"{', '.join(PCS.sample_ami_versions)} only (the versions that are not end of "
+                                   "life; 'Sample AMIs for AWS PCS'). Build an image with the PCS agent and Slurm "
+                                   f"{version} (PCS User Guide, 'Custom Amazon Machine Images (AMIs) for AWS PCS').")
         if not lookup:
             raise ConfigError(where, "ami_id", None, "the ID of an AMI with the PCS agent and Slurm "
                               f"{version}, or a stack with an account and region",
-                              hint=f"Without ami_id the library looks up the newest PCS sample AMI ({sample}, owner "
-                                   f"{PCS.sample_ami_owner}), which needs the stack's account and region (env=). "
-                                   "Find one with: aws ec2 describe-images --owners amazon --filters "
-                                   f"'Name=name,Values={x86}' --query 'sort_by(Images,&CreationDate)[-1].ImageId'. "
+                              hint=f"Without ami_id the library looks up the newest PCS sample AMI ({sample}, "
+                                   f"description {described}, owner {PCS.sample_ami_owner}), which needs the stack's "
+                                   "account and region (env=). Find one with: aws ec2 describe-images --owners "
+                                   f"amazon --filters 'Name=name,Values={x86}' 'Name=description,Values={described}' "
+                                   "--query 'sort_by(Images,&CreationDate)[-1].ImageId'. "
                                    "AWS calls the sample AMIs demonstrations: production clusters use their own.")
         return None
     if not isinstance(chosen, str) or not AMI_ID.fullmatch(chosen):
@@ -411,11 +466,11 @@ def _ami(where: str, own: str | None, cluster: str | None, *, version: str, look
     return chosen
 
 
-def _login(path: str, spec: LoginNodesSpec, *, ami_id: str | None, root_device_name: str,
+def _login(path: str, spec: LoginNodesSpec, *, ami_id: str | None, root_device_name: str | None, image_os: str,
            names: Sequence[str], public_subnet: bool, version: str, sample_ami_lookup: bool) -> LoginPlan:
     if not isinstance(spec, LoginNodesSpec):
         raise ConfigError(path, "login_nodes", spec, "a LoginNodesSpec or None")
-    check_name(path, "login_nodes.name", spec.name, PCS.min_name_chars, PCS.max_name_chars)
+    check_name(path, "login_nodes.name", spec.name, PCS.min_name_chars, MAX_NODE_GROUP_NAME_CHARS)
     where = f"{path}/{spec.name}"
     if spec.name in names:
         raise ConfigError(path, "login_nodes.name", spec.name, "a name no compute node group has",
@@ -437,15 +492,17 @@ def _login(path: str, spec: LoginNodesSpec, *, ami_id: str | None, root_device_n
                           hint="Login nodes reached from allowed_cidrs need a public IP. Pass a public subnet, or "
                                "reach private login nodes through an HaBastion (bastion=).")
     image = _ami(where, spec.ami_id, ami_id, version=version, lookup=sample_ami_lookup)
+    os_name, os = image_operating_system(where, spec.image_os, image_os)
     fleet = plan_fleet(where, [spec.instance_type], efa=False, placement_group=False, min_capacity=spec.count,
-                       max_capacity=spec.count, subnet_count=1, custom_image=True, root_device_name=root_device_name)
+                       max_capacity=spec.count, subnet_count=1, custom_image=True,
+                       root_device_name=spec.root_device_name or root_device_name or os.root_device_name)
     if ssh == "cidrs" and len(fleet.interfaces) > 1:
         raise ConfigError(where, "instance_type", spec.instance_type,
                           "a type with one network card for login nodes with a public IP",
                           hint="EC2 assigns no public IP when an instance launches with several network interfaces "
                                "(one per card here). Choose a smaller type, or reach the login nodes through an "
                                "HaBastion (bastion=).")
-    group = NodeGroupPlan(spec.name, fleet, "ONDEMAND", image, (), login=True)
+    group = NodeGroupPlan(spec.name, fleet, "ONDEMAND", image, (), login=True, image_os=os_name)
     return LoginPlan(group, ssh, tuple(str(c) for c in cidrs))
 
 
@@ -504,7 +561,8 @@ def _check_size(path: str, plan: SlurmPlan) -> None:
                                "max_instances or split the work over several clusters. " + _size_hint())
     raise ConfigError(path, "size", detail, allowed,
                       hint=f"The smallest size that fits is {fits} (up to {PCS.size_max_nodes[fits]:,} nodes); pass "
-                           f"size=\"{fits}\" or lower max_instances. " + _size_hint())
+                           f"size=\"{fits}\" or lower max_instances. On a deployed cluster, a new size replaces it: "
+                           + SIZE_REPLACES + " " + _size_hint())
 
 
 def srun_port_range(path: str, value: str) -> tuple[int, int]:

@@ -4,8 +4,11 @@
 Synthesizes the working tree and a base ref (BASE=...; default origin/main, else HEAD~1) checked out
 in a temporary git worktree, then runs the pinned CDK CLI's `cdk diff --template <base template>` for
 each stack: CloudFormation's resource-level diff, with replacements marked ("replace", "may be
-replaced", "destroy", "orphan"). It ends with the stateful resources (tests/lock/stateful.py) that
-the change would replace, remove or orphan. Offline: no AWS account or credentials are used.
+replaced", "destroy", "orphan"). Then the stateful resources (tests/lock/stateful.py) that the change
+would replace, remove or orphan, and the update-safety report of hpc_constructs.changes: every resource
+CloudFormation would replace, with its cause and impact (data loss, fails, disrupts running work,
+replaced). Exits 1 when that report has a `data loss` or `fails` line, as `hpc-changes` does.
+Offline: no AWS account or credentials are used.
 
 The base is synthesized with this checkout's virtualenv and CLI; a base that needs other package
 versions may fail to synthesize (the script says so).
@@ -28,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 VENV_BIN = ROOT / ".venv" / "bin"
 
+from hpc_constructs.changes import compare_assemblies, exit_status, report  # noqa: E402
 from tests.lock.stateful import is_stateful  # noqa: E402
 
 
@@ -127,6 +131,7 @@ def main() -> int:
             if "There were no differences" not in output:
                 changed += 1
             notes += stateful_changes(stack, base.get(stack, {}), head[stack], output)
+        replacements, unknown = compare_assemblies(work / "base.out", work / "head.out")
     print(f"\nmake diff: {changed} of {len(set(base) | set(head))} stack(s) differ from {base_ref}.")
     if notes:
         print("Stateful resources at risk (see tests/lock/stateful-logical-ids.json):")
@@ -134,7 +139,12 @@ def main() -> int:
             print("  ! " + note)
     else:
         print("No stateful resource is replaced, removed or orphaned.")
-    return 0
+    print(f"\nUpdate safety (hpc_constructs.changes), {base_ref} -> working tree, nested stacks included:")
+    print(report(replacements, unknown))
+    status = exit_status(replacements)
+    if status:
+        print("make diff: exit 1, a change above loses data or fails to deploy.")
+    return status
 
 
 if __name__ == "__main__":

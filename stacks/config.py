@@ -586,6 +586,8 @@ class SlurmNodeGroupConfig(_Section):
     efa: StrictBool | None = _default(NodeGroupSpec, "efa")
     placement_group: StrictBool | None = _default(NodeGroupSpec, "placement_group")
     ami_id: StrictStr | None = _default(NodeGroupSpec, "ami_id")
+    image_os: StrictStr | None = _default(NodeGroupSpec, "image_os")
+    root_device_name: StrictStr | None = _default(NodeGroupSpec, "root_device_name")
     root_volume_size_gib: StrictInt | None = _default(NodeGroupSpec, "root_volume_size_gib")
     slurm_settings: dict[StrictStr, StrictStr] = Field(default_factory=dict)
 
@@ -614,6 +616,8 @@ class LoginNodesConfig(_Section):
     bastion: StrictBool = True
     name: StrictStr = _default(LoginNodesSpec, "name")
     ami_id: StrictStr | None = _default(LoginNodesSpec, "ami_id")
+    image_os: StrictStr | None = _default(LoginNodesSpec, "image_os")
+    root_device_name: StrictStr | None = _default(LoginNodesSpec, "root_device_name")
 
     def spec(self, bastion: HaBastion | None) -> LoginNodesSpec:
         props = self.given(exclude=("bastion",))
@@ -635,7 +639,8 @@ class SlurmConfig(_Section):
     slurm_version: StrictStr | None = _default(_SLURM, "slurm_version")
     size: StrictStr = _default(_SLURM, "size")
     ami_id: StrictStr | None = _default(_SLURM, "ami_id")
-    root_device_name: StrictStr = _default(_SLURM, "root_device_name")
+    image_os: StrictStr = _default(_SLURM, "image_os")
+    root_device_name: StrictStr | None = _default(_SLURM, "root_device_name")
     install_efa_software: StrictBool = _default(_SLURM, "install_efa_software")
     accounting: StrictBool = _default(_SLURM, "accounting")
     accounting_purge_days: StrictInt | None = _default(_SLURM, "accounting_purge_days")

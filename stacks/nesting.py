@@ -320,7 +320,7 @@ def fleet_footprint(path: str, config: FleetConfig, *, storage: StorageFacts | N
     """
     types = _types(config.instance_types)
     mount = storage.mount(config.ebs_selection) if storage is not None else NO_MOUNT
-    steps = list(mount.boot_steps)
+    steps = ["imds-guard", *mount.boot_steps]
     if _efa_possible(types, config.efa) and config.install_efa_software:
         steps.append("efa-installer")
     if any(t.nvme_instance_store_gb for t in types):

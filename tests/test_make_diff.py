@@ -45,3 +45,5 @@ def test_make_diff_runs_against_head() -> None:
     for stack in ("HpcNetwork", "HpcStorage", "HpcCompute"):
         assert f"Stack {stack}" in result.stdout
     assert "stack(s) differ from HEAD" in result.stdout
+    report = result.stdout.split("Update safety (hpc_constructs.changes), HEAD -> working tree", 1)[1]
+    assert report.splitlines()[1] == "No resource is replaced."

@@ -507,12 +507,22 @@ class PcsLimits:
     # ('Slurm accounting in AWS PCS', 'Slurm REST API in AWS PCS').
     accounting_min_slurm_version: str = "24.11"
     rest_api_min_slurm_version: str = "25.05"
-    # The PCS sample AMIs: "aws-pcs-sample_ami-{os}-{architecture}-slurm-{version}", owner amazon
-    # ('Sample AMIs for AWS PCS'); Amazon Linux 2023 from Slurm 25.11 (earlier versions are Amazon Linux 2,
-    # which the boot scripts, written for dnf, do not support).
-    sample_ami_name: str = "aws-pcs-sample_ami-al2023-{architecture}-slurm-{version}*"
+    # The PCS sample AMIs, owner amazon ('Sample AMIs for AWS PCS'): "A sample AMI supports every Slurm version
+    # that is not EOL. The AMI name doesn't identify a Slurm version. Instead, the AMI description lists the
+    # versions the AMI supports, for example Slurm: 25.05, 25.11, 26.05." (aws-pcs-sample_ami-al2023-<arch>);
+    # the older single-version AMIs (...-slurm-25.11) "remain available for Slurm 25.11 and earlier", and those
+    # before 25.11 run Amazon Linux 2, which the boot scripts (dnf) do not support. The lookup asks for an
+    # Amazon Linux 2023 sample AMI whose description names the version, and only for the versions AWS
+    # publishes them for: those that are not end-of-life ('Updating the scheduler version': 24.11 is EOL).
+    sample_ami_name: str = "aws-pcs-sample_ami-al2023-{architecture}*"
+    sample_ami_description: str = "*{version}*"
     sample_ami_owner: str = "amazon"
-    sample_ami_min_slurm_version: str = "25.11"
+    sample_ami_versions: tuple[str, ...] = ("25.05", "25.11", "26.05")
+    # Service Authorization Reference, 'Actions, resources, and condition keys for AWS Parallel Computing
+    # Service': RegisterComputeNodeGroupInstance takes the resource type cluster* (required),
+    # arn:${Partition}:pcs:${Region}:${Account}:cluster/${ClusterIdentifier}. AWS's managed AWSPCSComputeNodePolicy
+    # grants it on "*"; the library scopes it to the one cluster, which the action accepts.
+    register_instance_resource_type: str = "cluster"
     source: str = PCS_SOURCE
 
 

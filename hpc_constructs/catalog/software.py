@@ -64,6 +64,34 @@ AMAZON_LINUX_SOURCE = (
     f"checked {CHECKED}"
 )
 AL2023_ROOT_DEVICE = "/dev/xvda"
+
+IMAGE_OS_SOURCE = (
+    "AWS PCS User Guide, 'Supported operating systems in AWS PCS' (Amazon Linux 2, RHEL 9, Rocky Linux 9, Ubuntu "
+    "22.04; the PCS sample AMIs run Amazon Linux 2023) and the root device names of the aws-hpc-recipes image "
+    "recipes (recipes/pcs/hpc_ready_ami/assets/create-pcs-image.yaml: /dev/xvda for Amazon Linux 2 and 2023, "
+    f"/dev/sda1 for Rocky Linux 9, RHEL 9, Ubuntu 22.04 and 24.04); checked {CHECKED}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageOs:
+    """An operating system a node image may run: how it installs packages and where its root volume is."""
+
+    name: str
+    package_manager: str
+    root_device_name: str
+
+
+# The boot steps (hpc_constructs/scripts) install packages with dnf: images of another package manager are refused.
+BOOT_PACKAGE_MANAGER = "dnf"
+IMAGE_OPERATING_SYSTEMS: dict[str, ImageOs] = {
+    "al2023": ImageOs("Amazon Linux 2023", "dnf", "/dev/xvda"),
+    "rhel9": ImageOs("Red Hat Enterprise Linux 9", "dnf", "/dev/sda1"),
+    "rocky9": ImageOs("Rocky Linux 9", "dnf", "/dev/sda1"),
+    "al2": ImageOs("Amazon Linux 2", "yum", "/dev/xvda"),
+    "ubuntu22.04": ImageOs("Ubuntu 22.04", "apt", "/dev/sda1"),
+    "ubuntu24.04": ImageOs("Ubuntu 24.04", "apt", "/dev/sda1"),
+}
 # "Amazon Linux 2023 does not support A1 instances" (Amazon Linux 2023 User Guide, requirements; checked 2026-11).
 AL2023_UNSUPPORTED_FAMILIES: tuple[str, ...] = ("a1",)
 

@@ -116,7 +116,7 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
         "nfs://nfs.datacenter.example.com/exports/genomics/"]
     assert _detail(rows, "Direct Connect gateway") == ["ASN 64512, available"]
     (cluster,) = _detail(rows, "PCS cluster")
-    assert cluster.startswith("SMALL, Slurm 26.05, ACTIVE, endpoints SLURMCTLD ") and cluster.endswith(":6817")
+    assert cluster.startswith("MEDIUM, Slurm 26.05, ACTIVE, endpoints SLURMCTLD ") and cluster.endswith(":6817")
     groups = {name: detail for kind, name, detail in rows if kind == "PCS node group"}
     assert sorted(groups) == ["cpu", "gpu", "login", "spot"]
     assert groups["login"].startswith("c7i.large, 1-1 instances, ONDEMAND")

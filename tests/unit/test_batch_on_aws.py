@@ -281,7 +281,7 @@ def test_an_update_wait_stays_within_batchs_maximum() -> None:
 def _create_only(kind: str) -> list[list[str]]:
     providers = json.loads((SCHEMAS / "providers" / "us-east-1.json").read_text())
     schema = json.loads((SCHEMAS / "resources" / f"{providers[kind]}.json").read_text())
-    return [p.split("/")[2:] for p in schema["createOnlyProperties"]]
+    return [p.split("/")[2:] for p in schema.get("createOnlyProperties", [])]
 
 
 def _at(properties: dict[str, Any], path: list[str]) -> Any:
@@ -292,7 +292,7 @@ def _at(properties: dict[str, Any], path: list[str]) -> Any:
     return properties
 
 
-def _environments_with_tag(value: str) -> dict[str, dict[str, Any]]:
+def _resources_with_tag(value: str) -> dict[str, dict[str, Any]]:
     app = new_app()
     stack = Stack(app, "Tagged")
     network = HpcNetwork(stack, "Net")
@@ -306,20 +306,28 @@ def _environments_with_tag(value: str) -> dict[str, dict[str, Any]]:
         multi_node_jobs=[MultiNodeJobSpec("mpi", IMAGE, "efa", 2, "c6in.32xlarge")])
     Tags.of(app).add("cost-centre", value)
     template = app.synth().get_stack_by_name("Tagged").template
-    return {k: v["Properties"] for k, v in template["Resources"].items()
-            if v["Type"] == "AWS::Batch::ComputeEnvironment"}
+    return {k: v for k, v in template["Resources"].items() if v["Type"] != "AWS::CDK::Metadata"}
 
 
-def test_an_app_wide_tag_changes_no_create_only_property_of_an_environment() -> None:
-    before, after = _environments_with_tag("research"), _environments_with_tag("finance")
-    create_only = _create_only("AWS::Batch::ComputeEnvironment")
-    assert ["Tags"] in create_only  # the schema's word, not ours
-    assert before.keys() == after.keys() and len(before) == 3
-    for logical in before:
-        for path in create_only:
-            assert _at(before[logical], path) == _at(after[logical], path), (logical, path)
+def test_an_app_wide_tag_changes_no_create_only_property_of_any_resource() -> None:
+    """Compute environments and placement groups list Tags as create-only in CloudFormation's schemas: an app-wide
+    tag must not reach them there (the environments' tags go to ComputeResources.Tags)."""
+    before, after = _resources_with_tag("research"), _resources_with_tag("finance")
+    assert ["Tags"] in _create_only("AWS::Batch::ComputeEnvironment")  # the schema's word, not ours
+    assert ["Tags"] in _create_only("AWS::EC2::PlacementGroup")
+    assert before.keys() == after.keys()
+    kinds = {r["Type"] for r in after.values()}
+    assert {"AWS::Batch::ComputeEnvironment", "AWS::EC2::PlacementGroup"} <= kinds
+    for logical, resource in before.items():
+        if resource["Type"].startswith("Custom::"):
+            continue
+        for path in _create_only(resource["Type"]):
+            assert _at(resource.get("Properties", {}), path) == _at(after[logical].get("Properties", {}), path), (
+                logical, path)
+    environments = {k: v["Properties"] for k, v in after.items() if v["Type"] == "AWS::Batch::ComputeEnvironment"}
+    assert len(environments) == 3
     # The tag still reaches what the environments launch: ComputeResources.Tags updates in place.
-    ec2_environments = [p for p in after.values() if p["ComputeResources"]["Type"] != "FARGATE"]
+    ec2_environments = [p for p in environments.values() if p["ComputeResources"]["Type"] != "FARGATE"]
     assert len(ec2_environments) == 2
     assert all(p["ComputeResources"]["Tags"] == {"cost-centre": "finance"} for p in ec2_environments)
 

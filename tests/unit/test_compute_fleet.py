@@ -288,7 +288,7 @@ def test_nvme_instance_store_is_striped_and_mounted_at_scratch(p5: Any) -> None:
 def test_types_without_instance_store_get_no_scratch_script() -> None:
     _, template, _ = _fleet(instance_types=["c6in.32xlarge"])
     assert "hpc-scratch" not in _user_data(template)
-    assert set(boot.packed_scripts(_user_data(template))) == {"hpc-efa-install"}
+    assert set(boot.packed_scripts(_user_data(template))) == {"hpc-efa-install", "hpc-imds-guard"}
 
 
 def test_scratch_script_is_valid_bash_and_idempotent_by_design(tmp_path: Any) -> None:

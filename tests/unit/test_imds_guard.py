@@ -110,3 +110,37 @@ def test_the_script_is_valid_bash(tmp_path: Path) -> None:
     script.write_text(boot.script_text("hpc-imds-guard"))
     subprocess.run(["bash", "-n", str(script)], check=True)
     assert os.access(script, os.R_OK)
+
+
+def _plain_texts(value: object) -> list[str]:
+    """Every literal string inside a (possibly nested) CloudFormation value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _plain_texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _plain_texts(v)]
+    return []
+
+
+def test_every_node_kind_of_the_reference_keeps_the_metadata_service_for_root(
+        reference_templates: dict[str, dict[str, object]]) -> None:
+    """Fleets, Batch environments, Slurm node groups (login too) and bastions: each launch template installs and
+    enables the guard, and keeps the hop limit at 1."""
+    kinds: dict[str, int] = {}
+    for stack, template in reference_templates.items():
+        resources = template["Resources"]
+        assert isinstance(resources, dict)
+        for logical, resource in resources.items():
+            if resource["Type"] != "AWS::EC2::LaunchTemplate":
+                continue
+            data = resource["Properties"]["LaunchTemplateData"]
+            text = "".join(_plain_texts(data["UserData"]))
+            assert "hpc-imds-guard" in boot.packed_scripts(text), (stack, logical)
+            assert "ExecStart=/usr/local/sbin/hpc-imds-guard --non-root" in text, (stack, logical)
+            assert "systemctl enable --now hpc-imds-guard.service" in text, (stack, logical)
+            assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1, (stack, logical)
+            assert data["MetadataOptions"]["HttpTokens"] == "required", (stack, logical)
+            kinds[stack] = kinds.get(stack, 0) + 1
+    # HpcCompute: 3 fleets; HpcBatch: 3 environments; HpcSlurm: 3 node groups and the login nodes; HpcAccess: 1
+    assert kinds == {"HpcCompute": 3, "HpcBatch": 3, "HpcSlurm": 4, "HpcAccess": 1}

@@ -34,6 +34,7 @@ from tests.fleet_invariants import check_layout
 from tests.support import cdk_context, new_app, new_stack
 
 AMI = "ami-0123456789abcdef0"
+VERSION = "26.05"
 INGRESS, EGRESS = "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"
 ENV = {"account": "111122223333", "region": "us-east-1"}
 
@@ -66,6 +67,7 @@ def built() -> Built:
     bastion = HaBastion(stack, "Bastion", vpc=network.vpc, allowed_cidrs=["198.51.100.0/24"])
     slurm = SlurmCluster(
         stack, "Slurm", vpc=network.vpc, subnet=network.cluster_subnet, ami_id=AMI, storage=storage,
+        slurm_version=VERSION,
         node_groups=[NodeGroupSpec("cpu", ["hpc7a.96xlarge"], max_instances=4),
                      NodeGroupSpec("gpu", ["p5.48xlarge"], max_instances=2),
                      NodeGroupSpec("spot", ["c7i.8xlarge", "c7i-flex.8xlarge"], max_instances=8,
@@ -81,6 +83,7 @@ def built() -> Built:
     options_network = HpcNetwork(options_stack, "Net")
     options = SlurmCluster(
         options_stack, "Slurm", vpc=options_network.vpc, ami_id=AMI, cluster_name="research", size="MEDIUM",
+        slurm_version=VERSION,
         accounting=True, accounting_purge_days=30, slurm_rest_api=True, slurm_settings={"SrunPortRange": "61000-61999"},
         node_groups=[NodeGroupSpec("cpu", ["c7i.large"]), NodeGroupSpec("big", ["c7i.8xlarge"], min_instances=1),
                      NodeGroupSpec("idle", ["c7i.large"], min_instances=1)],
@@ -266,7 +269,8 @@ def test_node_groups_scale_from_their_specs_with_the_ami_and_launch_template(bui
     stack = Stack.of(slurm)
     for name, types, high in (("cpu", ["hpc7a.96xlarge"], 4), ("gpu", ["p5.48xlarge"], 2)):
         props = _node_group(built, slurm, name)["Properties"]
-        assert props["Name"] == name and props["AmiId"] == AMI
+        assert props["Name"] == slurm.node_groups[name].plan.pcs_name == f"{name}-{_digest(types)}"
+        assert props["AmiId"] == AMI
         assert props["InstanceConfigs"] == [{"InstanceType": t} for t in types]
         assert props["ScalingConfiguration"] == {"MinInstanceCount": 0, "MaxInstanceCount": high}
         assert props["ClusterId"] == {"Fn::GetAtt": [stack.get_logical_id(slurm.cluster), "Id"]}
@@ -276,10 +280,16 @@ def test_node_groups_scale_from_their_specs_with_the_ami_and_launch_template(bui
         assert "SecurityGroupIds" not in props  # PCS refuses them beside a launch template's interfaces
 
 
-def test_launch_templates_require_imdsv2_and_encrypt_the_root(built: Built) -> None:
+def _digest(types: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256(",".join(sorted(types)).encode()).hexdigest()[:4]
+
+
+def test_launch_templates_require_imdsv2_with_hop_limit_1_and_encrypt_the_root(built: Built) -> None:
     for group in _all_groups(built.slurm):
         data = built.resource(group.launch_template.node.default_child)["Properties"]["LaunchTemplateData"]
-        assert data["MetadataOptions"] == {"HttpPutResponseHopLimit": 2, "HttpTokens": "required"}, group.plan.name
+        assert data["MetadataOptions"] == {"HttpPutResponseHopLimit": 1, "HttpTokens": "required"}, group.plan.name
         assert data["BlockDeviceMappings"] == [{"DeviceName": "/dev/xvda", "Ebs": {
             "DeleteOnTermination": True, "Encrypted": True, "VolumeType": "gp3"}}], group.plan.name
 
@@ -329,7 +339,8 @@ def test_login_nodes_are_static_in_no_queue_and_reached_only_from_the_bastion(bu
     template = built.template(slurm)
     group, data = _login(built, slurm)
     props = group["Properties"]
-    assert props["Name"] == "login" and props["InstanceConfigs"] == [{"InstanceType": "c7i.large"}]
+    assert props["Name"] == f"login-{_digest(['c7i.large'])}" and props["InstanceConfigs"] == [
+        {"InstanceType": "c7i.large"}]
     assert props["ScalingConfiguration"] == {"MinInstanceCount": 2, "MaxInstanceCount": 2}
     assert slurm.login_nodes is not None
     login_id = {"Fn::GetAtt": [Stack.of(slurm).get_logical_id(slurm.login_nodes.resource), "Id"]}
@@ -452,18 +463,33 @@ def _user_data(built: Built, slurm: SlurmCluster, name: str) -> str:
     return json.dumps(_launch_template(built, slurm, name)["UserData"])
 
 
-def test_user_data_is_mime_multipart_and_mounts_the_storage(built: Built) -> None:
+def test_each_node_group_has_its_own_user_data_with_the_shared_steps(built: Built) -> None:
+    """The mounts, the metadata guard and the drain on every node; the EFA installer only where the group uses EFA
+    (the login and Spot groups have none)."""
     slurm = built.slurm
     texts = {name: _user_data(built, slurm, name) for name in slurm.node_groups}
     _, data = _login(built, slurm)
     texts["login"] = json.dumps(data["UserData"])
+    efa = f"hpc_step 'EFA software {EFA_INSTALLER.version}' /usr/local/sbin/hpc-efa-install"
     for name, text in texts.items():
         assert text.startswith('{"Fn::Base64": {"Fn::Join": ["", ["Content-Type: multipart/mixed'), name
         assert "MIME-Version: 1.0" in text and "Content-Type: text/x-shellscript" in text, name
         assert "hpc_step 'mount /fsx (Lustre)' /usr/local/sbin/hpc-mount /fsx lustre" in text, name
         assert "hpc_step 'mount /shared/home (EFS)' /usr/local/sbin/hpc-mount /shared/home nfs4" in text, name
-        assert f"hpc_step 'EFA software {EFA_INSTALLER.version}' /usr/local/sbin/hpc-efa-install" in text, name
-    assert len(set(texts.values())) == 1  # one user data for every node
+        assert "ExecStart=/usr/local/sbin/hpc-imds-guard --non-root" in text, name
+        assert "systemctl enable --now hpc-imds-guard.service" in text, name
+        assert "hpc_slurm_drain_on_failure" in text and "hpc-slurm-drain.service" in text, name
+        assert (efa in text) is (name in ("cpu", "gpu")), name
+        # the group's own steps come before the shared ones: EFA before the mounts
+        if efa in text:
+            assert text.index(efa) < text.index("mount /fsx (Lustre)"), name
+    assert len(set(texts.values())) == 2  # cpu and gpu alike (EFA), spot and login alike (none)
+
+
+def test_a_failed_boot_step_drains_the_node_before_the_report(built: Built) -> None:
+    text = _user_data(built, built.slurm, "cpu")
+    trap = text[text.index("function exitTrap()"):text.index("trap exitTrap EXIT")]
+    assert trap.index("hpc_slurm_drain_on_failure") < trap.index("hpc_boot_report")  # the report exits 1
 
 
 def test_user_data_without_efa_or_storage_has_neither(built: Built) -> None:
@@ -488,6 +514,8 @@ def test_figures_show_each_queue_with_its_efa_bandwidth_and_the_size_headroom(bu
     # 4 cpu + 2 gpu + 8 spot + 2 login
     assert figures["size tier"] == "SMALL: 16 of 32 nodes at full scale (headroom 16), up to 256 jobs"
     assert figures["login nodes"] == "2 x c7i.large, SSH through the bastion"
+    names = figures["node groups (PCS names, Slurm node names <name>-<n>)"]
+    assert names.startswith(f"cpu: cpu-{_digest(['hpc7a.96xlarge'])}, gpu: gpu-") and "login: login-" in names
     assert (figures["accounting"], figures["Slurm REST API"]) == ("off", "off")
     assert _figures(built.options)["queue all"].startswith("cpu: up to 4 x c7i.large On-Demand, no EFA; big: ")
 
@@ -499,6 +527,7 @@ def _cluster(stack: Stack | None = None, vpc: ec2.IVpc | None = None, **props: A
     vpc = vpc or HpcNetwork(stack, "Net").vpc
     props.setdefault("node_groups", [NodeGroupSpec("cpu", ["c7i.large"])])
     props.setdefault("ami_id", AMI)
+    props.setdefault("slurm_version", VERSION)
     return SlurmCluster(stack, "Slurm", vpc=vpc, **props)
 
 
@@ -549,14 +578,16 @@ def test_without_ami_a_stack_with_env_looks_up_the_sample_ami_per_architecture()
     app = App(context=cdk_context())
     stack = Stack(app, "Lookup", env=ENV)
     vpc = ec2.Vpc(stack, "Vpc", max_azs=1, nat_gateways=1)
-    slurm = SlurmCluster(stack, "Slurm", vpc=vpc, node_groups=[NodeGroupSpec("cpu", ["c7i.large"]),
-                                                                NodeGroupSpec("arm", ["c7g.large"])])
+    slurm = SlurmCluster(stack, "Slurm", vpc=vpc, slurm_version=VERSION,
+                         node_groups=[NodeGroupSpec("cpu", ["c7i.large"]), NodeGroupSpec("arm", ["c7g.large"])])
     assert [g.ami_id for g in slurm.plan.node_groups] == [None, None]
     assembly = app.synth()
     missing = json.loads((Path(assembly.directory) / "manifest.json").read_text())["missing"]
     lookups = {m["props"]["filters"]["name"][0]: m["props"] for m in missing if m["provider"] == "ami"}
-    version = PCS.slurm_versions[-1]
-    assert set(lookups) == {f"aws-pcs-sample_ami-al2023-{arch}-slurm-{version}*" for arch in ("x86_64", "arm64")}
+    # One sample AMI per OS and architecture carries every Slurm version that is not EOL; its description lists
+    # them ('Sample AMIs for AWS PCS'): the lookup asks for the one that names the cluster's version.
+    assert set(lookups) == {f"aws-pcs-sample_ami-al2023-{arch}*" for arch in ("x86_64", "arm64")}
+    assert all(p["filters"]["description"] == [f"*{VERSION}*"] for p in lookups.values())
     assert all(p["owners"] == ["amazon"] and (p["account"], p["region"]) == (ENV["account"], ENV["region"])
                for p in lookups.values())
     template = assembly.get_stack_by_name("Lookup").template

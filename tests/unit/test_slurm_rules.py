@@ -37,8 +37,9 @@ def cpu(name: str = "cpu", instance_types: tuple[str, ...] = ("c7i.large",), **p
 
 def _defaults() -> dict[str, Any]:
     """plan_slurm's arguments as SlurmCluster passes them by default, with an explicit AMI."""
-    return {"cluster_name": None, "slurm_version": None, "size": "SMALL", "queues": (), "login_nodes": None,
-            "ami_id": AMI, "root_device_name": "/dev/xvda", "install_efa_software": True,
+    return {"cluster_name": None, "slurm_version": PCS.slurm_versions[-1], "size": "SMALL", "queues": (),
+            "login_nodes": None, "ami_id": AMI, "root_device_name": None, "image_os": "al2023",
+            "install_efa_software": True,
             "scale_down_idle_seconds": PCS.default_scale_down_idle_seconds, "slurm_settings": {},
             "accounting": False, "accounting_purge_days": None, "slurm_rest_api": False, "route_out": True,
             "login_subnet_public": False, "sample_ami_lookup": False}
@@ -70,13 +71,28 @@ def test_cluster_name_of_3_to_40_characters() -> None:
     assert plan().cluster_name is None  # CloudFormation names it
 
 
-@pytest.mark.parametrize(("length", "ok"), [(2, False), (3, True), (25, True), (26, False)])
-def test_node_group_name_of_3_to_25_characters(length: int, ok: bool) -> None:
+@pytest.mark.parametrize(("length", "ok"), [(2, False), (3, True), (20, True), (21, False), (25, False)])
+def test_node_group_name_of_3_to_20_characters_leaves_room_for_the_pcs_suffix(length: int, ok: bool) -> None:
     name = "g" * length
     if ok:
-        assert [g.name for g in plan(cpu(name)).node_groups] == [name]
+        (group,) = plan(cpu(name)).node_groups
+        assert group.name == name and len(group.pcs_name) == length + 5 <= PCS.max_name_chars
     else:
-        refused(lambda: plan(cpu(name)), "node_groups.name", name, says=f"3 to 25 characters (it has {length})")
+        error = refused(lambda: plan(cpu(name)), "node_groups.name", name, says=f"3 to 20 characters (it has {length})")
+        if length > 20:
+            assert "4 hex digits of its instance types" in str(error)
+
+
+def test_a_node_groups_pcs_name_changes_with_its_instance_types_only() -> None:
+    """InstanceConfigs is create-only on AWS::PCS::ComputeNodeGroup: a new type set must not reuse the name."""
+    one = plan(cpu("cpu", ("c7i.8xlarge",))).node_groups[0]
+    two = plan(cpu("cpu", ("c7i.8xlarge", "c7i-flex.8xlarge"))).node_groups[0]
+    same_types_other_settings = plan(cpu("cpu", ("c7i.8xlarge",), max_instances=9,
+                                         slurm_settings={"Weight": "10"})).node_groups[0]
+    assert one.pcs_name != two.pcs_name and one.pcs_name.startswith("cpu-") and two.pcs_name.startswith("cpu-")
+    assert same_types_other_settings.pcs_name == one.pcs_name
+    assert plan(cpu("cpu", ("c7i-flex.8xlarge", "c7i.8xlarge"))).node_groups[0].pcs_name == two.pcs_name  # order
+    assert re.fullmatch(r"cpu-[0-9a-f]{4}", one.pcs_name)
 
 
 @pytest.mark.parametrize(("length", "ok"), [(2, False), (3, True), (25, True), (26, False)])
@@ -116,8 +132,11 @@ def test_duplicate_names_are_refused() -> None:
 
 # -- Slurm version, size tier, scale-down -----------------------------------------------------------------------
 
-def test_slurm_version_defaults_to_the_newest() -> None:
-    assert plan().slurm_version == PCS.slurm_versions[-1]
+def test_slurm_version_is_required_and_names_the_versions_pcs_lists() -> None:
+    """A default would move with the library: an upgrade of it would upgrade the scheduler in place."""
+    error = refused(lambda: plan(slurm_version=None), "slurm_version", None,
+                    says=f"one of {', '.join(PCS.slurm_versions)}")
+    assert "Updating the scheduler version" in str(error)
     for version in PCS.slurm_versions:
         assert plan(slurm_version=version).slurm_version == version
 
@@ -126,6 +145,26 @@ def test_slurm_version_defaults_to_the_newest() -> None:
 def test_unknown_slurm_version_is_refused(version: str) -> None:
     refused(lambda: plan(slurm_version=version), "slurm_version", version,
             says=f"one of {', '.join(PCS.slurm_versions)}")
+
+
+@pytest.mark.parametrize(("image_os", "device"), [("al2023", "/dev/xvda"), ("rhel9", "/dev/sda1"),
+                                                  ("rocky9", "/dev/sda1")])
+def test_each_node_group_gets_the_root_device_of_its_image_os(image_os: str, device: str) -> None:
+    result = plan(cpu("amazon"), cpu("other", image_os=image_os), login_nodes=LoginNodesSpec(image_os=image_os))
+    assert result.node_groups[0].fleet.image.root_device_name == "/dev/xvda"
+    assert result.node_groups[1].fleet.image.root_device_name == device
+    assert result.login is not None and result.login.group.fleet.image.root_device_name == device
+    own = plan(cpu("own", image_os="rhel9", root_device_name="/dev/xvda")).node_groups[0]
+    assert own.fleet.image.root_device_name == "/dev/xvda"  # a group may still name its own
+
+
+@pytest.mark.parametrize("image_os", ["ubuntu22.04", "ubuntu24.04", "al2"])
+def test_images_whose_package_manager_is_not_dnf_are_refused(image_os: str) -> None:
+    error = refused(lambda: plan(cpu(image_os=image_os)), "image_os", image_os, where=f"{PATH}/cpu",
+                    says="an image whose package manager is dnf: al2023")
+    assert "rhel9" in str(error) and "rocky9" in str(error)
+    refused(lambda: plan(image_os=image_os), "image_os", image_os, where=f"{PATH}/cpu")  # the cluster's default
+    refused(lambda: plan(cpu(image_os="windows")), "image_os", "windows", where=f"{PATH}/cpu")
 
 
 def test_size_must_be_a_pcs_size() -> None:
@@ -140,6 +179,9 @@ def test_small_holds_exactly_32_nodes() -> None:
                     "33 nodes at full scale (cpu 16, two 17)", says="at most 32 nodes for size SMALL")
     assert "The smallest size that fits is MEDIUM (up to 512 nodes)" in str(error)
     assert 'pass size="MEDIUM"' in str(error)
+    # ... and what that costs on a deployed cluster: Size is create-only
+    assert "a new size replaces it" in str(error) and "ends every running job" in str(error)
+    assert "make diff" in str(error)
 
 
 def test_medium_refuses_513_nodes_and_names_large() -> None:
@@ -409,7 +451,7 @@ def test_node_role_path_in_iam_form(role_path: str) -> None:
 def test_no_ami_and_no_lookup_is_refused_naming_ami_id() -> None:
     error = refused(lambda: plan(ami_id=None), "ami_id", None, where=f"{PATH}/cpu",
                     says="or a stack with an account and region")
-    assert "aws-pcs-sample_ami-al2023-x86_64-slurm-" in str(error)
+    assert "aws-pcs-sample_ami-al2023-x86_64*" in str(error) and "Name=description,Values=*26.05*" in str(error)
 
 
 def test_sample_ami_lookup_leaves_the_ami_to_synth() -> None:
@@ -419,12 +461,19 @@ def test_sample_ami_lookup_leaves_the_ami_to_synth() -> None:
     assert result.login is not None and result.login.group.ami_id is None
 
 
-@pytest.mark.parametrize("version", [v for v in PCS.slurm_versions if v < PCS.sample_ami_min_slurm_version])
-def test_sample_amis_before_25_11_are_amazon_linux_2_and_refused(version: str) -> None:
+@pytest.mark.parametrize("version", [v for v in PCS.slurm_versions if v not in PCS.sample_ami_versions])
+def test_no_sample_ami_lookup_for_a_version_aws_publishes_none_for(version: str) -> None:
     error = refused(lambda: plan(ami_id=None, slurm_version=version, sample_ami_lookup=True), "ami_id", None,
                     where=f"{PATH}/cpu")
-    assert f"PCS's sample AMIs for Slurm {version} run Amazon Linux 2" in str(error)
+    assert "sample AMIs for Slurm 25.05, 25.11, 26.05 only" in str(error)
     assert plan(slurm_version=version).node_groups[0].ami_id == AMI  # an explicit AMI is fine
+
+
+def test_sample_amis_exist_for_the_versions_that_are_not_end_of_life() -> None:
+    assert set(PCS.sample_ami_versions) <= set(PCS.slurm_versions)
+    assert "24.11" not in PCS.sample_ami_versions  # end of life ('Updating the scheduler version')
+    for version in PCS.sample_ami_versions:
+        assert plan(ami_id=None, slurm_version=version, sample_ami_lookup=True).node_groups[0].ami_id is None
 
 
 def test_a_group_ami_overrides_the_clusters_and_ids_are_checked() -> None:
@@ -488,7 +537,7 @@ def mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any], one_in: in
 
 
 VALID_NAME = st.builds(lambda first, rest: first + rest, st.sampled_from(_LETTERS),
-                       st.text(_LETTERS + "0123456789-", min_size=2, max_size=24))
+                       st.text(_LETTERS + "0123456789-", min_size=2, max_size=19))  # node groups: 20
 # Names that break a rule: too short, too long, a digit or hyphen first, an underscore, the pcs_ prefix.
 NAME = mostly(VALID_NAME, st.sampled_from(["ab", "x" * 26, "1abc", "-abc", "ab_c", "pcs_abc", "a.bc"]), 12)
 TYPES = mostly(st.one_of(st.lists(st.sampled_from(TYPE_NAMES), min_size=1, max_size=1),

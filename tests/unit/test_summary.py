@@ -65,7 +65,7 @@ def test_the_summary_prints_each_slurm_queue_and_the_size_tier(outdir: Path) -> 
     slurm = {key: value for data in _figures(outdir)["/HpcSlurm/Slurm"] for key, value in data.items()}
     assert slurm["queue gpu"] == ("gpu: up to 2 x p5.48xlarge On-Demand, EFA 3200 Gbps per node (32 interfaces)")
     assert slurm["queue spot"].startswith("spot: up to 16 x c7i.8xlarge/c7i-flex.8xlarge Spot, no EFA")
-    assert slurm["size tier"].startswith("SMALL: 23 of 32 nodes at full scale (headroom 9)")
+    assert slurm["size tier"].startswith("MEDIUM: 23 of 512 nodes at full scale (headroom 489)")
     assert "queue gpu" in summary.summary_text(outdir)
 
 
