@@ -429,16 +429,6 @@ def test_a_secrets_resource_policy_makes_the_host_keys_the_bastions_alone(refere
 
 # -- what the nodes' users reach --------------------------------------------------------------------------------------
 
-def test_a_boot_rule_for_root_only_keeps_the_metadata_service_from_users(reference: Assembly) -> None:
-    def edit(t: Templates) -> None:
-        data = resource(t["HpcCompute"], "HpcCompute/Cpu/LaunchTemplate")["Properties"]["LaunchTemplateData"]
-        data["UserData"]["Fn::Base64"]["Fn::Join"][1].append(
-            "\niptables -A OUTPUT -d 169.254.169.254 -m owner ! --uid-owner root -j REJECT\n")
-
-    assert results(variant(reference, edit))[CPU_IMDS][0] == "ok"
-    assert "no boot step refuses 169.254.169.254 to non-root users" in blocked(reference)[CPU_IMDS]
-
-
 def _replace_in(node: Any, old: str, new: str) -> Any:
     if isinstance(node, str):
         return node.replace(old, new)
@@ -447,6 +437,35 @@ def _replace_in(node: Any, old: str, new: str) -> Any:
     if isinstance(node, dict):
         return {k: _replace_in(v, old, new) for k, v in node.items()}
     return node
+
+
+def _cpu_user_data(t: Templates, old: str, new: str, *, append: str = "") -> None:
+    data = resource(t["HpcCompute"], "HpcCompute/Cpu/LaunchTemplate")["Properties"]["LaunchTemplateData"]
+    data["UserData"] = _replace_in(data["UserData"], old, new)
+    if append:
+        data["UserData"]["Fn::Base64"]["Fn::Join"][1].append(append)
+
+
+def test_the_guards_non_root_option_keeps_the_metadata_service_from_users(reference: Assembly) -> None:
+    edit = lambda t: _cpu_user_data(t, "hpc-imds-guard --non-root", "hpc-imds-guard")  # noqa: E731
+    assert newly_blocked(reference, edit) == {CPU_IMDS}
+    assert "no boot step refuses 169.254.169.254 to non-root users" in blocked(variant(reference, edit))[CPU_IMDS]
+    rule = "\niptables -A OUTPUT -d 169.254.169.254 -m owner ! --uid-owner root -j REJECT\n"  # a rule of one's own
+    own = lambda t: _cpu_user_data(t, "hpc-imds-guard --non-root", "hpc-imds-guard", append=rule)  # noqa: E731
+    assert results(variant(reference, own))[CPU_IMDS][0] == "ok"
+
+
+def test_the_hop_limit_keeps_a_slurm_nodes_containers_from_the_metadata_service(reference: Assembly) -> None:
+    login = (f"HpcSlurm/Slurm/NodeGroup-login nodes: {_IMDS}: only root reaches it, containers do not (hop limit "
+             "1) (the node role registers, and RegisterComputeNodeGroupInstance returns the Munge key)")
+
+    def edit(t: Templates) -> None:
+        data = resource(t["HpcSlurm"], "HpcSlurm/Slurm/NodeGroup-login/LaunchTemplate")["Properties"][
+            "LaunchTemplateData"]
+        data["MetadataOptions"]["HttpPutResponseHopLimit"] = 2
+
+    assert newly_blocked(reference, edit) == {login}
+    assert "HttpPutResponseHopLimit is 2, above 1" in blocked(variant(reference, edit))[login]
 
 
 def test_the_guards_ecs_tasks_option_keeps_batch_jobs_from_the_instance_role(reference: Assembly) -> None:

@@ -28,20 +28,13 @@ class Defect:
     when: tuple[str, ...]
 
 
-_IMDS = "the instance metadata service, the instance role's credentials"
 KNOWN_DEFECTS: tuple[Defect, ...] = (
     # Issue 24 (Batch) is fixed on main (be8afea): its defects, the multi-node jobs' interfaces in the emptied
     # default group, the job-events policies open to another account's rules, jobs able to take the instance role,
     # are ok now.
-    # Issue 25 #1: any user on a Slurm node can get the Munge key through the node role.
-    *(Defect(f"HpcSlurm/Slurm/NodeGroup-{group} nodes: {_IMDS}: only root reaches it, containers do not (hop limit "
-             "1) (the node role registers, and RegisterComputeNodeGroupInstance returns the Munge key)", "25 #1",
-             BOTH_UP) for group in ("cpu", "gpu", "spot", "login")),
-    # Issue 26 §3: only root reaches the metadata service on bastions and on every node kind; the host-key secret.
-    Defect(f"HpcAccess/Bastion bastions: {_IMDS}: only root reaches it (users who log in are not the role: it "
-           "reads the host keys)", "26 §3", ALWAYS),
-    *(Defect(f"HpcCompute/{fleet} nodes: {_IMDS}: only root reaches it (users on the nodes are not the role)",
-             "26 §3", BOTH_UP) for fleet in ("Gpu", "Cpu", "Viz")),
+    # Issue 25 is fixed on main (25b0afc): only root reaches the metadata service on every node kind (hpc-imds-guard
+    # --non-root and hop limit 1 on Slurm nodes, fleets and bastions), which was also issue 26 §3's first part.
+    # Issue 26 §3: the host-key secret.
     Defect("only HpcAccess/Bastion bastion role may secretsmanager:GetSecretValue on the host-key secret "
            "HpcAccess/Bastion/HostKeys (the shared SSH identity: the secret's policy refuses everyone else)", "26 §3",
            ALWAYS),
@@ -120,8 +113,6 @@ def test_the_defects_name_their_cause(reference: Assembly) -> None:
     bastion = lost["HpcAccess/Bastion bastions to Secrets Manager: HTTPS (the shared host keys, first boot step)"]
     assert "only through NAT gateway HpcNetwork/Network/Vpc/PublicSubnet1/NATGateway in az0, the lost AZ" in bastion
     reasons = blocked(reference)
-    slurm = reasons[next(d.path for d in KNOWN_DEFECTS if d.issue == "25 #1")]
-    assert "HttpPutResponseHopLimit is 2, above 1" in slurm and "no boot step refuses 169.254.169.254" in slurm
     secret = reasons[next(d.path for d in KNOWN_DEFECTS if d.path.startswith("only HpcAccess/Bastion"))]
     assert "no statement of its resource policy refuses other principals" in secret
 
