@@ -286,11 +286,11 @@ class BatchOrchestration(Construct):
                   APIs a job calls). An imported VPC's group must be passed; pass it with mutable=False when
                   it keeps AWS's default rules (all traffic from itself, all out), which already admit both.
 
-    Job queues are named <top-level stack>-<name>, and <top-level stack>-<nested stack id>-<name> inside a
-    nested stack: a queue that moves between templates (a stack that first splits into nested stacks, or a
-    regrouping) gets a new name, because CloudFormation creates the new queue before it deletes the old one,
-    and a fixed name still taken would fail the deploy. Such a move deletes the old queue (its jobs end);
-    `hpc_constructs.changes` reports it before the deploy.
+    Job queues and job definitions are named <top-level stack>-<name>, and <top-level stack>-<nested stack
+    id>-<name> inside a nested stack: one that moves between templates (a stack that first splits into nested
+    stacks, or a regrouping) gets a new name, because CloudFormation creates the new one before it deletes the
+    old one, and a fixed name still taken would fail the deploy. Such a move deletes the old queue (its jobs
+    end); `hpc_constructs.changes` reports it before the deploy.
 
     Rules (checked in one place, batch_plan.plan_batch, in its docstring's order): names; environments
     (types, architecture, image, Spot, vCPUs, Fargate); multi-node jobs (On-Demand EC2 only, 2-1,000
@@ -329,10 +329,10 @@ class BatchOrchestration(Construct):
         plan = self.plan
         self.figures: dict[str, object] = {}
         specs = {s.name: s for s in compute_environments}
-        # Queues and job definitions are named after the top-level stack: a nested stack's own name is a token.
-        stack_name = top_level_stack(self).stack_name
-        queue_prefix = job_queue_prefix(self)
-        _count_in_region(self, stack_name, queue_prefix, plan)
+        # Queues and job definitions are named after the top-level stack (a nested stack's own name is a token)
+        # and the nested stacks' ids between: see physical_name_prefix.
+        queue_prefix = physical_name_prefix(self)
+        _count_in_region(self, queue_prefix, plan)
         self.job_interface_security_group: ec2.ISecurityGroup | None = None
         self._job_interface_rules: list[Construct] = []
         if any(e.runs_multi_node and e.network is not None for e in plan.environments.values()):
@@ -373,9 +373,9 @@ class BatchOrchestration(Construct):
         self._execution_role: iam.Role | None = None
         self.job_definitions: dict[str, batch.CfnJobDefinition] = {}
         for job in plan.multi_node_jobs:
-            self.job_definitions[job.spec.name] = self._multi_node_job(stack_name, job)
+            self.job_definitions[job.spec.name] = self._multi_node_job(job)
         for container_job in plan.container_jobs:
-            self.job_definitions[container_job.spec.name] = self._container_job(stack_name, container_job)
+            self.job_definitions[container_job.spec.name] = self._container_job(container_job)
 
         self.events: JobEvents | None = None
         if job_events:
@@ -549,7 +549,7 @@ class BatchOrchestration(Construct):
                                         for n, p in zip(names, self._mount_points, strict=True)]
         return container
 
-    def _multi_node_job(self, stack_name: str, job: MultiNodeJobPlan) -> batch.CfnJobDefinition:
+    def _multi_node_job(self, job: MultiNodeJobPlan) -> batch.CfnJobDefinition:
         spec, t = job.spec, job.instance_type
         ranges = []
         for start, end, command in job.ranges:
@@ -564,7 +564,7 @@ class BatchOrchestration(Construct):
                                     for d in job.efa_devices]
             container["LinuxParameters"] = linux
             ranges.append({"TargetNodes": f"{start}:{end}", "Container": container})
-        definition = self._definition(stack_name, spec.name, "multinode", spec.timeout_minutes, spec.attempts,
+        definition = self._definition(spec.name, "multinode", spec.timeout_minutes, spec.attempts,
                                       ["EC2"])
         definition.add_property_override("NodeProperties", {"NumNodes": spec.num_nodes, "MainNode": 0,
                                                             "NodeRangeProperties": ranges})
@@ -581,10 +581,10 @@ class BatchOrchestration(Construct):
             f"Gbps ({spec.num_nodes} x {job.network_bandwidth_gbps:g}, what each node's interfaces carry)")
         return definition
 
-    def _container_job(self, stack_name: str, job: ContainerJobPlan) -> batch.CfnJobDefinition:
+    def _container_job(self, job: ContainerJobPlan) -> batch.CfnJobDefinition:
         spec = job.spec
         platform = "FARGATE" if job.fargate else "EC2"
-        definition = self._definition(stack_name, spec.name, "container", spec.timeout_minutes, spec.attempts,
+        definition = self._definition(spec.name, "container", spec.timeout_minutes, spec.attempts,
                                       [platform])
         container = self._container(spec.image, spec.command, dict(spec.environment), job.resources.vcpus,
                                     job.resources.memory_mib, job.resources.gpus, host_volumes=not job.fargate)
@@ -602,10 +602,11 @@ class BatchOrchestration(Construct):
             + f"; fits {', '.join(job.environments)}")
         return definition
 
-    def _definition(self, stack_name: str, name: str, kind: str, timeout_minutes: int, attempts: int,
+    def _definition(self, name: str, kind: str, timeout_minutes: int, attempts: int,
                     platforms: list[str]) -> batch.CfnJobDefinition:
+        physical = _physical_name(self.node.path, physical_name_prefix(self), name)
         return batch.CfnJobDefinition(
-            self, f"Job{name}", type=kind, job_definition_name=_physical_name(self.node.path, f"{stack_name}-", name),
+            self, f"Job{name}", type=kind, job_definition_name=physical,
             platform_capabilities=platforms, propagate_tags=True,
             timeout=batch.CfnJobDefinition.TimeoutProperty(attempt_duration_seconds=timeout_minutes * 60),
             retry_strategy=batch.CfnJobDefinition.RetryStrategyProperty(attempts=attempts, evaluate_on_exit=[
@@ -678,7 +679,7 @@ class _RegionUse:
 _REGION_USE: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _RegionUse]] = weakref.WeakKeyDictionary()
 
 
-def _count_in_region(orchestration: Construct, stack_name: str, queue_prefix: str, plan: BatchPlan) -> None:
+def _count_in_region(orchestration: Construct, prefix: str, plan: BatchPlan) -> None:
     """Batch's quotas hold per account and Region, across every orchestration of the app (nested stacks too):
     at most 50 job queues and 50 compute environments, and queue and job-definition names unique."""
     stack = top_level_stack(orchestration)
@@ -686,7 +687,7 @@ def _count_in_region(orchestration: Construct, stack_name: str, queue_prefix: st
                                                                          _RegionUse())
     path = orchestration.node.path
     where = "every BatchOrchestration of the app in one account and Region"
-    queues = [f"{queue_prefix}{q.name}" for q in plan.queues]
+    queues = [f"{prefix}{q.name}" for q in plan.queues]
     for physical in queues:
         if physical in use.job_queues:
             raise ConfigError(path, "job_queues", physical, "a job queue name not used by another BatchOrchestration",
@@ -703,8 +704,8 @@ def _count_in_region(orchestration: Construct, stack_name: str, queue_prefix: st
                           "Batch quota, not adjustable)",
                           hint=f"{use.compute_environments} are in other orchestrations; a compute environment "
                                "can serve up to 3 queues.")
-    jobs = ([f"{stack_name}-{j.spec.name}" for j in plan.multi_node_jobs]
-            + [f"{stack_name}-{c.spec.name}" for c in plan.container_jobs])
+    jobs = [f"{prefix}{j.spec.name}" for j in plan.multi_node_jobs] + [f"{prefix}{c.spec.name}"
+                                                                         for c in plan.container_jobs]
     for physical in jobs:
         if physical in use.job_definitions:
             raise ConfigError(path, "job definitions", physical,
@@ -715,12 +716,14 @@ def _count_in_region(orchestration: Construct, stack_name: str, queue_prefix: st
     use.job_definitions.update(dict.fromkeys(jobs, path))
 
 
-def job_queue_prefix(orchestration: Construct) -> str:
-    """What a job queue's name starts with: "<top-level stack>-", plus "<nested stack id>-" for each nested stack
-    between the orchestration and the top-level stack (the ids, not the nested stacks' names, which are tokens).
+def physical_name_prefix(orchestration: Construct) -> str:
+    """What a job queue's or job definition's name starts with: "<top-level stack>-", plus "<nested stack id>-"
+    for each nested stack between the orchestration and the top-level stack (the ids, not the nested stacks'
+    names, which are tokens).
 
-    A queue that moves into, out of or between nested stacks thus gets a new name: CloudFormation creates the
-    new queue (in its new template) before it deletes the old one, so an unchanged name would still be taken.
+    A queue or job definition that moves into, out of or between nested stacks thus gets a new name:
+    CloudFormation creates it anew (in its new template) before it deletes the old one, and an unchanged name
+    would still be taken (a job definition's name is its primary identifier in CloudFormation's schema).
     """
     stack = Stack.of(orchestration)
     nested: list[str] = []

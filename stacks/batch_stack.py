@@ -32,10 +32,10 @@ class BatchStack(Stack):
     stacks.nesting.batch_units) and the units are grouped, in config order, into nested stacks Queues1,
     Queues2, ..., each with a BatchOrchestration of its own. Each of those has its own job role, log group
     and, with job_events, its own job-events topic and queue: subscribe to each (the parent stack's outputs
-    name every group's log group and events queue, and every queue's ARN). Job definitions keep their names,
-    <stack>-<name>, as in one template; job queues in a nested stack are named <stack>-Queues<n>-<name>, so
-    that a queue that moves between templates (the first split, or a regrouping) gets a new name instead of
-    failing the deploy on a name still taken (BatchOrchestration, job_queue_prefix). Every EC2 environment
+    name every group's log group and events queue, and every queue's ARN). Job queues and job definitions in a
+    nested stack are named <stack>-Queues<n>-<name>, so that one that moves between templates (the first
+    split, or a regrouping) gets a new name instead of failing the deploy on a name still taken
+    (BatchOrchestration, physical_name_prefix). Every EC2 environment
     still mounts the storage, and a multi-node job's definition sits beside its environment.
 
     Limits that span the orchestrations: AWS Batch takes at most 50 job queues and 50 compute environments per

@@ -9,8 +9,9 @@ The edited apps are built without cdk-nag: it checks and reports but adds nothin
 its library in CDKMetadata, which the report does not judge; the first case (no edit at all) shows that this,
 and everything else that is not the edit, replaces nothing. Building with it would cost a second per edit.
 
-Expectations that the Batch and Slurm fixes in progress (issues 24 and 25) will change carry a comment naming the
-issue item: they describe main as it is today.
+The Batch and Slurm fixes of issues 24 and 25 shaped several lines: a queue or job definition that moves to another
+template gets a new name (24.6), app-wide tags stay off create-only Tags (24.5), a node group's PCS name follows its
+instance types (25.3), the Slurm version is pinned in the config (25.4).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ Line = tuple[str, str, str, str, str]
 
 # The fewest Batch queues that, added to the reference config (each on a Fargate environment of its own, so that
 # each is a unit of its own), take the Batch stack past stacks.nesting's thresholds: test_nesting_count checks it.
-QUEUES_PAST_THE_NESTING_THRESHOLD = 23
+QUEUES_PAST_THE_NESTING_THRESHOLD = 20
 
 
 @dataclass(frozen=True)
@@ -135,48 +136,38 @@ CATALOGUE = (
     Edit("no edit", _no_edit),
     Edit("add a fleet", _add_fleet),
     Edit("add a Batch queue", _add_batch_queue),
-    # 24.6: after the fix the move is refused at synth (ConfigError) or the moved queues get new names: no `fails`
-    # line for the queues. The job definitions' names (<stack>-<name>) are fixed too, and fail the same way.
+    # The Batch stack's first split into nested stacks moves every Batch resource into Queues1. Queues and job
+    # definitions get names of their new template (HpcBatch-Queues1-...), so none fails on a name still taken (24.6);
+    # the orchestration's retained key and log group are moved too, which orphans the old ones: data loss, as meant.
     Edit("add Batch queues past the nesting threshold", _add_queues_past_the_nesting_threshold, (
         ("HpcBatch/Queues1", "BatchJobEventsKey903C7FA6", "AWS::KMS::Key", DATA_LOSS, _MOVED),
         ("HpcBatch/Queues1", "BatchJobLogsF59D7852", "AWS::Logs::LogGroup", DATA_LOSS, "retained, orphaned"),
-        ("HpcBatch/Queues1", "BatchJobgpurender1FADB94C", "AWS::Batch::JobDefinition", FAILS,
-         'JobDefinitionName "HpcBatch-gpu-render" is still taken'),
-        ("HpcBatch/Queues1", "BatchJobmpiosu3CD87699", "AWS::Batch::JobDefinition", FAILS,
-         'JobDefinitionName "HpcBatch-mpi-osu" is still taken'),
-        ("HpcBatch/Queues1", "BatchQueuehighB360629C", "AWS::Batch::JobQueue", FAILS,  # 24.6
-         'JobQueueName "HpcBatch-high" is still taken'),
-        ("HpcBatch/Queues1", "BatchQueuelow239FBDA8", "AWS::Batch::JobQueue", FAILS,  # 24.6
-         'JobQueueName "HpcBatch-low" is still taken'),
+        ("HpcBatch/Queues1", "BatchQueuehighB360629C", "AWS::Batch::JobQueue", DISRUPTS, _MOVED),
+        ("HpcBatch/Queues1", "BatchQueuelow239FBDA8", "AWS::Batch::JobQueue", DISRUPTS, _MOVED),
         *(("HpcBatch/Queues1", e, "AWS::Batch::ComputeEnvironment", DISRUPTS, _MOVED) for e in _ENVIRONMENTS),
-    ), bulk={"AWS::EC2::SecurityGroupIngress": 16, "AWS::EC2::SecurityGroupEgress": 7, "AWS::IAM::Role": 4,
+    ), bulk={"AWS::EC2::SecurityGroupIngress": 16, "AWS::EC2::SecurityGroupEgress": 8, "AWS::IAM::Role": 4,
              "AWS::IAM::Policy": 4, "AWS::EC2::SecurityGroup": 3, "AWS::EC2::LaunchTemplate": 3,
-             "AWS::IAM::InstanceProfile": 3, "AWS::SQS::Queue": 2, "AWS::SQS::QueuePolicy": 2, "AWS::SNS::Topic": 1,
-             "AWS::SNS::TopicPolicy": 1, "AWS::Events::Rule": 1}, bulk_stack="HpcBatch/Queues1", bulk_cause=_MOVED),
-    # 25.3: after the fix the group's PCS name changes with its instance types: `disrupts running work`, no `fails`.
+             "AWS::IAM::InstanceProfile": 3, "AWS::SQS::Queue": 4, "AWS::SQS::QueuePolicy": 4, "AWS::SNS::Topic": 1,
+             "AWS::SNS::TopicPolicy": 1, "AWS::Events::Rule": 1, "AWS::Batch::JobDefinition": 2},
+         bulk_stack="HpcBatch/Queues1", bulk_cause=_MOVED),
+    # 25.3: the group's PCS name follows its instance types, so the replacement gets a new name: it disrupts the
+    # group's running work and never fails on the old one's name.
     Edit("change a node group's instance types", _node_group_instance_types, (
-        ("HpcSlurm", "SlurmNodeGroupcpu9F609BB3", "AWS::PCS::ComputeNodeGroup", FAILS,
+        ("HpcSlurm", "SlurmNodeGroupcpu9F609BB3", "AWS::PCS::ComputeNodeGroup", DISRUPTS,
          'InstanceConfigs [{"InstanceType":"hpc7a.96xlarge"}] -> [{"InstanceType":"hpc6a.48xlarge"}]'),
     )),
     Edit("change the Slurm size", _slurm_size, (
-        (*_CLUSTER, DISRUPTS, 'Size "SMALL" -> "MEDIUM"'),
+        (*_CLUSTER, DISRUPTS, 'Size "MEDIUM" -> "LARGE"'),
         *(("HpcSlurm", g, "AWS::PCS::ComputeNodeGroup", DISRUPTS, "ClusterId changes: Slurm2B67DB19 is replaced")
           for g in _NODE_GROUPS),
         *(("HpcSlurm", q, "AWS::PCS::Queue", DISRUPTS, "ClusterId changes: Slurm2B67DB19 is replaced")
           for q in _SLURM_QUEUES),
     )),
-    # 25.4: slurm_version becomes required and the reference pins it; this edit then moves the pin: still no line.
+    # 25.4: the reference pins slurm_version; moving the pin updates the cluster in place (Scheduler is not
+    # create-only): no line.
     Edit("change the Slurm version", _slurm_version),
-    Edit("change an app-wide tag", _app_wide_tag, (
-        # 24.5: after the fix app-wide tags stay off the environments' create-only Tags: these three lines go.
-        *(("HpcBatch", e, "AWS::Batch::ComputeEnvironment", DISRUPTS, "Tags") for e in _ENVIRONMENTS),
-        # Placement groups' Tags are create-only too (their schema); nothing in them is lost or running.
-        ("HpcCompute", "CpuPlacementGroup29591E5F", "AWS::EC2::PlacementGroup", REPLACED, "Tags"),
-        ("HpcCompute", "GpuPlacementGroup98665A66", "AWS::EC2::PlacementGroup", REPLACED, "Tags"),
-        ("HpcCompute", "VizPlacementGroupCCD45FA0", "AWS::EC2::PlacementGroup", REPLACED, "Tags"),
-        ("HpcSlurm", "SlurmNodeGroupcpuPlacementGroup945F5305", "AWS::EC2::PlacementGroup", REPLACED, "Tags"),
-        ("HpcSlurm", "SlurmNodeGroupgpuPlacementGroupB8C11E23", "AWS::EC2::PlacementGroup", REPLACED, "Tags"),
-    )),
+    # 24.5: app-wide tags stay off the environments' and placement groups' create-only Tags: no line.
+    Edit("change an app-wide tag", _app_wide_tag),
     # CloudFormation's reference documents PerUnitStorageThroughput as "Update requires: Replacement" (the FSx API
     # can change it in place, CloudFormation does not say it does): the edit means a new, empty file system.
     Edit("raise Lustre throughput", _lustre_throughput, (

@@ -24,7 +24,7 @@ from hpc_constructs import (
     MultiNodeJobSpec,
     boot,
 )
-from hpc_constructs.batch import ECS_AGENT_SETTINGS, job_queue_prefix
+from hpc_constructs.batch import ECS_AGENT_SETTINGS, physical_name_prefix
 from hpc_constructs.catalog.limits import BATCH
 from tests.support import new_app, new_stack
 
@@ -348,12 +348,15 @@ def test_queue_names_follow_the_template_they_live_in() -> None:
                              job_queues=[JobQueueSpec("high", ("cpu",))])
     nested = BatchOrchestration(NestedStack(stack, "Queues1"), "Batch", vpc=network.vpc, job_events=False,
                                 compute_environments=[ComputeEnvironmentSpec("cpu")],
-                                job_queues=[JobQueueSpec("low", ("cpu",))])
+                                job_queues=[JobQueueSpec("low", ("cpu",))],
+                                container_jobs=[ContainerJobSpec("x", IMAGE, vcpus=1, memory_mib=1024,
+                                                                 compute_environment="cpu")])
     assert top.job_queues["high"].job_queue_name == "Hpc-high"
     assert nested.job_queues["low"].job_queue_name == "Hpc-Queues1-low"
-    assert job_queue_prefix(nested) == "Hpc-Queues1-"
-    # Job definitions are revisions under one name: they keep <stack>-<name> wherever they live.
-    assert job_queue_prefix(top) == "Hpc-"
+    assert physical_name_prefix(nested) == "Hpc-Queues1-"
+    assert physical_name_prefix(top) == "Hpc-"
+    # Job definitions too: a job definition's name is its primary identifier in CloudFormation's schema.
+    assert Stack.of(nested).resolve(nested.job_definitions["x"].job_definition_name) == "Hpc-Queues1-x"
 
 
 def test_the_same_queue_name_twice_in_one_template_is_refused() -> None:
