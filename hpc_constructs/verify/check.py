@@ -87,6 +87,8 @@ class Checker:
         self.iam = IamModel(assembly)
         self.declared = declarations(assembly)
         self._lost: str | None = None
+        self._carved: set[str] = set()
+        self._acl_verdicts: dict[tuple[Any, ...], tuple[str | None, tuple[str, ...]]] = {}
 
     # -- entry points -----------------------------------------------------------------------------------------
 
@@ -112,7 +114,7 @@ class Checker:
         results = []
         for declaration in self.declared:
             path = str(declaration["path"])
-            self._carved: set[str] = set()
+            self._carved = set()
             try:
                 reason = self._check(declaration)
                 if self._carved and declaration.get("kind") in ("load_balancer", "chain"):
@@ -276,10 +278,13 @@ class Checker:
         if found is None:
             return
         name, entries = found
-        carved: list[str] | None = [] if outside else None
-        problem = acl_verdict(entries, egress=egress, boxes=boxes, peer=peer, acl=name, carved=carved)
-        if carved:
-            self._carved.update(carved)
+        key = (placement.subnet.acl, egress, tuple(boxes), peer, outside)
+        if key not in self._acl_verdicts:  # the same ACL, traffic and peer recur in many paths (a NAT subnet's)
+            carved: list[str] | None = [] if outside else None
+            self._acl_verdicts[key] = (acl_verdict(entries, egress=egress, boxes=boxes, peer=peer, acl=name,
+                                                   carved=carved), tuple(carved or ()))
+        problem, carved_parts = self._acl_verdicts[key]
+        self._carved.update(carved_parts)
         if problem is not None:
             raise _BlockedError(f"{problem} (on {placement.subnet.name}, {'out' if egress else 'in'}bound, for "
                                 f"{placement.owner})")

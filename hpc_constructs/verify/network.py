@@ -138,6 +138,7 @@ class NetworkModel:
         self.load_balancers: dict[str, LoadBalancer] = {}
         self.target_groups: dict[str, TargetGroup] = {}
         self._launch_templates: dict[str, Ref] = {}
+        self._every_placement: list[Placement] | None = None
         self._build()
 
     # -- reading the templates --------------------------------------------------------------------------------
@@ -478,7 +479,9 @@ class NetworkModel:
         """Every interface that carries all of `groups` (whatever starts it)."""
         wanted = set(groups)
         found = []
-        for placement in self._all_placements():
+        if self._every_placement is None:
+            self._every_placement = list(self._all_placements())
+        for placement in self._every_placement:
             for interface in (placement.groups, *placement.efa_groups):
                 if wanted <= set(interface):
                     found.append(placement)
