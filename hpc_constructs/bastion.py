@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.bastion_plan import (
     DEFAULT_SSH_LOG_RETENTION_DAYS,
     SSH_PORT,
@@ -204,6 +204,9 @@ class HaBastion(Construct):
         self.role.add_to_policy(iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
             resources=[self.log_group.log_group_arn]))
+        role = paths.role(self.role, f"{self.node.path} bastion role")
+        paths.declare_iam(self.role, role, ["logs:CreateLogStream", "logs:PutLogEvents"],
+                          [self.log_group.log_group_arn], on=f"the SSH log {self.log_group.node.path}")
         self.role.add_to_policy(iam.PolicyStatement(
             actions=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
             resources=[self.host_keys.secret_arn]))
@@ -213,8 +216,26 @@ class HaBastion(Construct):
             conditions={"StringEquals": {f"aws:RequestTag/{HOST_KEY_TAG}": str(host_key_generation)},
                         "ForAllValues:StringEquals": {"aws:TagKeys": [HOST_KEY_TAG]}}))
         self._host_key_policy(host_key_generation, host_key_admins)
+        paths.declare_iam(self.role, role, ["secretsmanager:GetSecretValue"], [self.host_keys.secret_arn],
+                          on=f"the host-key secret {self.host_keys.node.path}", why="first boot step")
+        admins = [paths.role(arn, f"break-glass admin {arn}") for arn in self.host_key_admins]
+        paths.declare_exclusive(self.host_keys, [role, *admins], ["secretsmanager:GetSecretValue"],
+                                [self.host_keys.secret_arn], on=f"the host-key secret {self.host_keys.node.path}",
+                                why="the shared SSH identity: the secret's policy refuses everyone else")
+        written = {f"secretsmanager:ResourceTag/{HOST_KEY_TAG}": str(host_key_generation)}
+        paths.declare_iam(self.role, role, ["secretsmanager:PutSecretValue", "secretsmanager:TagResource"],
+                          [self.host_keys.secret_arn], on=f"the host-key secret {self.host_keys.node.path}",
+                          context={f"aws:RequestTag/{HOST_KEY_TAG}": str(host_key_generation),
+                                   "aws:TagKeys": [HOST_KEY_TAG]},
+                          why="the first bastion of a generation writes its keys and tags the secret with it")
+        paths.declare_iam(self.role, role, ["secretsmanager:PutSecretValue"], [self.host_keys.secret_arn],
+                          on=f"the host-key secret {self.host_keys.node.path} once tagged with its generation",
+                          context=written, denied=True, why="once the keys exist, no bastion may replace them")
         self.role.add_to_policy(iam.PolicyStatement(  # the boot's success or failure, to this stack only
             actions=["cloudformation:SignalResource"], resources=[Stack.of(self).stack_id]))
+        paths.declare_iam(self.role, role, ["cloudformation:SignalResource"], [Stack.of(self).stack_id],
+                          on="its stack", why="boot signal")
+        paths.declare_iam(self.role, role, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
 
         # -- instances ---------------------------------------------------------------------------------------
         self.user_data = ec2.UserData.for_linux()
@@ -271,6 +292,14 @@ class HaBastion(Construct):
             reason="A fixed-size group: min = max = desired = one bastion per AZ, reset to that on every deploy."))
         # Instances must not boot before the rule that admits the health checks.
         self.auto_scaling_group.node.add_dependency(instance_ingress)
+        self.path_endpoint = paths.nodes(self.auto_scaling_group, f"{self.node.path} bastions")
+        for services, why in ((["secretsmanager"], "the shared host keys, first boot step"),
+                              (["logs"], "the SSH log, CloudWatch agent"), (paths.SSM, "Session Manager"),
+                              (["cloudformation"], "the boot's signal")):
+            paths.declare_services(self.auto_scaling_group, self.path_endpoint, services, why=why)
+        paths.declare_packages(self.auto_scaling_group, self.path_endpoint)
+        paths.declare_imds(self.auto_scaling_group, self.path_endpoint,
+                           why="users who log in are not the role: it reads the host keys")
         Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-EC26",
             reason="cdk-nag's EC26 throws on this group's launch-template reference when a ComputeFleet shares the "
@@ -301,6 +330,10 @@ class HaBastion(Construct):
                 healthy_threshold_count=HEALTH_CHECK_THRESHOLD, unhealthy_threshold_count=HEALTH_CHECK_THRESHOLD))
         self.listener = self.load_balancer.add_listener(
             "Ssh", port=SSH_PORT, protocol=elbv2.Protocol.TCP, default_target_groups=[self.target_group])
+        for client, hops in self.ssh_entry():
+            paths.declare(self.load_balancer, {
+                "path": f"{client} to {self.path_endpoint['name']}: TCP 22, through the load balancer "
+                        f"{self.load_balancer.node.path} (SSH)", **hops[0]})
 
         # -- network ACL on the public subnets ---------------------------------------------------------------
         self.network_acl = ec2.NetworkAcl(self, "PublicAcl", vpc=vpc)
@@ -383,6 +416,13 @@ class HaBastion(Construct):
     def connections(self) -> ec2.Connections:
         """The bastions' security group, default port 22 (ec2.IConnectable)."""
         return self._connections
+
+    def ssh_entry(self) -> list[tuple[str, list[dict[str, object]]]]:
+        """For hpc_constructs.paths: each allowed CIDR, with the hop from it through the load balancer to the
+        bastions (what a path through a bastion starts with)."""
+        return [(str(cidr), [paths.load_balancer_hop(paths.cidr(str(cidr)), self.load_balancer.load_balancer_arn,
+                                                     SSH_PORT, self.path_endpoint)])
+                for cidr in self.plan.allowed]
 
 
 def _zones(vpc: ec2.IVpc) -> list[tuple[ec2.ISubnet, ec2.ISubnet]]:

@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IValidation
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES
 from hpc_constructs.errors import ConfigError
@@ -246,6 +246,18 @@ class ComputeFleet(Construct):
         # Nodes must not boot before the rules that MPI and EFA between them need: with min_capacity > 0
         # the first nodes would otherwise start while the rules are still being created.
         self.auto_scaling_group.node.add_dependency(self_ingress, self_egress)
+        self.path_endpoint = paths.nodes(self.auto_scaling_group, f"{self.node.path} nodes")
+        paths.declare_network(self.auto_scaling_group, self.path_endpoint, self.path_endpoint, protocol="all",
+                              both_directions=True, efa=plan.efa, why="MPI, EFA" if plan.efa else "MPI")
+        paths.declare_services(self.auto_scaling_group, self.path_endpoint, paths.SSM, why="Session Manager")
+        paths.declare_iam(self.role, paths.role(self.role, f"{self.node.path} node role"), paths.SSM_ACTIONS,
+                          ["*"], on="any resource", why="Session Manager")
+        paths.declare_imds(self.auto_scaling_group, self.path_endpoint, why="users on the nodes are not the role")
+        if plan.efa_software == "install":
+            paths.declare_services(self.auto_scaling_group, self.path_endpoint, ["internet"],
+                                   why="EFA installer download at first boot, efa-installer.amazonaws.com")
+        if plan.nvme_instance_store:
+            paths.declare_packages(self.auto_scaling_group, self.path_endpoint)
         self.fleet_tag = (FLEET_TAG_KEY, self.node.path)
         Tags.of(self.auto_scaling_group).add(*self.fleet_tag, apply_to_launched_instances=True)
         cfn_group = self.auto_scaling_group.node.default_child
@@ -292,6 +304,7 @@ class ComputeFleet(Construct):
         """
         where = peer.node.path if isinstance(peer, Construct) else "peer"
         self._connections.allow_from(peer, ec2.Port.tcp(22), f"SSH from {where}")
+        paths.declare_ssh(self.auto_scaling_group, peer, self.path_endpoint)
 
     @property
     def grant_principal(self) -> iam.IPrincipal:

@@ -23,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from hpc_constructs import paths
 from hpc_constructs.catalog.limits import DATASYNC, DIRECT_CONNECT
 from hpc_constructs.data_bucket import BucketSpec, DataBucket
 from hpc_constructs.datasync import (
@@ -227,8 +228,15 @@ class DataTransferLayer(Construct):
                 f"{task.verify_mode}; {task.task_mode.lower()} mode; {kept}")
         if basic_log_groups:
             policy = self._log_policy(basic_log_groups)
-            for cfn_task in self.tasks.values():
+            for key, cfn_task in self.tasks.items():
                 cfn_task.node.add_dependency(policy)
+                if self.log_groups[key] in basic_log_groups:
+                    paths.declare_iam(cfn_task, paths.service_principal(DATASYNC_PRINCIPAL),
+                                      ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                      [self.log_groups[key].log_group_arn],
+                                      on=f"the log group of task {key}", why="task logs",
+                                      context={"aws:SourceArn": cfn_task.attr_task_arn,
+                                               "aws:SourceAccount": Stack.of(self).account})
 
     def _log_policy(self, log_groups: list[logs.LogGroup]) -> logs.ResourcePolicy:
         """One CloudWatch Logs resource policy for the layer's task log groups.
@@ -314,6 +322,12 @@ class DataTransferLayer(Construct):
             s3_config=datasync.CfnLocationS3.S3ConfigProperty(bucket_access_role_arn=role.role_arn))
         # DataSync assumes the role when it creates the location: the role and its policy come first.
         made.node.add_dependency(role)
+        who = paths.role(role, f"DataSync, as {role.node.path}")
+        trust = {"aws:SourceAccount": stack.account, "aws:SourceArn": made.attr_location_arn}
+        paths.declare_iam(role, who, list(S3_BUCKET_ACTIONS), [bucket.bucket_arn], on=f"the bucket of {location.key}",
+                          assumed_by=DATASYNC_PRINCIPAL, context=trust)
+        paths.declare_iam(role, who, sorted(object_actions), [objects], on=f"the objects under {subdirectory}",
+                          assumed_by=DATASYNC_PRINCIPAL, context=trust)
         return made
 
     def _datasync_group(self) -> tuple[ec2.SecurityGroup, str]:
@@ -334,7 +348,8 @@ class DataTransferLayer(Construct):
         if existing is not None:
             return group_arn, cast(Construct, existing)
         rules = Construct(self, id)
-        tier.allow_client(rules, group.security_group_id, client="DataSync", client_egress=True)
+        tier.allow_client(rules, group.security_group_id, client="DataSync", client_egress=True, anchor=group,
+                          client_name=f"{self.node.path} DataSync interfaces")
         return group_arn, rules
 
     def _efs_location(self, scope: Construct, tier: EfsFileSystem, subdirectory: str) -> CfnResource:
@@ -357,6 +372,12 @@ class DataTransferLayer(Construct):
         made.node.add_dependency(rules, role)
         if tier.file_system is not None:
             made.node.add_dependency(tier.file_system.mount_targets_available)
+        paths.declare_iam(role, paths.role(role, f"DataSync, as {role.node.path}"),
+                          ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
+                           "elasticfilesystem:ClientRootAccess"], [tier.file_system_arn],
+                          on=f"{tier.node.path} EFS", assumed_by=DATASYNC_PRINCIPAL,
+                          context={"aws:SourceAccount": stack.account, "aws:SourceArn": made.attr_location_arn,
+                                   "elasticfilesystem:AccessedViaMountTarget": "true"})
         return made
 
     def _lustre_location(self, scope: Construct, tier: LustreFileSystem, subdirectory: str) -> CfnResource:
@@ -404,6 +425,11 @@ class DataTransferLayer(Construct):
             # virtual gateway with a Direct Connect gateway."
             propagation.node.add_dependency(attachment)
             propagation.node.add_dependency(association)
+            paths.declare_route(self.vpn_gateway, paths.subnets(
+                f"{self.vpc.node.path} private subnets", *[s.subnet_id for s in
+                                                          [*self.vpc.private_subnets, *self.vpc.isolated_subnets]]),
+                self.vpn_gateway.ref, to=f"the data centre through {self.vpn_gateway.node.path}",
+                why="Direct Connect, route propagation")
         if spec.has_virtual_interface:
             self.virtual_interface = directconnect.CfnPrivateVirtualInterface(
                 self, "PrivateVirtualInterface",
@@ -427,6 +453,9 @@ class DataTransferLayer(Construct):
             "covers that one bucket's objects."))
         if bucket.encryption_key is not None:
             bucket.encryption_key.grant_encrypt_decrypt(role)
+        paths.declare_iam(role, paths.role(role, f"Snowball, as {role.node.path}"), list(OBJECT_ACTIONS),
+                          [bucket.arn_for_objects("*")], on="the landing bucket's objects",
+                          assumed_by=SERVICE_PRINCIPAL)
         self.snowball_import_role = role
         key_arn = None
         if spec.kms_key:
