@@ -87,7 +87,7 @@ lock: setup
 	$(BIN)/python scripts/stateful_lock.py
 
 lint: setup
-	$(BIN)/ruff check hpc_constructs stacks tests scripts benchmarks app.py
+	$(BIN)/ruff check hpc_constructs stacks tests scripts benchmarks app.py conftest.py
 
 typecheck: setup
 	$(BIN)/mypy --strict hpc_constructs
