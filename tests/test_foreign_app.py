@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import textwrap
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,32 @@ def test_foreign_template_follows_the_catalog(foreign_synth: dict[str, Any]) -> 
     assert efs["Properties"]["Encrypted"] is True
     assert len(_resources(template, "AWS::EFS::MountTarget")) == 2
     assert _resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")  # the HaBastion's NLB
+
+
+def _readme_quick_start() -> str:
+    """The README's "In your own app" code, as a reader copies it: its blocks in order, without the doctests."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### In your own app"):text.index("### The reference environment")]
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", section, re.S) if not b.lstrip().startswith(">>>")]
+    assert len(blocks) >= 2 and "app.synth()" in blocks[-1], blocks
+    return "\n".join(blocks)
+
+
+def test_the_readme_quick_start_synthesizes_as_a_fresh_app(foreign_python: tuple[Path, Path],
+                                                           tmp_path: Path) -> None:
+    """A fresh app that follows only the README: the wheel in a new venv, no repository, no cdk.json."""
+    python, site_packages = foreign_python
+    # What the app wrote, read before it exits (an App without outdir writes to a temporary directory).
+    report = textwrap.dedent("""
+        import json, pathlib, hpc_constructs
+        out = pathlib.Path(assembly.directory)
+        print(json.dumps({"file": hpc_constructs.__file__,
+                          "template": json.loads((out / "MyHpc.template.json").read_text()),
+                          "plugins": json.loads((out / "validation-report.json").read_text())["pluginReports"]}))
+    """)
+    (tmp_path / "app.py").write_text(_readme_quick_start() + "\n" + report)
+    done = dist.run([str(python), "app.py"], cwd=tmp_path)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Path(found["file"]).resolve().is_relative_to(site_packages.resolve())
+    assert any(r["Type"] == "AWS::FSx::FileSystem" for r in found["template"]["Resources"].values())
+    assert [(p["pluginName"], p["conclusion"]) for p in found["plugins"]] == [("AwsSolutions", "success")]
