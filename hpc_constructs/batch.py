@@ -412,6 +412,17 @@ class BatchOrchestration(Construct):
         """The security groups of every environment's nodes (ec2.IConnectable)."""
         return self._connections
 
+    def path_sources(self, group_id: str) -> list[dict[str, Any]]:
+        """How hpc-verify names the interfaces that carry `group_id` (a path's source, for a construct that admits
+        this orchestration, as HaInstance.allow_from): the VPC default group is carried by the multi-node jobs'
+        containers of each environment that runs them; any other group: [] (the interfaces that carry it)."""
+        job_group = self.job_interface_security_group
+        if job_group is not None and group_id == job_group.security_group_id:
+            return [paths.batch_jobs(environment.resource, f"{self.node.path} {name}'s multi-node jobs' containers")
+                    for name, environment in self.environment_constructs.items()
+                    if self.plan.environments[name].runs_multi_node]
+        return []
+
     @property
     def events_topic(self) -> sns.Topic | None:
         """The SNS topic of job events, or None with job_events=False."""

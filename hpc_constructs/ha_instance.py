@@ -28,7 +28,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IDependable
 
-from hpc_constructs import boot, mounting
+from hpc_constructs import boot, mounting, paths
 from hpc_constructs.catalog.limits import HA_INSTANCE
 from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE
 from hpc_constructs.compute_fleet import UserDataFits
@@ -294,6 +294,7 @@ class HaInstance(Construct):
         else:
             self.snapshot_schedule = _scheduled_snapshots(self, plan)
 
+        self._declare_paths(plan)
         self.figures: dict[str, object] = _figures(plan, path)
         self.node.add_metadata("hpc:figures", self.figures)
         mounting.adopt(self, user_data=self.user_data, role=self.role,
@@ -333,12 +334,72 @@ class HaInstance(Construct):
             # Beside the peer's group, in the peer's stack (a group that is not a construct: in the peer itself).
             scope = group if isinstance(group, Construct) else peer
             assert isinstance(scope, Construct)
-            for port in wanted:
-                ec2.CfnSecurityGroupIngress(
-                    scope, f"To{mounting.unique_id(self.node.path.split('/'))}Port{port}",
-                    group_id=self.security_group.security_group_id, source_security_group_id=key,
-                    ip_protocol="tcp", from_port=port, to_port=port,
-                    description=f"TCP {port} from {where} to {self.node.path}")
+            rules = [ec2.CfnSecurityGroupIngress(
+                scope, f"To{mounting.unique_id(self.node.path.split('/'))}Port{port}",
+                group_id=self.security_group.security_group_id, source_security_group_id=key,
+                ip_protocol="tcp", from_port=port, to_port=port,
+                description=f"TCP {port} from {where} to {self.node.path}") for port in wanted]
+            if not group.allow_all_outbound:  # a group that lists its way out (multi-node jobs' default group)
+                for port in wanted:
+                    group.add_egress_rule(self.security_group, ec2.Port.tcp(port),
+                                          f"TCP {port} to {self.node.path}")
+            # hpc-verify: a peer that knows which interfaces carry the group names them (Batch's multi-node jobs)
+            sources = getattr(peer, "path_sources", None)
+            client = f"{where} {group.node.path if isinstance(group, Construct) else key}"
+            for source in (sources(key) if callable(sources) else None) or [paths.groups(client, key)]:
+                paths.declare_network(rules[0], source, self.path_endpoint,
+                                      ports=[(port, port) for port in wanted], why="the server's clients")
+
+    def _declare_paths(self, plan: HaPlan) -> None:
+        """What hpc-verify checks (hpc_constructs.paths): the services the boot and the hooks call from every AZ,
+        the role's actions on its own volume, snapshots, group and record, and the metadata service kept for
+        root. Clients' paths are declared beside their rules (allow_from)."""
+        group, stack = self.auto_scaling_group, Stack.of(self)
+        self.path_endpoint = paths.nodes(group, f"{self.node.path} instance")
+        for services, why in ((["ec2"], "its data volume, snapshots and address"),
+                              (["autoscaling"], "lifecycle hooks and health"), (paths.SSM, "Session Manager and "
+                                                                                          "the scheduled snapshots"),
+                              (["cloudformation"], "the boot's signal"),
+                              *([(["route53"], "its DNS record")] if self.hosted_zone is not None else [])):
+            paths.declare_services(group, self.path_endpoint, services, why=why)
+        paths.declare_packages(group, self.path_endpoint)
+        paths.declare_imds(group, self.path_endpoint, max_hop_limit=1,
+                           why="the server's users and daemons are not the role: it moves volumes and addresses")
+        role = paths.role(self.role, f"{self.node.path} role")
+        owned = {f"aws:ResourceTag/{OWNER_TAG}": self.node.path}
+        volume = stack.format_arn(service="ec2", resource="volume", resource_name=self.data_volume.ref,
+                                  arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+        snapshot = f"arn:{stack.partition}:ec2:{stack.region}::snapshot/snap-0123456789abcdef0"
+        on_volume = f"its data volume {self.data_volume.node.path}"
+        paths.declare_iam(self.role, role, ["ec2:AttachVolume", "ec2:CreateSnapshot"], [volume], context=owned,
+                          on=on_volume, why="attach at boot, snapshot on schedule and at termination")
+        paths.declare_iam(self.role, role, ["ec2:CreateVolume"], [{"arn": snapshot, "context": owned}],
+                          on="its own snapshots", why="restore in another AZ")
+        paths.declare_iam(self.role, role, ["ec2:DeleteSnapshot"], [snapshot],
+                          context={**owned, f"aws:ResourceTag/{TAKEN_TAG}": "1"}, on="the snapshots it took",
+                          why="keep snapshot_retention")
+        paths.declare_iam(self.role, role, ["ec2:AttachVolume", "ec2:CreateSnapshot"], [volume],
+                          context={f"aws:ResourceTag/{OWNER_TAG}": "another/Construct"}, denied=True,
+                          on="a volume another construct owns", why="the owner tag is the boundary")
+        group_arn = stack.format_arn(service="autoscaling", resource="autoScalingGroup",
+                                     resource_name=f"0-1-2:autoScalingGroupName/{group.auto_scaling_group_name}",
+                                     arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        paths.declare_iam(self.role, role, ["autoscaling:CompleteLifecycleAction", "autoscaling:SetInstanceHealth"],
+                          [group_arn], context=owned, on=f"its group {group.node.path}",
+                          why="the launch and termination hooks, the health check")
+        paths.declare_iam(self.role, role, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
+        if self.hosted_zone is not None and plan.record_name is not None:
+            zone = f"arn:{stack.partition}:route53:::hostedzone/{self.hosted_zone.hosted_zone_id}"
+            change = {"route53:ChangeResourceRecordSetsNormalizedRecordNames": [plan.record_name],
+                      "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+                      "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}
+            paths.declare_iam(self.role, role, ["route53:ChangeResourceRecordSets"], [zone], context=change,
+                              on=f"its record {plan.record_name}", why="the address follows the instance")
+            paths.declare_iam(self.role, role, ["route53:ChangeResourceRecordSets"], [zone], denied=True,
+                              context={**change, "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                                  f"other.{plan.record_name}"]},
+                              on=f"another record of the zone {self.hosted_zone.node.path}",
+                              why="only its own name")
 
     def add_boot_commands(self, *lines: str) -> None:
         """User-data lines after the data volume and the address are in place (install and start the server)."""
@@ -461,7 +522,9 @@ def _env_file(owner: HaInstance, plan: HaPlan) -> list[str]:
 def _boot_commands(owner: HaInstance, plan: HaPlan) -> list[str]:
     """The data volume first (the server's state), then the address, then the lifecycle watcher and health timer."""
     interval = plan.health_check_interval_seconds
-    lines = [*_env_file(owner, plan)]
+    # The server's own users and daemons (a license manager runs as its own user) are not the role: the
+    # metadata service stays root's (the guard every node kind of the library runs).
+    lines = [*boot.install_boot_script(boot.IMDS_GUARD_SCRIPT), *boot.imds_guard(), *_env_file(owner, plan)]
     for name in SCRIPTS:
         lines += boot.install_boot_script(name)
     lines += [

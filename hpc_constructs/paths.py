@@ -86,7 +86,7 @@ SERVICE_NAMES: Mapping[str, str] = {
     "s3": "S3", "ecr.api": "ECR", "ecr.dkr": "ECR registry", "ecs": "ECS", "ecs-agent": "ECS agent",
     "ecs-telemetry": "ECS telemetry", "logs": "CloudWatch Logs", "secretsmanager": "Secrets Manager",
     "pcs": "AWS PCS", "cloudformation": "CloudFormation", "ec2": "EC2", "sts": "STS", "kms": "KMS",
-    "monitoring": "CloudWatch", "internet": "the internet",
+    "monitoring": "CloudWatch", "autoscaling": "Auto Scaling", "route53": "Route 53", "internet": "the internet",
 }
 SSM = ("ssm", "ssmmessages", "ec2messages")  # Session Manager and the SSM agent (AmazonSSMManagedInstanceCore)
 # What the SSM agent calls for Session Manager: its registration, and the session channels.

@@ -19,7 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.ssh_users_plan import SshUser, SshUsersPlan, plan_ssh_users
 
@@ -64,6 +64,10 @@ class SshUsers(Construct):
         """`role` (a node's) may read the list; nothing else."""
         role.add_to_principal_policy(iam.PolicyStatement(actions=["ssm:GetParameter"],
                                                          resources=[self.parameter.parameter_arn]))
+        if isinstance(role, Construct):  # hpc-verify: the sync's read (the nodes reach SSM for Session Manager too)
+            paths.declare_iam(role, paths.role(role, f"{role.node.path}"), ["ssm:GetParameter"],
+                              [self.parameter.parameter_arn], on=f"the SSH user list {self.node.path}",
+                              why="hpc-users, at boot and every few minutes")
 
     def boot_commands(self, scope: Construct) -> list[str]:
         """What a node's user data runs: the sync script, its service and timer, and a first sync now."""

@@ -109,9 +109,10 @@ ONCE_PER_TEMPLATE: Mapping[str, tuple[int, int]] = {
     # A BatchOrchestration whose multi-node jobs run over a launch template's EFA interfaces: the three rules it
     # adds to the VPC's default security group (the jobs' awsvpc interfaces get that group).
     "vpc-default-group-rules": (3, 3 * (RESOURCE_BYTES + 400)),
-    # ... and, with a license server, one rule per license port beside that group (HaInstance.allow_from):
+    # ... and, with a license server, per license port an ingress rule to the server and an egress rule out of
+    # that group (it lists its way out), with the path's declaration (HaInstance.allow_from):
     # "vpc-default-group-license-rules:<ports>" costs this per port.
-    "vpc-default-group-license-rules": (1, RESOURCE_BYTES + 400),
+    "vpc-default-group-license-rules": (2, 2 * (RESOURCE_BYTES + 400) + 300),
 }
 
 
@@ -345,7 +346,8 @@ def fleet_footprint(path: str, config: FleetConfig, *, storage: StorageFacts | N
     rules = 2 + mount.rules + (1 if bastion else 0)
     # MPI/EFA among the nodes, Session Manager (network and IAM), the metadata service; the EFA download, the
     # packages, SSH through the bastion (a chain of two hops: counted twice)
-    declarations = (4 + (1 if "efa-installer" in steps else 0) + mount.declarations
+    declarations = (4 + (1 if "efa-installer" in steps else 0) + mount.declarations + (1 if license_ports else 0)
+                    + (1 if ssh_users else 0)
                     + (1 if "nvme-scratch" in steps and not mount.declarations else 0) + (2 if bastion else 0))
     return (_resources(path, 2 + rules + license_ports, 2 * OUTPUT_BYTES) + _small(path, 1 + placement)
             + _policy(path, mount, extra=1 if ssh_users else 0)
@@ -538,7 +540,8 @@ def _environment(path: str, config: ComputeEnvironmentConfig, multi_node: Sequen
     once = Footprint(once=frozenset(default_group)) if efa and multi_node else Footprint()
     # ECS, logs, Session Manager (network, and IAM with the agent's), MPI among the nodes, the EFA download, the
     # metadata service for multi-node jobs' containers, and what the storage's mount declares
-    declarations = 5 + (1 if laid_out else 0) + (1 if efa else 0) + (1 if multi_node else 0) + mount.declarations
+    declarations = (5 + (1 if laid_out else 0) + (1 if efa else 0) + (1 if multi_node else 0) + mount.declarations
+                    + (1 if license_ports else 0))
     return (once + _resources(path, 2 + self_rules + mount.rules + license_ports) + _small(path, 1 + placement)
             + _policy(path, mount)
             + _launch_template(path, interfaces=_interfaces(job_types or _types(listed)) if laid_out else 0,

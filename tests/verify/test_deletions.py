@@ -142,7 +142,9 @@ def test_a_prefix_list_rule_opens_the_s3_gateway_endpoint_and_nothing_else(refer
         resource(t["HpcCompute"], "HpcCompute/Cpu/SecurityGroup")["Properties"]["SecurityGroupEgress"] = [
             {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "DestinationPrefixListId": "pl-63a5400a"}]
 
-    assert newly_blocked(reference, edit) == {CPU_SSM, CPU_EFA_DOWNLOAD, CPU_LUSTRE, CPU_EFS}
+    license_server = ("HpcCompute/Cpu HpcCompute/Cpu/SecurityGroup to HpcLicense/LicenseServer instance: TCP 27000 "
+                      "and 27001 (the server's clients)")
+    assert newly_blocked(reference, edit) == {CPU_SSM, CPU_EFA_DOWNLOAD, CPU_LUSTRE, CPU_EFS, license_server}
     s3 = results(variant(reference, edit))["HpcCompute/Cpu nodes to S3: HTTPS (Amazon Linux packages at boot)"]
     assert s3[0] == "ok" and "gateway endpoint" in s3[1]
 
@@ -242,9 +244,10 @@ def test_a_deny_entry_first_closes_what_a_later_allow_entry_opens(reference: Ass
 def test_a_subnets_default_route_to_its_nat_gateway(reference: Assembly, baseline: dict[str, tuple[str, str]]) -> None:
     edit = lambda t: _rule(t["HpcNetwork"], "HpcNetwork/Network/Vpc/PrivateSubnet2/DefaultRoute")  # noqa: E731
     closed = newly_blocked(reference, edit)
-    # only what runs in the second private subnet: the bastions and the Batch environments spread over both AZs
+    # only what runs in the second private subnet: the bastions, the license server and the Batch environments
+    # spread over both AZs
     expected = {p for p in through_nat(baseline)
-                if p.startswith(("HpcAccess/Bastion", "HpcBatch/Batch/Environmentspot-cpu",
+                if p.startswith(("HpcAccess/Bastion", "HpcLicense/LicenseServer", "HpcBatch/Batch/Environmentspot-cpu",
                                  "HpcBatch/Batch/Environmentgpu"))}
     assert closed == expected and expected
 
@@ -293,7 +296,8 @@ def test_an_interface_endpoints_group_must_admit_the_nodes(reference: Assembly) 
     edit = lambda t: _interface_endpoints(t, ("ssm",), ingress=[])  # noqa: E731
     closed = newly_blocked(reference, edit)
     assert closed == {p for p in blocked(variant(reference, edit)) if "to Systems Manager" in p}
-    assert CPU_SSM in closed and len(closed) == 11  # 3 fleets, the bastions, 3 Batch environments, 4 node groups
+    # 3 fleets, the bastions, the license server, 3 Batch environments, 4 node groups
+    assert CPU_SSM in closed and len(closed) == 12
 
 
 def test_an_efs_mount_target_serves_the_clients_of_its_az(reference: Assembly) -> None:
@@ -518,3 +522,68 @@ def test_an_output_another_stack_reads_must_exist(reference: Assembly) -> None:
 
     with pytest.raises(AssemblyError, match="HpcNetwork: no output PublishOutputRefNetworkVpc7FB7348F2D3313D5"):
         blocked(variant(reference, edit))
+
+
+# -- the license server (HaInstance) and the SSH user list ------------------------------------------------------------
+
+LICENSE_FROM_MPI = ("HpcBatch/Batch efa-cpu's multi-node jobs' containers to HpcLicense/LicenseServer instance: TCP "
+                    "27000 and 27001 (the server's clients)")
+LICENSE_RECORD = ("HpcLicense/LicenseServer role may route53:ChangeResourceRecordSets on its record "
+                  "license.hpc.internal (the address follows the instance)")
+LICENSE_OTHER_RECORD = ("HpcLicense/LicenseServer role may not route53:ChangeResourceRecordSets on another record of "
+                        "the zone HpcLicense/LicenseServer/Zone (only its own name)")
+LICENSE_IMDS = (f"HpcLicense/LicenseServer instance: {_IMDS}: only root reaches it, containers do not (hop limit 1) "
+                "(the server's users and daemons are not the role: it moves volumes and addresses)")
+USER_LIST = ("HpcCompute/Cpu/Role may ssm:GetParameter on the SSH user list HpcNetwork/SshUsers (hpc-users, at boot "
+             "and every few minutes)")
+
+
+def test_the_default_groups_egress_rule_lets_multi_node_jobs_reach_the_license_server(reference: Assembly) -> None:
+    """The default group lists its way out: without the rule HaInstance.allow_from adds, the jobs' containers
+    cannot open a connection to the server, whatever the server admits."""
+    def edit(t: Templates) -> None:
+        batch = t["HpcBatch"]["Resources"]
+        for key in [k for k, r in batch.items() if r["Type"] == "AWS::EC2::SecurityGroupEgress"
+                    and r["Properties"].get("FromPort") == 27000]:
+            del batch[key]
+
+    assert newly_blocked(reference, edit) == {LICENSE_FROM_MPI}
+
+
+def test_the_record_statement_names_only_the_servers_record(reference: Assembly) -> None:
+    def drop(t: Templates) -> None:
+        statements = _statements(t["HpcLicense"], "HpcLicense/LicenseServer/Role/DefaultPolicy")
+        statements[:] = [s for s in statements if s.get("Sid") != "UpdateItsRecord"]
+
+    assert newly_blocked(reference, drop) == {LICENSE_RECORD}
+
+    def any_record(t: Templates) -> None:
+        statements = _statements(t["HpcLicense"], "HpcLicense/LicenseServer/Role/DefaultPolicy")
+        (record,) = [s for s in statements if s.get("Sid") == "UpdateItsRecord"]
+        del record["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"]
+
+    assert newly_blocked(reference, any_record) == {LICENSE_OTHER_RECORD}
+
+
+def test_the_license_servers_guard_keeps_the_metadata_service_from_its_daemons(reference: Assembly) -> None:
+    def edit(t: Templates) -> None:
+        template = resource(t["HpcLicense"], "HpcLicense/LicenseServer/LaunchTemplate")
+        data = template["Properties"]["LaunchTemplateData"]
+        data["UserData"] = _replace_in(data["UserData"], "hpc-imds-guard --non-root", "hpc-imds-guard")
+
+    assert newly_blocked(reference, edit) == {LICENSE_IMDS}
+
+
+def test_the_nodes_read_the_ssh_user_list(reference: Assembly) -> None:
+    """SshUsers.grant_read's statement, and AmazonSSMManagedInstanceCore's ssm:GetParameter on *: either opens it."""
+    def own_statement(t: Templates) -> None:
+        statements = _statements(t["HpcCompute"], "HpcCompute/Cpu/Role/DefaultPolicy")
+        statements[:] = [s for s in statements if s["Action"] != "ssm:GetParameter"]
+
+    assert newly_blocked(reference, own_statement) == set()
+
+    def both(t: Templates) -> None:
+        own_statement(t)
+        del resource(t["HpcCompute"], "HpcCompute/Cpu/Role")["Properties"]["ManagedPolicyArns"]
+
+    assert newly_blocked(reference, both) == {USER_LIST, CPU_ROLE_SSM}
