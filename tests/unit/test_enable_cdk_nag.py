@@ -72,7 +72,8 @@ _WITHOUT_CDK_NAG = textwrap.dedent("""
     import importlib, json, pkgutil, sys
     sys.modules["cdk_nag"] = None  # import cdk_nag now raises ImportError, as if it were not installed
     import hpc_constructs
-    modules = [m.name for m in pkgutil.walk_packages(hpc_constructs.__path__, "hpc_constructs.")]
+    modules = [m.name for m in pkgutil.walk_packages(hpc_constructs.__path__, "hpc_constructs.")
+               if not m.name.endswith(".__main__")]  # a command line, not a module to import
     for name in modules:
         importlib.import_module(name)
     from aws_cdk import App, Stack
