@@ -19,14 +19,15 @@ CDK := node_modules/.bin/cdk
 
 help:
 	@echo "make deploy-local  set up, synth, deploy the reference environment to a local AWS emulator, read it back,"
-	@echo "                   destroy it and report orphans (no AWS account needed)"
+	@echo "                   destroy it and report orphans (no AWS account needed; Ctrl-C stops it and leaves nothing)"
 	@echo "make synth   set up, synthesize the reference environment into cdk.out/, print a summary"
 	@echo "             (cdk.out/summary.md, cdk.out/architecture.md); CONFIG=config/minimal.yaml picks another config"
 	@echo "make verify  synth, then hpc-verify: every declared path (network, IAM) checked from cdk.out, with every AZ up"
 	@echo "             and with each AZ lost; exit 1 when a path is blocked"
 	@echo "make deploy  cdk bootstrap + cdk deploy --all to your AWS account (your credentials)"
 	@echo "make destroy cdk destroy --all (asks first; the stateful storage is retained)"
-	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag)"
+	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag, and every"
+	@echo "             Python example of README.md and docs/)"
 	@echo "make diff   cdk diff of every reference stack against BASE (default origin/main, else HEAD~1), then what"
 	@echo "            CloudFormation would replace and what that costs (hpc-changes; exit 1 on data loss or a failing deploy)"
 	@echo "make lock   show the stateful logical-ID lock (tests/lock/); rewrite it with scripts/stateful_lock.py --write"
