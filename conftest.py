@@ -27,7 +27,7 @@ from doctest import ELLIPSIS
 from typing import Any
 
 from sybil import Sybil
-from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
+from sybil.parsers.markdown import PythonCodeBlockParser
 
 
 def _synthesize_every_app(namespace: dict[str, Any]) -> None:
@@ -39,8 +39,9 @@ def _synthesize_every_app(namespace: dict[str, Any]) -> None:
             value.synth()
 
 
+# No SkipParser: every Python block of a page runs (a `<!-- skip: next -->` comment is ignored, not obeyed).
 pytest_collect_file = Sybil(
-    parsers=[PythonCodeBlockParser(doctest_optionflags=ELLIPSIS), SkipParser()],
+    parsers=[PythonCodeBlockParser(doctest_optionflags=ELLIPSIS)],
     patterns=["README.md", "docs/*.md"],
     teardown=_synthesize_every_app,
     name="docs",
