@@ -14,6 +14,8 @@ from hpc_constructs.batch_plan import (
     NodeRangeSpec,
 )
 from hpc_constructs.compute_fleet import ComputeFleet
+from hpc_constructs.dashboard import HpcDashboard
+from hpc_constructs.dashboard_plan import MonitoringSettings
 from hpc_constructs.data_bucket import BucketSpec, DataBucket
 from hpc_constructs.data_transfer import DataTransferLayer
 from hpc_constructs.datasync import DataSyncLocation, DataSyncTaskSpec
@@ -26,6 +28,7 @@ from hpc_constructs.errors import ConfigError
 from hpc_constructs.job_events import JobEvents
 from hpc_constructs.lustre import LustreDataRepository, LustreSpec
 from hpc_constructs.lustre_file_system import LustreFileSystem
+from hpc_constructs.monitoring import Monitored, Monitoring
 from hpc_constructs.mounting import MountTarget
 from hpc_constructs.network import HpcNetwork
 from hpc_constructs.slurm import SlurmCluster, SlurmNodeGroup
@@ -51,6 +54,7 @@ __all__ = [
     "EfsFileSystem",
     "EfsSpec",
     "HaBastion",
+    "HpcDashboard",
     "HpcNetwork",
     "JobEvents",
     "JobQueueSpec",
@@ -58,6 +62,9 @@ __all__ = [
     "LustreDataRepository",
     "LustreFileSystem",
     "LustreSpec",
+    "Monitored",
+    "Monitoring",
+    "MonitoringSettings",
     "MountTarget",
     "MultiNodeJobSpec",
     "NodeGroupSpec",

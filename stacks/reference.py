@@ -6,11 +6,13 @@ from typing import Any
 
 from aws_cdk import App, Stack, Tags, Validations
 
+from hpc_constructs import Monitored
 from stacks.access_stack import AccessStack
 from stacks.batch_stack import BatchStack
 from stacks.compute_stack import ComputeStack
 from stacks.config import ReferenceConfig
 from stacks.data_transfer_stack import DataTransferStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.slurm_stack import SlurmStack
 from stacks.storage_stack import StorageStack
@@ -20,7 +22,8 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
     """Add the reference stacks to `app`, with cdk-nag's AwsSolutions checks over all of them unless `nag` is False.
 
     The network stack always; storage, data transfer, access (bastion), compute (fleets), batch and slurm when
-    the config has the section. With account and region, every stack gets that environment.
+    the config has the section; last, monitoring (one HpcDashboard over all of them) when the config has that
+    section. With account and region, every stack gets that environment.
     """
     common: dict[str, Any] = {} if config.environment is None else {"env": config.environment}
     network = NetworkStack(app, f"{config.name}Network", network=config.network,
@@ -60,6 +63,10 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
             app, f"{config.name}Slurm", network=network.network, slurm=config.slurm, storage=storage, bastion=bastion,
             description="hpc-constructs reference environment: Slurm on AWS PCS (queues over EFA, login nodes)",
             **common)
+    if config.monitoring is not None:
+        stacks["monitoring"] = MonitoringStack(
+            app, f"{config.name}Monitoring", parts=_monitored(stacks), monitoring=config.monitoring,
+            description="hpc-constructs reference environment: dashboard and alarms (HpcDashboard)", **common)
     for key, value in config.tags.items():
         Tags.of(app).add(key, value)
     if nag:
@@ -67,3 +74,23 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
 
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stacks
+
+
+def _monitored(stacks: dict[str, Stack]) -> list[Monitored]:
+    """What the dashboard watches, in the order of the stacks: fleets, storage, Batch, Slurm, transfers, bastion."""
+    parts: list[Monitored] = []
+    compute, storage, batch = stacks.get("compute"), stacks.get("storage"), stacks.get("batch")
+    if isinstance(compute, ComputeStack):
+        parts += compute.fleets.values()
+    if isinstance(storage, StorageStack):
+        parts.append(storage.storage)
+    if isinstance(batch, BatchStack):
+        parts += batch.orchestrations
+    slurm, transfer, access = stacks.get("slurm"), stacks.get("data_transfer"), stacks.get("access")
+    if isinstance(slurm, SlurmStack):
+        parts.append(slurm.cluster)
+    if isinstance(transfer, DataTransferStack):
+        parts.append(transfer.data_transfer)
+    if isinstance(access, AccessStack):
+        parts.append(access.bastion)
+    return parts

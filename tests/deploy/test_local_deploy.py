@@ -93,7 +93,8 @@ def _detail(rows: list[tuple[str, str, str]], what: str) -> list[str]:
 
 
 def test_every_stack_is_created(deployed: dict[str, Any]) -> None:
-    assert deployed["order"][0] == "HpcNetwork" and deployed["order"][-1] in ("HpcBatch", "HpcSlurm")
+    # the monitoring stack reads every other stack's names, and nothing reads it: it deploys last
+    assert deployed["order"][0] == "HpcNetwork" and deployed["order"][-1] == "HpcMonitoring"
     assert deployed["statuses"] == dict.fromkeys(deployed["order"], "CREATE_COMPLETE"), deployed["failures"]
 
 
@@ -117,12 +118,30 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert _detail(rows, "Direct Connect gateway") == ["ASN 64512, available"]
     (cluster,) = _detail(rows, "PCS cluster")
     assert cluster.startswith("MEDIUM, Slurm 26.05, ACTIVE, endpoints SLURMCTLD ") and cluster.endswith(":6817")
-    groups = {name: detail for kind, name, detail in rows if kind == "PCS node group"}
+    # PCS names a node group <name>-<4 hex digits of its instance types> (issue 25)
+    groups = {name.rsplit("-", 1)[0]: detail for kind, name, detail in rows if kind == "PCS node group"}
     assert sorted(groups) == ["cpu", "gpu", "login", "spot"]
     assert groups["login"].startswith("c7i.large, 1-1 instances, ONDEMAND")
     assert groups["spot"].startswith("c7i.8xlarge, c7i-flex.8xlarge, 0-16 instances, SPOT")
     assert sorted(_detail(rows, "PCS queue")) == ["-> cpu", "-> gpu", "-> spot"]
     assert any("Custom::VpcRestrictDefaultSG" in s["resource"] for s in SIMULATED)
+
+
+def test_read_back_shows_the_dashboard_alarms_filter_and_rules(deployed: dict[str, Any]) -> None:
+    rows = deployed["rows"]
+    (dashboard,) = _detail(rows, "dashboard")
+    assert "alarm widgets" in dashboard and "metric widgets" in dashboard and "log widgets" in dashboard
+    alarms = _detail(rows, "alarm")
+    assert len(alarms) == 19
+    assert all(a.endswith("1 alarm and 1 OK action(s)") for a in alarms)
+    assert sum("AWS/Events TriggeredRules" in a for a in alarms) == 6
+    assert any(a.startswith("AWS/FSx FreeDataStorageCapacity LessThanThreshold 5.15396e+11") for a in alarms)
+    (failed_logins,) = _detail(rows, "metric filter")
+    assert failed_logins.endswith(': ?"Invalid user" ?"authenticating user" -> '
+                                  f"hpc-constructs/HaBastion/{failed_logins.split('hpc-constructs/HaBastion/')[1]}")
+    assert failed_logins.endswith(" FailedSshLogins")
+    rules = _detail(rows, "event rule")
+    assert len(rules) == 6 and all(" -> logs log-group" not in r and " -> logs " in r for r in rules)
 
 
 def test_destroy_leaves_only_the_retained_storage(deployed: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ REFERENCE_NODES = {
     "HpcCompute": {fleet: "ComputeFleet" for fleet in FLEETS},
     "HpcBatch": {"Batch": "BatchOrchestration"},
     "HpcSlurm": {"Slurm": "SlurmCluster"},
+    "HpcMonitoring": {"Dashboard": "HpcDashboard"},
 }
 
 _ID = r"([A-Za-z][A-Za-z0-9]*)"
@@ -144,8 +145,20 @@ def test_data_transfer_lands_in_the_storage_bucket(diagram: Diagram) -> None:
 
 def test_everything_is_in_the_networks_vpc(diagram: Diagram) -> None:
     network = diagram.node("HpcNetwork", "Network")
-    others = {i for members in diagram.subgraphs.values() for i in members} - {network}
+    dashboard = diagram.node("HpcMonitoring", "Dashboard")  # CloudWatch and EventBridge live outside any VPC
+    others = {i for members in diagram.subgraphs.values() for i in members} - {network, dashboard}
     assert diagram.dotted == {(network, other): "VPC" for other in others}
+
+
+def test_the_dashboard_watches_every_construct_whose_metrics_it_names(diagram: Diagram) -> None:
+    dashboard = diagram.node("HpcMonitoring", "Dashboard")
+    watched = {target for (source, target), label in diagram.edges.items() if source == dashboard}
+    assert all(diagram.edges[(dashboard, target)] == "watches" for target in watched)
+    # Slurm: PCS publishes no CloudWatch metrics, so the dashboard names none of its resources (a table instead)
+    assert watched == {diagram.node(stack, name) for stack, name in [
+        *[("HpcCompute", fleet) for fleet in FLEETS], ("HpcStorage", "Storage"), ("HpcBatch", "Batch"),
+        ("HpcDataTransfer", "DataTransfer"), ("HpcAccess", "Bastion")]}
+    assert not [pair for pair in diagram.edges if pair[1] == dashboard]  # nothing depends on it
 
 
 def test_the_output_is_deterministic_and_sorted(outdir: Path, text: str) -> None:
