@@ -31,6 +31,7 @@ CELL_WIDTH, CELL_HEIGHT = 40, 26  # pixels per grid unit in the picture
 TOKEN = "«value»"  # what a deploy-time value (a Ref, a GetAtt, another stack's output) shows as
 COLOURS = {"text": "#f3f3f3", "metric": "#e6f0fa", "alarm": "#fbe9e7", "log": "#eaf5ea"}
 STROKES = {"text": "#9e9e9e", "metric": "#5b8fc7", "alarm": "#d9534f", "log": "#4f9a59"}
+SERIES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Widget:
     width: int
     height: int
     title: str
+    lines: int = 0  # metric: the graph's series; alarm: the alarms it lists
+    marks: int = 0  # metric: its horizontal annotations (a provisioned figure, a threshold)
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,12 @@ def widgets(outdir: str | Path) -> list[Widget]:
     for widget in body.get("widgets", []):
         props = widget.get("properties", {})
         title = props.get("title") or _first_line(props.get("markdown", ""))
+        series = [m for m in props.get("metrics", [])
+                  if not (isinstance(m[-1], dict) and m[-1].get("visible") is False)]
+        lines = len(props.get("alarms", [])) if widget["type"] == "alarm" else len(series)
+        marks = len(props.get("annotations", {}).get("horizontal", []))
         out.append(Widget(widget["type"], int(widget.get("x", 0)), int(widget.get("y", 0)),
-                          int(widget.get("width", 6)), int(widget.get("height", 6)), title))
+                          int(widget.get("width", 6)), int(widget.get("height", 6)), title, lines, marks))
     return out
 
 
@@ -166,18 +173,22 @@ def _draw(w: Widget) -> list[str]:
     parts = [f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="3" fill="{fill}" stroke="{stroke}"/>',
              f'<text x="{x + 6}" y="{y + 15}"{bold}>{escape(title)}</text>']
     inner_top, inner_bottom = y + 22, y + height - 6
-    if w.kind == "metric" and inner_bottom - inner_top > 10:
+    span = inner_bottom - inner_top
+    if w.kind == "metric" and span > 10:
+        for mark in range(w.marks):  # a provisioned figure or a threshold: a dashed horizontal line
+            line_y = inner_top + span * (mark + 1) // (w.marks + 2)
+            parts.append(f'<line x1="{x + 8}" y1="{line_y}" x2="{x + width - 8}" y2="{line_y}" stroke="#d9534f" '
+                         'stroke-dasharray="4 3"/>')
         steps = 8
-        points = " ".join(f"{x + 8 + i * (width - 16) // steps},"
-                          f"{inner_bottom - (inner_bottom - inner_top) * ((i * 37) % 7 + 2) // 10}"
-                          for i in range(steps + 1))
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{stroke}" stroke-width="1.5"/>')
-        line_y = inner_top + (inner_bottom - inner_top) // 4
-        parts.append(f'<line x1="{x + 8}" y1="{line_y}" x2="{x + width - 8}" y2="{line_y}" stroke="#d9534f" '
-                     'stroke-dasharray="4 3"/>')
+        for series in range(max(1, w.lines)):  # one polyline per graphed series
+            points = " ".join(f"{x + 8 + i * (width - 16) // steps},"
+                              f"{inner_bottom - span * ((i * 37 + series * 3) % 7 + 2) // 12}"
+                              for i in range(steps + 1))
+            colour = SERIES[series % len(SERIES)]
+            parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
     elif w.kind == "alarm":
         per_row = max(1, (width - 12) // 150)
-        for i in range(per_row * max(1, (height - 24) // 18)):
+        for i in range(w.lines):  # one entry per alarm the widget lists
             cx, cy = x + 12 + (i % per_row) * 150, inner_top + 6 + (i // per_row) * 18
             parts.append(f'<circle cx="{cx}" cy="{cy}" r="5" fill="#7cb342"/>')
             parts.append(f'<rect x="{cx + 9}" y="{cy - 3}" width="110" height="6" fill="#e0c4c1"/>')
