@@ -135,7 +135,7 @@ def produced(producer: Construct, consumer: Construct, id: str, value: str, desc
         return value
     found = producer.node.try_find_child(id)
     output = found if isinstance(found, CfnOutput) else CfnOutput(producer, id, value=value, description=description)
-    consumer_stack.add_dependency(producer_stack, "reads an output for its alarms and graphs")
+    consumer_stack.add_stack_dependency(producer_stack, "reads an output for its alarms and graphs")
     return Fn.get_stack_output(producer_stack.stack_name, producer_stack.resolve(output.logical_id))
 
 
