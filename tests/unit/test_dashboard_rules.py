@@ -256,3 +256,17 @@ def test_every_failed_login_counts_once(attempt: str) -> None:
 def test_health_checks_and_good_logins_count_nothing(case: str) -> None:
     pattern = dp.failed_ssh_pattern()
     assert not any(dp.pattern_matches(pattern, PREFIX + line) for line in NOT_ATTEMPTS[case])
+
+
+def test_the_configs_monitoring_section_becomes_the_dashboards_props() -> None:
+    from stacks import parse_config
+
+    config = parse_config({"monitoring": {"failed_ssh_logins": 3, "email_addresses": ["ops@corp.example.org"],
+                                          "lustre_free_capacity_share": 0.15}}, source="test")
+    assert config.monitoring is not None
+    assert config.monitoring.props() == {
+        "email_addresses": ("ops@corp.example.org",),
+        "settings": MonitoringSettings(lustre_free_capacity_share=0.15, failed_ssh_logins=3)}
+    empty = parse_config({"monitoring": {}}, source="test").monitoring
+    assert empty is not None and empty.props() == {"settings": MonitoringSettings()}
+    assert parse_config({}, source="test").monitoring is None  # no section, no dashboard stack
