@@ -38,6 +38,9 @@ EVENTS_PRINCIPALS = ("events.amazonaws.com", "delivery.logs.amazonaws.com")
 _DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 # An address SNS can deliver to: one @, no spaces, a dot in the domain. SNS confirms it by mail before delivering.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# CDK's context key for the default strength of the cross-stack references a stack consumes (aws-cdk-lib README,
+# 'Reference strength'); cx_api does not export it in Python.
+CROSS_STACK_REFERENCES_CONTEXT = "@aws-cdk/core:defaultCrossStackReferences"
 EVENT_LOG_PREFIX = "/aws/events/"  # where EventBridge's guide puts the log groups of rule targets
 DEFAULT_EVENT_LOG_RETENTION_DAYS = 90
 
@@ -73,7 +76,11 @@ class HpcDashboard(Construct):
         watched and why, its graphs three to a row, its event counts), and the latest 20 events of the event log.
 
     The part's alarms and rules live in this construct (its stack), so that the watched stacks do not depend on
-    it: this stack reads their resource names.
+    it: this stack reads their resource names. A part in another stack is read through weak references only
+    (Fn::GetStackOutput of a plain output): this stack's context must set @aws-cdk/core:defaultCrossStackReferences
+    to "weak" (cdk.json, or CrossStackReferences.of(stack).consume(ReferenceStrength.WEAK) before the stack has
+    children), else HpcDashboard refuses. A strong reference (an Export and Fn::ImportValue) would stop the watched
+    stack from ever replacing or removing the group, queue or file system that an alarm reads.
 
     Attributes: topic, key, dashboard, event_log, parts (the Monitoring of each), alarms (WatchedAlarm, in order),
     rules (the event rules), settings.
@@ -87,6 +94,7 @@ class HpcDashboard(Construct):
         self.settings = settings or MonitoringSettings()
         _validate(self.node.path, parts, self.settings, email_addresses, dashboard_name, event_log_retention_days)
         stack = Stack.of(self)
+        _check_reference_strength(self.node.path, stack, parts)
 
         self.key = kms.Key(self, "Key", enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN,
                            description=f"{self.node.path}: the alarm topic")
@@ -206,6 +214,27 @@ class _EventLogTarget:
 
     def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         return events.RuleTargetConfig(arn=_log_group_arn(self._log_group))
+
+
+def _check_reference_strength(path: str, stack: Stack, parts: Sequence[Monitored]) -> None:
+    """Parts in other stacks are read through weak references only (see the class docstring).
+
+    CDK decides a reference's strength by the consuming stack's context (aws-cdk-lib 2.275, core/lib/private/refs.js:
+    the resource's own override, else the consumer stack's DEFAULT_CROSS_STACK_REFERENCES, else "strong"), not by a
+    construct's, so HpcDashboard cannot weaken its own references inside a stack that has other children."""
+    # _validate has checked that every part is a construct.
+    elsewhere = [part for part in parts if isinstance(part, Construct) and Stack.of(part) is not stack]
+    strength = stack.node.try_get_context(CROSS_STACK_REFERENCES_CONTEXT)
+    if not elsewhere or strength == "weak":
+        return
+    first = elsewhere[0]
+    raise ConfigError(
+        path, "parts", f"{first.node.path} (stack {Stack.of(first).stack_name}, references {strength or 'strong'})",
+        "constructs of this stack, or of other stacks read through weak references",
+        hint=f'Set "{CROSS_STACK_REFERENCES_CONTEXT}": "weak" in cdk.json\'s context (the reference app does), or '
+             f"call CrossStackReferences.of(<this stack>).consume(ReferenceStrength.WEAK) right after creating the "
+             f"stack. A strong reference is an Export that {Stack.of(first).stack_name} could not change or remove "
+             "while this dashboard reads it: replacing a fleet's group or a queue would fail.")
 
 
 def _validate(path: str, parts: Sequence[Monitored], settings: MonitoringSettings, email_addresses: Sequence[str],

@@ -250,6 +250,28 @@ def test_every_event_rule_matches_a_catalogued_event(reference_templates: Templa
 
 # -- where the alarms and events go --------------------------------------------------------------------------
 
+def _stack_outputs_read(value: Any) -> list[dict[str, Any]]:
+    """Every Fn::GetStackOutput in a template value."""
+    if isinstance(value, dict):
+        found = [value["Fn::GetStackOutput"]] if "Fn::GetStackOutput" in value else []
+        return found + [f for v in value.values() for f in _stack_outputs_read(v)]
+    if isinstance(value, list):
+        return [f for v in value for f in _stack_outputs_read(v)]
+    return []
+
+
+def test_the_watched_stacks_keep_no_export_for_the_dashboard(reference_templates: Templates) -> None:
+    """Weak references only: an Export read by HpcMonitoring would stop HpcCompute from replacing a group (or
+    HpcBatch a queue) while the dashboard reads it."""
+    template = reference_templates[MONITORING]
+    assert "Fn::ImportValue" not in json.dumps(template)
+    read = _stack_outputs_read(template["Resources"])
+    assert {r["StackName"] for r in read} >= {"HpcCompute", "HpcStorage", "HpcBatch", "HpcAccess", "HpcDataTransfer"}
+    for spec in read:
+        output = reference_templates[spec["StackName"]]["Outputs"][spec["OutputName"]]
+        assert "Export" not in output, (spec, output)
+
+
 def test_the_topic_is_encrypted_and_admits_only_this_accounts_alarms(reference_templates: Templates) -> None:
     template = reference_templates[MONITORING]
     (key_id, key), = _resources(template, "AWS::KMS::Key").items()

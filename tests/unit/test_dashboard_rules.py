@@ -4,12 +4,14 @@ the protocol; and the pure rules of dashboard_plan, with the failed-SSH pattern 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from aws_cdk import Duration, Stack
+from aws_cdk import App, CrossStackReferences, Duration, ReferenceStrength, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from hpc_constructs import (
@@ -27,8 +29,9 @@ from hpc_constructs import (
     StorageLayer,
 )
 from hpc_constructs import dashboard_plan as dp
+from hpc_constructs.dashboard import CROSS_STACK_REFERENCES_CONTEXT
 from hpc_constructs.monitoring import metric, watch
-from tests.support import new_app, new_stack
+from tests.support import cdk_context, new_app, new_stack
 
 ENV = {"account": "111122223333", "region": "us-east-1"}
 
@@ -167,6 +170,51 @@ def test_the_same_construct_twice_is_a_config_error() -> None:
     part = Heartbeat(stack, "Beat")
     with pytest.raises(ConfigError, match="each construct once"):
         HpcDashboard(stack, "Ops", parts=[part, part])
+
+
+class QueueDepth(Construct):
+    """A user's part in another stack than the dashboard: an alarm on its queue's depth (a resource attribute)."""
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        self.queue = sqs.Queue(self, "Queue")
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        depth = metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": self.queue.queue_name},
+                       "Maximum", Duration.minutes(5), "depth")
+        result = Monitoring(title=f"{self.node.path} (QueueDepth)")
+        result.alarms.append(watch(scope, "Depth", what=f"{self.node.path}: depth", metric_=depth, threshold=1,
+                                   comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                                   periods=1, condition="any message", why="a message nobody read"))
+        return result
+
+
+@pytest.mark.parametrize("strength", [None, "strong", "both"])
+def test_a_part_in_another_stack_needs_weak_references(strength: str | None) -> None:
+    context = {k: v for k, v in cdk_context().items() if k != CROSS_STACK_REFERENCES_CONTEXT}
+    if strength is not None:
+        context[CROSS_STACK_REFERENCES_CONTEXT] = strength
+    app = App(context=context)
+    part = QueueDepth(Stack(app, "Work", env=ENV), "Jobs")
+    with pytest.raises(ConfigError, match="weak references") as error:
+        HpcDashboard(Stack(app, "Ops", env=ENV), "Dashboard", parts=[part])
+    assert error.value.prop == "parts" and "Work/Jobs" in str(error.value)
+
+
+def test_a_part_in_another_stack_is_read_without_an_export() -> None:
+    """The watched stack keeps no Export and the dashboard's stack no Fn::ImportValue: the watched stack can still
+    replace what an alarm reads (the reference app sets the context in cdk.json; here the stack sets it)."""
+    context = {k: v for k, v in cdk_context().items() if k != CROSS_STACK_REFERENCES_CONTEXT}
+    app = App(context=context)
+    part = QueueDepth(Stack(app, "Work", env=ENV), "Jobs")
+    ops = Stack(app, "Ops", env=ENV)
+    CrossStackReferences.of(ops).consume(ReferenceStrength.WEAK)
+    HpcDashboard(ops, "Dashboard", parts=[part])
+    assembly = app.synth()
+    work, dashboard = (assembly.get_stack_by_name(n).template for n in ("Work", "Ops"))
+    assert not [o for o in work.get("Outputs", {}).values() if "Export" in o]
+    text = json.dumps(dashboard)
+    assert "Fn::ImportValue" not in text and '"StackName": "Work"' in text and "Fn::GetStackOutput" in text
 
 
 def test_boundary_shares_are_accepted() -> None:
