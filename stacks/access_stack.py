@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from hpc_constructs import HaBastion, HpcNetwork
+from hpc_constructs import HaBastion, HpcNetwork, SshUsers
 from stacks.config import BastionConfig
 
 
@@ -19,6 +19,6 @@ class AccessStack(Stack):
     """
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, bastion: BastionConfig,
-                 **kwargs: Any) -> None:
+                 ssh_users: SshUsers | None = None, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
-        self.bastion = HaBastion(self, "Bastion", vpc=network.vpc, **bastion.props())
+        self.bastion = HaBastion(self, "Bastion", vpc=network.vpc, ssh_users=ssh_users, **bastion.props())

@@ -49,6 +49,7 @@ from hpc_constructs import (
     EbsSpec,
     EfsSpec,
     HaBastion,
+    HaInstance,
     HpcDashboard,
     HpcNetwork,
     JobQueueSpec,
@@ -62,6 +63,7 @@ from hpc_constructs import (
     SlurmCluster,
     SlurmQueueSpec,
     SnowballImportSpec,
+    SshUser,
     StorageLayer,
 )
 
@@ -71,6 +73,7 @@ __all__ = [
     "ConfigFileError",
     "DataTransferConfig",
     "FleetConfig",
+    "LicenseServerConfig",
     "MonitoringConfig",
     "NetworkConfig",
     "ReferenceConfig",
@@ -153,7 +156,7 @@ class NetworkConfig(_Section):
 
     cidr: StrictStr = _default(_NET, "cidr")
     max_azs: StrictInt = _default(_NET, "max_azs")
-    nat_gateways: StrictInt = _default(_NET, "nat_gateways")
+    nat_gateways: StrictInt | None = _default(_NET, "nat_gateways")
     private_subnet_mask: StrictInt = _default(_NET, "private_subnet_mask")
     cluster_availability_zone_index: StrictInt = _default(_NET, "cluster_availability_zone_index")
     flow_logs: StrictBool | None = _default(_NET, "flow_logs")
@@ -560,6 +563,17 @@ class BatchConfig(_Section):
 _BASTION = HaBastion.__init__
 
 
+class SshUserConfig(_Section):
+    """SshUser: a person who may SSH in (through the bastion) to the fleets' and Slurm's nodes."""
+
+    name: StrictStr
+    public_keys: Strings
+    uid: StrictInt | None = None
+
+    def spec(self) -> SshUser:
+        return SshUser(**self.given())
+
+
 class BastionConfig(_Section):
     """HaBastion props."""
 
@@ -568,12 +582,47 @@ class BastionConfig(_Section):
     instance_type: StrictStr = _default(_BASTION, "instance_type")
     availability_zones: StrictInt = _default(_BASTION, "availability_zones")
     key_name: StrictStr | None = _default(_BASTION, "key_name")
+    host_key_generation: StrictInt = _default(_BASTION, "host_key_generation")
+    host_key_admins: Strings | None = _default(_BASTION, "host_key_admins")
     allow_open_ssh: StrictStr | None = _default(_BASTION, "allow_open_ssh")
     ssh_log_retention_days: StrictInt = _default(_BASTION, "ssh_log_retention_days")
     acl_rule_quota: StrictInt = _default(_BASTION, "acl_rule_quota")
 
     def props(self) -> dict[str, Any]:
         return self.given()
+
+
+# -- license server --------------------------------------------------------------------------------------------
+
+_HA = HaInstance.__init__
+
+
+class LicenseServerConfig(_Section):
+    """HaInstance props for the reference environment's license server (in the network's private subnets); every
+    fleet, Batch environment and Slurm node reaches it on `ports` (required)."""
+
+    ports: tuple[StrictInt, ...]
+    instance_type: StrictStr = _default(_HA, "instance_type")
+    address: StrictStr | None = _default(_HA, "address")
+    zone_name: StrictStr = _default(_HA, "zone_name")
+    record_name: StrictStr | None = _default(_HA, "record_name")
+    data_volume: EbsVolumeConfig | None = None
+    mount_point: StrictStr = _default(_HA, "mount_point")
+    snapshot_interval_minutes: StrictInt = _default(_HA, "snapshot_interval_minutes")
+    snapshot_retention: StrictInt = _default(_HA, "snapshot_retention")
+    health_check_command: StrictStr | None = _default(_HA, "health_check_command")
+    health_check_interval_seconds: StrictInt = _default(_HA, "health_check_interval_seconds")
+    health_check_failures: StrictInt = _default(_HA, "health_check_failures")
+    service_name: StrictStr | None = _default(_HA, "service_name")
+    launch_timeout_seconds: StrictInt = _default(_HA, "launch_timeout_seconds")
+    termination_timeout_seconds: StrictInt = _default(_HA, "termination_timeout_seconds")
+    key_name: StrictStr | None = _default(_HA, "key_name")
+
+    def props(self) -> dict[str, Any]:
+        props = self.given(exclude=("data_volume",))
+        if self.data_volume is not None:
+            props["data_volume"] = self.data_volume.spec()
+        return props
 
 
 # -- slurm -----------------------------------------------------------------------------------------------------
@@ -698,12 +747,14 @@ class ReferenceConfig(_Section):
     account: StrictStr | None = None
     region: StrictStr | None = None
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+    ssh_users: tuple[SshUserConfig, ...] = ()
     fleets: dict[StrictStr, FleetConfig] = Field(default_factory=dict)
     storage: StorageConfig | None = None
     data_transfer: DataTransferConfig | None = None
     batch: BatchConfig | None = None
     bastion: BastionConfig | None = None
     slurm: SlurmConfig | None = None
+    license_server: LicenseServerConfig | None = None
     monitoring: MonitoringConfig | None = None
 
     @model_validator(mode="after")

@@ -16,10 +16,11 @@ from tests.support import ROOT
 
 FLEETS = ("Cpu", "Gpu", "Viz")
 REFERENCE_NODES = {
-    "HpcNetwork": {"Network": "HpcNetwork"},
+    "HpcNetwork": {"Network": "HpcNetwork", "SshUsers": "SshUsers"},
     "HpcStorage": {"Storage": "StorageLayer"},
     "HpcDataTransfer": {"DataTransfer": "DataTransferLayer"},
     "HpcAccess": {"Bastion": "HaBastion"},
+    "HpcLicense": {"LicenseServer": "HaInstance"},
     "HpcCompute": {fleet: "ComputeFleet" for fleet in FLEETS},
     "HpcBatch": {"Batch": "BatchOrchestration"},
     "HpcSlurm": {"Slurm": "SlurmCluster"},
@@ -143,10 +144,11 @@ def test_data_transfer_lands_in_the_storage_bucket(diagram: Diagram) -> None:
     assert "DataSync genomics-daily" in label
 
 
-def test_everything_is_in_the_networks_vpc(diagram: Diagram) -> None:
+def test_everything_but_the_user_list_is_in_the_networks_vpc(diagram: Diagram) -> None:
     network = diagram.node("HpcNetwork", "Network")
     dashboard = diagram.node("HpcMonitoring", "Dashboard")  # CloudWatch and EventBridge live outside any VPC
-    others = {i for members in diagram.subgraphs.values() for i in members} - {network, dashboard}
+    users = diagram.node("HpcNetwork", "SshUsers")  # an SSM parameter: no network of its own
+    others = {i for members in diagram.subgraphs.values() for i in members} - {network, dashboard, users}
     assert diagram.dotted == {(network, other): "VPC" for other in others}
 
 
@@ -159,6 +161,14 @@ def test_the_dashboard_watches_every_construct_whose_metrics_it_names(diagram: D
         *[("HpcCompute", fleet) for fleet in FLEETS], ("HpcStorage", "Storage"), ("HpcBatch", "Batch"),
         ("HpcDataTransfer", "DataTransfer"), ("HpcAccess", "Bastion")]}
     assert not [pair for pair in diagram.edges if pair[1] == dashboard]  # nothing depends on it
+
+
+def test_every_construct_with_logins_reads_the_user_list(diagram: Diagram) -> None:
+    users = diagram.node("HpcNetwork", "SshUsers")
+    readers = {diagram.node("HpcAccess", "Bastion"), diagram.node("HpcSlurm", "Slurm"),
+               *(diagram.node("HpcCompute", fleet) for fleet in FLEETS)}
+    assert {source for (source, target) in diagram.edges if target == users} == readers
+    assert all(diagram.edges[(reader, users)] == "SSM" for reader in readers)
 
 
 def test_the_output_is_deterministic_and_sorted(outdir: Path, text: str) -> None:
