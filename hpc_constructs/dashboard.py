@@ -18,6 +18,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
+from hpc_constructs import paths
 from hpc_constructs.catalog.limits import LOG_RETENTION_DAYS
 from hpc_constructs.dashboard_plan import (
     DASHBOARD_GRID_WIDTH,
@@ -50,7 +51,7 @@ class HpcDashboard(Construct):
 
     Props (keyword-only) and their defaults:
       parts: the constructs to watch, in dashboard order (required, at least one): ComputeFleet, StorageLayer (or
-             one tier), BatchOrchestration, SlurmCluster, DataTransferLayer, HaBastion, or anything with
+             one tier), BatchOrchestration, SlurmCluster, DataTransferLayer, HaBastion, HaInstance, or anything with
              `monitoring(scope, settings)` (hpc_constructs.monitoring.Monitored). Each contributes its graphs and
              alarms; an app composes only what it has.
       settings: MonitoringSettings() (a Lustre file system's free share at 20%, 10 failed SSH logins in 5 minutes);
@@ -64,7 +65,9 @@ class HpcDashboard(Construct):
       - a customer managed KMS key (rotated, retained) and an SNS topic encrypted with it, TLS only. CloudWatch may
         publish to it, and use the key, only for alarms of this account and Region (aws:SourceAccount and
         aws:SourceArn arn:...:cloudwatch:<region>:<account>:alarm:*; SNS Developer Guide, 'Enable compatibility
-        between event sources from AWS services and encrypted topics');
+        between event sources from AWS services and encrypted topics'); hpc-verify checks both policies (the paths
+        this construct declares: CloudWatch publishes and uses the key, another account's alarms do not, EventBridge
+        writes to the event log);
       - every part's alarms, each with the topic as its alarm and OK action, and a description that says what it
         watches, where it fires and why;
       - for the events a part wants counted (a failed launch, a failed job, a blocked job queue, a DataSync
@@ -133,6 +136,7 @@ class HpcDashboard(Construct):
             self.alarms += monitoring.alarms
         if self.rules:
             self._admit_eventbridge()
+        self._declare_paths()
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
         self._lay_out()
         self.node.add_metadata("hpc:figures", {
@@ -170,6 +174,36 @@ class HpcDashboard(Construct):
                 principals=[iam.ServicePrincipal(p) for p in EVENTS_PRINCIPALS],
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[f"{_log_group_arn(self.event_log)}:*"])])
+
+    def _declare_paths(self) -> None:
+        """For hpc-verify: CloudWatch (for this account's alarms) publishes to the topic and uses its key, and no other
+        account's alarm does; EventBridge (for this account's rules) writes to the event log. One alarm and one rule
+        stand for the others: the policies name them by pattern (alarm:*), not one by one."""
+        account = Stack.of(self).account
+        cloudwatch_ = paths.service_principal(CLOUDWATCH_PRINCIPAL)
+        if self.alarms:
+            alarm = self.alarms[0].alarm
+            context = {"aws:SourceArn": alarm.alarm_arn, "aws:SourceAccount": account}
+            why = f"alarm {alarm.node.path}: its notifications"
+            paths.declare_iam(self.topic, cloudwatch_, ["sns:Publish"], [self.topic.topic_arn],
+                              on=f"the alarm topic {self.topic.node.path}", context=context, why=why)
+            paths.declare_iam(self.topic, cloudwatch_, ["kms:GenerateDataKey", "kms:Decrypt"], [self.key.key_arn],
+                              on=f"the alarm topic's key {self.key.node.path}", context=context, why=why)
+            this_account = [{**cloudwatch_, "name": "this account's CloudWatch alarms"}]
+            for actions, resource, what in ((["sns:Publish"], self.topic.topic_arn,
+                                             f"the alarm topic {self.topic.node.path}"),
+                                            (["kms:GenerateDataKey"], self.key.key_arn,
+                                             f"the alarm topic's key {self.key.node.path}")):
+                paths.declare_exclusive(self.topic, this_account, actions, [resource], on=what,
+                                        against=["foreign_sources"],
+                                        why="another account's alarms cannot notify this team")
+        if self.rules:
+            rule = self.rules[0]
+            paths.declare_iam(self.event_log, paths.service_principal(EVENTS_PRINCIPALS[0]),
+                              ["logs:CreateLogStream", "logs:PutLogEvents"], [self.event_log.log_group_arn],
+                              on=f"the event log {self.event_log.node.path}",
+                              context={"aws:SourceArn": rule.rule_arn, "aws:SourceAccount": account},
+                              why=f"rule {rule.node.path}: the events its alarm counts")
 
     def _lay_out(self) -> None:
         names = " · ".join(m.title for m in self.parts)
@@ -249,7 +283,8 @@ def _validate(path: str, parts: Sequence[Monitored], settings: MonitoringSetting
             raise ConfigError(path, f"parts[{i}]", type(part).__name__,
                               "a construct with monitoring(scope, settings) (hpc_constructs.monitoring.Monitored)",
                               hint="ComputeFleet, StorageLayer, LustreFileSystem, EfsFileSystem, EbsVolumes, "
-                                   "BatchOrchestration, SlurmCluster, DataTransferLayer and HaBastion have it.")
+                                   "BatchOrchestration, SlurmCluster, DataTransferLayer, HaBastion and HaInstance "
+                                   "have it.")
         taken = ids.get(part_id(part.node.path))
         if taken is not None:
             raise ConfigError(path, f"parts[{i}]", part.node.path, "each construct once",

@@ -40,6 +40,10 @@ WHY_FLEET_SHORTFALL = (
 WHY_LAUNCH_FAILED = (
     "Auto Scaling sends 'EC2 Instance Launch Unsuccessful' when EC2 refuses a launch: InsufficientInstanceCapacity "
     "for p5 or hpc7a in the AZ, a vCPU quota, a launch-template error. Every one leaves jobs without nodes.")
+WHY_HA_LAUNCH_FAILED = (
+    "Auto Scaling sends 'EC2 Instance Launch Unsuccessful' when EC2 refuses a launch (InsufficientInstanceCapacity "
+    "for the type in the AZ, a quota, a launch-template error); the group of one retries, and until a launch "
+    "succeeds there is no server.")
 WHY_LUSTRE_FREE = (
     "A full Lustre file system fails writes (ENOSPC) on every client. FSx grows only by a storage capacity "
     "increase, after which it rebalances data across its file servers for hours ('Managing storage capacity'): "
@@ -74,6 +78,11 @@ WHY_BASTION_HEALTHY = (
     "One bastion per AZ: fewer healthy targets than AZs means an AZ has no bastion. A replacement passes its health "
     "checks within the 15 minutes CloudFormation gives a bastion's boot; longer means it is not coming back "
     "by itself.")
+WHY_HA_DOWN = (
+    "The group of one counts its server in service only once the launch hook completes (data volume attached, "
+    "address taken, the user's steps run). A failover may take the health check's detection plus the launch hook's "
+    "timeout (HaInstance's failover bound); out of service longer than that, the server is not coming back by "
+    "itself and every client that checks out a license waits or fails.")
 WHY_FAILED_SSH = (
     "Counts SSH connections that ended before authenticating (an unknown user, or a known user's failed keys); "
     "the NLB's TCP health checks are not counted. The stated number in 5 minutes is more than a user's "
@@ -140,6 +149,11 @@ def ebs_figure(iops: int | None, throughput_mibps: float) -> str:
 
 def bastion_healthy(availability_zones: int) -> Threshold:
     return Threshold(availability_zones, f"fewer than {availability_zones} healthy (one per AZ)")
+
+
+def ha_outage_minutes(worst_case_seconds: int) -> int:
+    """Whole minutes that cover an HaInstance's failover bound (at least one): the alarm waits that long."""
+    return max(1, -(-worst_case_seconds // 60))
 
 
 def alarm_description(what: str, condition: str, why: str, path: str) -> str:

@@ -71,7 +71,7 @@ class Monitoring:
 @runtime_checkable
 class Monitored(Protocol):
     """A construct that can say what to watch (ComputeFleet, StorageLayer and its tiers, BatchOrchestration,
-    SlurmCluster, DataTransferLayer, HaBastion)."""
+    SlurmCluster, DataTransferLayer, HaBastion, HaInstance)."""
 
     @property
     def node(self) -> Node: ...

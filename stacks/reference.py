@@ -96,7 +96,7 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
 
 
 def _monitored(stacks: dict[str, Stack]) -> list[Monitored]:
-    """What the dashboard watches, in the order of the stacks: fleets, storage, Batch, Slurm, transfers, bastion."""
+    """What the dashboard watches: fleets, storage, Batch, Slurm, transfers, bastion, license server."""
     parts: list[Monitored] = []
     compute, storage, batch = stacks.get("compute"), stacks.get("storage"), stacks.get("batch")
     if isinstance(compute, ComputeStack):
@@ -112,4 +112,7 @@ def _monitored(stacks: dict[str, Stack]) -> list[Monitored]:
         parts.append(transfer.data_transfer)
     if isinstance(access, AccessStack):
         parts.append(access.bastion)
+    license = stacks.get("license")
+    if isinstance(license, LicenseStack):
+        parts.append(license.server)
     return parts

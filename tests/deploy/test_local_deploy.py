@@ -133,9 +133,9 @@ def test_read_back_shows_the_dashboard_alarms_filter_and_rules(deployed: dict[st
     (dashboard,) = _detail(rows, "dashboard")
     assert "alarm widgets" in dashboard and "metric widgets" in dashboard and "log widgets" in dashboard
     alarms = _detail(rows, "alarm")
-    assert len(alarms) == 19
+    assert len(alarms) == 21
     assert all(a.endswith("1 alarm and 1 OK action(s)") for a in alarms)
-    assert sum("AWS/Events TriggeredRules" in a for a in alarms) == 6
+    assert sum("AWS/Events TriggeredRules" in a for a in alarms) == 7
     assert any(a.startswith("AWS/FSx FreeDataStorageCapacity LessThanThreshold 5.15396e+11") for a in alarms)
     (failed_logins,) = _detail(rows, "metric filter")
     assert failed_logins.endswith(': ?"Invalid user" ?"authenticating user" -> '
@@ -144,7 +144,7 @@ def test_read_back_shows_the_dashboard_alarms_filter_and_rules(deployed: dict[st
     rules = [r for r in _detail(rows, "event rule") if " -> logs /aws/events/" in r]  # JobEvents' rule goes to SNS
     assert sorted(r.split(" -> ")[0] for r in rules) == [
         "Batch Job Queue Blocked", "Batch Job State Change", "DataSync Task Execution State Change",
-        *["EC2 Instance Launch Unsuccessful"] * 3]
+        *["EC2 Instance Launch Unsuccessful"] * 4]
 
 
 def test_read_back_shows_the_license_server(deployed: dict[str, Any]) -> None:

@@ -159,7 +159,7 @@ def test_the_dashboard_watches_every_construct_whose_metrics_it_names(diagram: D
     # Slurm: PCS publishes no CloudWatch metrics, so the dashboard names none of its resources (a table instead)
     assert watched == {diagram.node(stack, name) for stack, name in [
         *[("HpcCompute", fleet) for fleet in FLEETS], ("HpcStorage", "Storage"), ("HpcBatch", "Batch"),
-        ("HpcDataTransfer", "DataTransfer"), ("HpcAccess", "Bastion")]}
+        ("HpcDataTransfer", "DataTransfer"), ("HpcAccess", "Bastion"), ("HpcLicense", "LicenseServer")]}
     assert not [pair for pair in diagram.edges if pair[1] == dashboard]  # nothing depends on it
 
 

@@ -85,6 +85,12 @@ EXPECTED: dict[str, Expect] = {
         2, LT, 15, missing="missing"),
     "HpcAccess/Bastion: failed SSH logins": Expect(
         ((f"{LIBRARY_NAMESPACE}/HaBastion/", "FailedSshLogins", "Sum", 300, ()),), 10, GTE, 1),
+    # the failover bound of the reference license server (HaInstance's defaults): the health check's 3 failures 30 s
+    # apart, then the launch hook's 900 s = 990 s, in whole minutes
+    "HpcLicense/LicenseServer: the server in service": Expect(
+        (("AWS/AutoScaling", "GroupInServiceInstances", "Minimum", 60, _asg("HpcLicense")),), 1, LT, 17,
+        missing="breaching"),
+    "HpcLicense/LicenseServer: instance launches that failed": EVENT,
 }
 
 
@@ -234,7 +240,7 @@ def test_the_catalog_refuses_what_no_service_documents() -> None:
 
 def test_every_event_rule_matches_a_catalogued_event(reference_templates: Templates) -> None:
     rules = _resources(reference_templates[MONITORING], "AWS::Events::Rule")
-    assert len(rules) == 6
+    assert len(rules) == 7
     seen = set()
     for rule in rules.values():
         pattern = rule["Properties"]["EventPattern"]
@@ -311,8 +317,9 @@ def test_events_go_to_an_aws_events_log_group_that_admits_eventbridge(reference_
 # -- what the watched constructs carry themselves --------------------------------------------------------------
 
 def test_every_fleet_collects_the_group_metrics_its_graph_and_alarm_use(reference_templates: Templates) -> None:
-    groups = _resources(reference_templates["HpcCompute"], "AWS::AutoScaling::AutoScalingGroup")
-    assert len(groups) == 3
+    groups = {**_resources(reference_templates["HpcCompute"], "AWS::AutoScaling::AutoScalingGroup"),
+              **_resources(reference_templates["HpcLicense"], "AWS::AutoScaling::AutoScalingGroup")}
+    assert len(groups) == 4  # the Gpu, Cpu and Viz fleets, and the license server's group of one
     for group in groups.values():
         (collection,) = group["Properties"]["MetricsCollection"]
         assert collection["Granularity"] == "1Minute"

@@ -24,9 +24,9 @@ def test_widgets_are_read_where_cloudwatch_places_them(outdir: Path) -> None:
     widgets = dashboard.widgets(outdir)
     kinds = [w.kind for w in widgets]
     assert kinds[:2] == ["text", "alarm"] and kinds[-1] == "log"
-    assert kinds.count("metric") == 18
+    assert kinds.count("metric") == 20
     (alarms,) = [w for w in widgets if w.kind == "alarm"]
-    assert alarms.lines == 19  # one entry per alarm
+    assert alarms.lines == 21  # one entry per alarm
     lustre = next(w for w in widgets if w.title == "Lustre: free capacity")
     assert (lustre.width, lustre.height, lustre.lines, lustre.marks) == (8, 6, 1, 2)  # capacity and alarm lines
     for a, b in itertools.combinations(widgets, 2):  # CloudWatch's grid: 24 wide, no two widgets overlap
@@ -41,19 +41,19 @@ def test_the_picture_draws_every_widget_with_its_title(outdir: Path) -> None:
     assert picture.startswith('<svg xmlns="http://www.w3.org/2000/svg" width="960"')
     assert len(re.findall(r'<rect x="\d+" y="\d+" width="\d+" height="\d+" rx="3"', picture)) == len(widgets)
     assert picture.count("<polyline") == sum(w.lines for w in widgets if w.kind == "metric")
-    assert picture.count("<circle") == 19
+    assert picture.count("<circle") == 21
     assert ">Bastions: failed SSH logins<" in picture and ">HpcSlurm/Slurm (SlurmCluster)<" in picture
     assert dashboard.svg(outdir) == picture  # deterministic
 
 
 def test_the_table_has_a_row_per_alarm_with_its_metric_and_reason(outdir: Path) -> None:
     rows = dashboard.alarms(outdir)
-    assert len(rows) == 19 and all(r.what and r.metric and r.condition and r.why for r in rows)
+    assert len(rows) == 21 and all(r.what and r.metric and r.condition and r.why for r in rows)
     lustre = next(r for r in rows if r.what == "HpcStorage/Storage: Lustre free capacity")
     assert lustre.metric == "AWS/FSx FreeDataStorageCapacity (Sum, 1 min)"
     assert lustre.condition == "below 480 GiB free (20% of 2,400 GiB) for 5 minutes"
     table = dashboard.alarm_table(outdir)
-    assert table.count("\n| Hpc") == 19
+    assert table.count("\n| Hpc") == 21
 
 
 def test_write_and_readme_block_from_an_assembly_without_a_dashboard(tmp_path: Path, outdir: Path) -> None:
