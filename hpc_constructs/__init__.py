@@ -24,6 +24,8 @@ if TYPE_CHECKING:
         NodeRangeSpec,
     )
     from hpc_constructs.compute_fleet import ComputeFleet
+    from hpc_constructs.dashboard import HpcDashboard
+    from hpc_constructs.dashboard_plan import MonitoringSettings
     from hpc_constructs.data_bucket import BucketSpec, DataBucket
     from hpc_constructs.data_transfer import DataTransferLayer
     from hpc_constructs.datasync import DataSyncLocation, DataSyncTaskSpec
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from hpc_constructs.job_events import JobEvents
     from hpc_constructs.lustre import LustreDataRepository, LustreSpec
     from hpc_constructs.lustre_file_system import LustreFileSystem
+    from hpc_constructs.monitoring import Monitored, Monitoring
     from hpc_constructs.mounting import MountTarget
     from hpc_constructs.nag import enable_cdk_nag
     from hpc_constructs.network import HpcNetwork
@@ -66,6 +69,7 @@ _MODULES = {
     "EfsSpec": "efs",
     "HaBastion": "bastion",
     "HaInstance": "ha_instance",
+    "HpcDashboard": "dashboard",
     "HpcNetwork": "network",
     "JobEvents": "job_events",
     "JobQueueSpec": "batch_plan",
@@ -73,6 +77,9 @@ _MODULES = {
     "LustreDataRepository": "lustre",
     "LustreFileSystem": "lustre_file_system",
     "LustreSpec": "lustre",
+    "Monitored": "monitoring",
+    "Monitoring": "monitoring",
+    "MonitoringSettings": "dashboard_plan",
     "MountTarget": "mounting",
     "MultiNodeJobSpec": "batch_plan",
     "NodeGroupSpec": "slurm_plan",
@@ -106,6 +113,7 @@ __all__ = [
     "EfsSpec",
     "HaBastion",
     "HaInstance",
+    "HpcDashboard",
     "HpcNetwork",
     "JobEvents",
     "JobQueueSpec",
@@ -113,6 +121,9 @@ __all__ = [
     "LustreDataRepository",
     "LustreFileSystem",
     "LustreSpec",
+    "Monitored",
+    "Monitoring",
+    "MonitoringSettings",
     "MountTarget",
     "MultiNodeJobSpec",
     "NodeGroupSpec",

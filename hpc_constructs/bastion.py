@@ -28,6 +28,7 @@ from hpc_constructs.catalog.limits import NETWORK_ACL
 from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE
 from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.ssh_users import SshUsers
 
 ROOT_VOLUME_GIB = 16  # Amazon Linux 2023 needs 8; the rest is room for logs and packages
@@ -416,6 +417,65 @@ class HaBastion(Construct):
     def connections(self) -> ec2.Connections:
         """The bastions' security group, default port 22 (ec2.IConnectable)."""
         return self._connections
+
+    # -- monitoring (HpcDashboard) ---------------------------------------------------------------------
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        """Healthy bastions behind the load balancer, and failed SSH logins (hpc_constructs.monitoring).
+
+        Adds a metric filter to the SSH log group (in this construct; once, however often this is called): every
+        line of /var/log/secure that ends a login attempt without authentication counts 1 in
+        hpc-constructs/HaBastion/<this construct's unique id> FailedSshLogins (dashboard_plan.FAILED_SSH_PHRASES: an
+        unknown user, or a known user's connection closed before it authenticated; the NLB's TCP health checks,
+        which connect and close before any user is named, are not counted). Alarms, in `scope`: fewer healthy
+        targets than AZs for 15 minutes; settings.failed_ssh_logins or more failed logins in 5 minutes.
+        """
+        from aws_cdk import Names
+        from aws_cdk import aws_cloudwatch as cloudwatch
+
+        from hpc_constructs import dashboard_plan as dp
+        from hpc_constructs.catalog.metrics import LIBRARY_NAMESPACE
+        from hpc_constructs.monitoring import graph, metric, watch
+
+        settings = settings or MonitoringSettings()
+        path = self.node.path
+        minute, five = Duration.minutes(1), Duration.minutes(5)
+        found = self.node.try_find_child("FailedSshLogins")
+        if isinstance(found, logs.MetricFilter):
+            failed_filter = found
+        else:
+            failed_filter = logs.MetricFilter(
+                self, "FailedSshLogins", log_group=self.log_group,
+                metric_namespace=f"{LIBRARY_NAMESPACE}/HaBastion/{Names.unique_id(self)[-200:]}",
+                metric_name="FailedSshLogins", metric_value="1", default_value=0,
+                filter_pattern=logs.FilterPattern.literal(dp.failed_ssh_pattern()))
+        failed = failed_filter.metric(statistic="Sum", period=five, label="failed SSH logins")
+        # By the load balancer's and target group's own full names (Fn::GetAtt): CDK's healthy_host_count() splits
+        # them out of the listener's ARN, which another stack cannot do with this stack's output.
+        healthy = metric("AWS/NetworkELB", "HealthyHostCount",
+                         {"LoadBalancer": self.load_balancer.load_balancer_full_name,
+                          "TargetGroup": self.target_group.target_group_full_name},
+                         "Minimum", minute, "healthy bastions")
+        zones = self.plan.availability_zones
+        low = dp.bastion_healthy(zones)
+        replacement = int(SIGNAL_TIMEOUT.to_minutes())  # the time CloudFormation gives a new bastion's boot
+        result = Monitoring(title=f"{path} (HaBastion)")
+        result.widgets += [
+            graph("Bastions: healthy behind the NLB", [healthy], unit="bastions", lines={"AZs": zones}),
+            graph("Bastions: failed SSH logins", [failed], unit="per 5 minutes",
+                  lines={"alarm": settings.failed_ssh_logins}),
+        ]
+        result.alarms += [
+            watch(scope, "HealthyBastions", what=f"{path}: healthy bastions behind the load balancer",
+                  metric_=healthy, threshold=zones, comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                  periods=replacement, condition=f"{low.text} for {replacement} minutes", why=dp.WHY_BASTION_HEALTHY,
+                  missing=cloudwatch.TreatMissingData.MISSING),
+            watch(scope, "FailedSshLogins", what=f"{path}: failed SSH logins", metric_=failed,
+                  threshold=settings.failed_ssh_logins,
+                  comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, periods=1,
+                  condition=f"{settings.failed_ssh_logins} or more in 5 minutes", why=dp.WHY_FAILED_SSH),
+        ]
+        return result
 
     def ssh_entry(self) -> list[tuple[str, list[dict[str, object]]]]:
         """For hpc_constructs.paths: each allowed CIDR, with the hop from it through the load balancer to the

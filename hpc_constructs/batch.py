@@ -65,6 +65,7 @@ from hpc_constructs.compute_fleet import (
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
 from hpc_constructs.job_events import JobEvents
+from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import nodes_of, removal
 from hpc_constructs.nag import acknowledge_wildcards
 from hpc_constructs.storage import StorageLayer
@@ -641,6 +642,56 @@ class BatchOrchestration(Construct):
                    f"{TASK_EXECUTION_POLICY}]",
                 reason="The AWS-maintained execution policy Fargate needs to pull images and write logs."))
         return self._execution_role
+
+    # -- monitoring (HpcDashboard) ---------------------------------------------------------------------
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        """Jobs that fail, queues that a RUNNABLE job blocks, and job events nobody received
+        (hpc_constructs.monitoring).
+
+        Events the dashboard counts (an alarm on the first one): 'Batch Job State Change' to FAILED, and 'Batch Job
+        Queue Blocked', of these job queues (split over rules as JobEvents splits its patterns). Alarms, in `scope`:
+        any message in one of JobEvents' dead-letter queues (JobEvents.undelivered_metrics). No metric says how long
+        a job has been RUNNABLE (catalog.metrics.NOT_PUBLISHED): Batch's blocked-queue event is its own detection.
+        """
+        from aws_cdk import aws_cloudwatch as cloudwatch
+        from aws_cdk import aws_events as events
+
+        from hpc_constructs import dashboard_plan as dp
+        from hpc_constructs.job_events import pattern_batches
+        from hpc_constructs.monitoring import EventWatch, graph, watch
+
+        path = self.node.path
+        result = Monitoring(title=f"{path} (BatchOrchestration)")
+        queues = list(self.job_queues.values())
+        arns = [q.attr_job_queue_arn for q in queues]
+        names: list[str | None] = [q.job_queue_name for q in queues]
+        for number, batch_ in enumerate(pattern_batches(names), start=1):
+            suffix = "" if number == 1 else str(number)
+            chosen = [arns[i] for i in batch_]
+            result.events += [
+                EventWatch(f"JobsFailed{suffix}", what=f"{path}: jobs that failed", why=dp.WHY_JOB_FAILED,
+                           pattern=events.EventPattern(source=["aws.batch"], detail_type=["Batch Job State Change"],
+                                                       detail={"status": ["FAILED"], "jobQueue": chosen})),
+                EventWatch(f"QueueBlocked{suffix}", what=f"{path}: job queues a RUNNABLE job blocks",
+                           why=dp.WHY_QUEUE_BLOCKED,
+                           pattern=events.EventPattern(source=["aws.batch"], detail_type=["Batch Job Queue Blocked"],
+                                                       detail={"jobQueue": chosen})),
+            ]
+        if self.events is None:
+            result.notes.append(f"{path}: job_events=False, so there are no dead-letter queues to watch.")
+            return result
+        undelivered = self.events.undelivered_metrics()
+        result.widgets.append(graph("Batch: undelivered job events",
+                                    [depth.with_(label=name) for name, depth in undelivered.items()],
+                                    unit="messages", lines={"alarm": 1}))
+        for name, depth in undelivered.items():
+            result.alarms.append(watch(
+                scope, "DeadLetters" + "".join(w.capitalize() for w in name.replace("-", " ").split()),
+                what=f"{path}: job events in a dead-letter queue ({name})", metric_=depth, threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, periods=1,
+                condition="at least 1 message (the maximum over 5 minutes)", why=dp.WHY_DEAD_LETTER))
+        return result
 
 
 @jsii.implements(IStableAnyProducer)

@@ -17,6 +17,7 @@ from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, launch_template_interfaces, plan_fleet
+from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.ssh_users import SshUsers
 
 SCRATCH_MOUNT_POINT = "/scratch"
@@ -25,6 +26,9 @@ SCRATCH_MOUNT_POINT = "/scratch"
 FLEET_TAG_KEY = "hpc-constructs:fleet"
 
 EBS_DEVICE_LETTERS = "fghijklmnopqrstuvwxyz"  # the names EC2 recommends for EBS volumes on Linux
+# The group metrics that monitoring() turns on (Auto Scaling collects none unless asked; they cost nothing).
+FLEET_GROUP_METRICS = ("GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances",
+                       "GroupTerminatingInstances")
 
 
 
@@ -343,6 +347,51 @@ class ComputeFleet(Construct):
         """A device name for the next EBS volume attached at boot (/dev/sdf to /dev/sdz), across layers."""
         self._ebs_devices += 1
         return ebs_device_name(self.node.path, self._ebs_devices)
+
+    # -- monitoring (HpcDashboard) ---------------------------------------------------------------------
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        """Nodes in service against the desired capacity, and launches that failed (hpc_constructs.monitoring).
+
+        Turns on the group's metrics collection (desired, in service, pending and terminating instances: one-minute
+        granularity, no charge), which CloudWatch has only when asked. Alarms, in `scope`: in service below desired
+        for 15 minutes in a row; and, as an event the dashboard counts, any 'EC2 Instance Launch Unsuccessful' of
+        this group (InsufficientInstanceCapacity for p5 or hpc7a, a quota, a template error).
+        """
+        from aws_cdk import Duration
+        from aws_cdk import aws_cloudwatch as cloudwatch
+        from aws_cdk import aws_events as events
+
+        from hpc_constructs.dashboard_plan import FLEET_SHORTFALL_MINUTES, WHY_FLEET_SHORTFALL, WHY_LAUNCH_FAILED
+        from hpc_constructs.monitoring import EventWatch, graph, metric, watch
+
+        cfn_group = self.auto_scaling_group.node.default_child
+        assert isinstance(cfn_group, autoscaling.CfnAutoScalingGroup)
+        cfn_group.metrics_collection = [autoscaling.CfnAutoScalingGroup.MetricsCollectionProperty(
+            granularity="1Minute", metrics=list(FLEET_GROUP_METRICS))]
+        name = self.auto_scaling_group.auto_scaling_group_name
+        minute = Duration.minutes(1)
+        group = {"AutoScalingGroupName": name}
+        desired = metric("AWS/AutoScaling", "GroupDesiredCapacity", group, "Average", minute, "desired")
+        in_service = metric("AWS/AutoScaling", "GroupInServiceInstances", group, "Average", minute, "in service")
+        pending = metric("AWS/AutoScaling", "GroupPendingInstances", group, "Average", minute, "pending")
+        shortfall = cloudwatch.MathExpression(expression="desired - in_service", period=minute,
+                                              using_metrics={"desired": desired, "in_service": in_service},
+                                              label="desired - in service")
+        path = self.node.path
+        result = Monitoring(title=f"{path} (ComputeFleet)")
+        result.widgets.append(graph(f"{self.node.id}: nodes", [desired, in_service, pending],
+                                    lines={f"max {self.plan.max_capacity}": self.plan.max_capacity}, unit="nodes"))
+        result.alarms.append(watch(
+            scope, "InServiceBelowDesired", what=f"{path}: nodes in service below the desired capacity",
+            metric_=shortfall, threshold=1, comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=FLEET_SHORTFALL_MINUTES, condition=f"at least 1 fewer for {FLEET_SHORTFALL_MINUTES} minutes",
+            why=WHY_FLEET_SHORTFALL))
+        result.events.append(EventWatch(
+            "LaunchFailed", what=f"{path}: instance launches that failed", why=WHY_LAUNCH_FAILED,
+            pattern=events.EventPattern(source=["aws.autoscaling"], detail_type=["EC2 Instance Launch Unsuccessful"],
+                                        detail={"AutoScalingGroupName": [name]})))
+        return result
 
 
 def claim_mount_point(claimed: dict[str, str], mount_point: str, owner: str, where: str) -> None:

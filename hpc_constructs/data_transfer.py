@@ -39,6 +39,7 @@ from hpc_constructs.efs_file_system import EfsFileSystem
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.iam_wait import IamPropagationWait
 from hpc_constructs.lustre_file_system import LustreFileSystem
+from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import inner_subnets, removal
 from hpc_constructs.nag import acknowledge_wildcards
 from hpc_constructs.snowball import (
@@ -475,6 +476,43 @@ class DataTransferLayer(Construct):
         self.figures["snowball import"] = (
             f"{spec.snowball_type} ({spec.capacity}) into the landing bucket, shipped {spec.shipping_option}; "
             f"role {SERVICE_PRINCIPAL}{', KMS key' if spec.kms_key else ''}; command in the stack output")
+
+    # -- monitoring (HpcDashboard) ---------------------------------------------------------------------
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        """Bytes each DataSync task transferred, and task executions that ended in error (hpc_constructs.monitoring).
+
+        An event the dashboard counts (an alarm on the first one): 'DataSync Task Execution State Change' to ERROR
+        for an execution of one of these tasks (its ARN starts with the task's). Direct Connect and Snowball are not
+        watched: the layer makes no connection or virtual interface of its own (a note says so).
+        """
+        from aws_cdk import Duration, Fn
+        from aws_cdk import aws_events as events
+
+        from hpc_constructs.dashboard_plan import WHY_TRANSFER_FAILED
+        from hpc_constructs.monitoring import EventWatch, graph, metric, produced
+
+        path = self.node.path
+        result = Monitoring(title=f"{path} (DataTransferLayer)")
+        if not self.tasks:
+            result.notes.append(f"{path}: no DataSync task to watch.")
+        else:
+            hour = Duration.hours(1)
+            transferred = [metric("AWS/DataSync", "BytesTransferred", {"TaskId": produced(
+                task, scope, "TaskIdForMetrics", Fn.select(1, Fn.split("/", task.attr_task_arn)),
+                f"DataSync task {name}'s ID (the TaskId dimension of its CloudWatch metrics)")}, "Sum", hour, name)
+                for name, task in self.tasks.items()]
+            result.widgets.append(graph("DataSync: bytes transferred per hour", transferred, unit="bytes"))
+            result.events.append(EventWatch(
+                "TransferFailed", what=f"{path}: DataSync task executions that ended in error", why=WHY_TRANSFER_FAILED,
+                pattern=events.EventPattern(
+                    source=["aws.datasync"], detail_type=["DataSync Task Execution State Change"],
+                    resources=events.Match.any_of(*(events.Match.prefix(t.attr_task_arn) for t in self.tasks.values())),
+                    detail={"State": ["ERROR"]})))
+        if self.direct_connect_gateway is not None:
+            result.notes.append(f"{path}: Direct Connect is not watched: AWS/DX metrics are per connection and "
+                                "virtual interface, which the layer does not own.")
+        return result
 
 
 # -- validation (one place) -----------------------------------------------------------------------

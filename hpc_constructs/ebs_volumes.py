@@ -14,6 +14,7 @@ from hpc_constructs import boot, paths
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs_volumes
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import MountTarget, Nodes, removal, rules_scope, start_mount
 from hpc_constructs.nag import flatten_cfn_reference
 
@@ -259,6 +260,70 @@ class EbsVolumes(Construct):
             reason="Instances of an Auto Scaling group are not known at synth time; the statement is "
                    "limited to instances carrying this fleet's hpc-constructs:fleet tag.",
         ))
+
+    # -- monitoring (HpcDashboard) ---------------------------------------------------------------------
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        """Each standalone volume's IOPS, throughput and queue length against what it provisions
+        (hpc_constructs.monitoring).
+
+        Alarms, in `scope`, per standalone volume that is not Multi-Attach: VolumeIOPSExceededCheck and
+        VolumeThroughputExceededCheck at 1 (the application consistently asked for more than the volume provisions)
+        for 5 minutes in a row. Per-node volumes have no volume ID at synth: not watched (a note says so).
+        """
+        from aws_cdk import Duration
+        from aws_cdk import aws_cloudwatch as cloudwatch
+
+        from hpc_constructs import dashboard_plan as dp
+        from hpc_constructs.monitoring import graph, metric, watch
+
+        owner = self._owner.node.path
+        minute, five = Duration.minutes(1), Duration.minutes(5)
+        result = Monitoring(title=f"{owner} (EBS volumes)")
+        for spec, figures, volume in self._standalone:
+            vol = {"VolumeId": volume.ref}
+            name = figures.name
+            ops = cloudwatch.MathExpression(
+                expression="(reads + writes) / PERIOD(reads)", period=five, label="IOPS",
+                using_metrics={"reads": metric("AWS/EBS", "VolumeReadOps", vol, "Sum", five),
+                               "writes": metric("AWS/EBS", "VolumeWriteOps", vol, "Sum", five)})
+            mibps = cloudwatch.MathExpression(
+                expression=f"(reads + writes) / PERIOD(reads) / {dp.MIB}", period=five, label="MiB/s",
+                using_metrics={"reads": metric("AWS/EBS", "VolumeReadBytes", vol, "Sum", five),
+                               "writes": metric("AWS/EBS", "VolumeWriteBytes", vol, "Sum", five)})
+            queue = metric("AWS/EBS", "VolumeQueueLength", vol, "Average", minute, "queue length")
+            provisioned = {"provisioned": float(figures.iops)} if figures.iops is not None else {}
+            result.widgets += [
+                graph(f"EBS {name}: IOPS", [ops], unit="IOPS", lines=provisioned),
+                graph(f"EBS {name}: throughput", [mibps], unit="MiB/s",
+                      lines={figures.throughput_basis: figures.throughput_mibps}),
+                graph(f"EBS {name}: queue length", [queue], unit="requests"),
+            ]
+            if spec.multi_attach:
+                result.notes.append(f"EBS {name}: Multi-Attach, for which EBS publishes no Exceeded checks; graphs "
+                                    "only.")
+                continue
+            figure = dp.ebs_figure(figures.iops, figures.throughput_mibps)
+            for kind, words, why in (("IOPS", "IOPS", dp.WHY_EBS_IOPS),
+                                     ("Throughput", "throughput", dp.WHY_EBS_THROUGHPUT)):
+                check = metric("AWS/EBS", f"Volume{kind}ExceededCheck", vol, "Maximum", minute, f"{words} exceeded")
+                result.alarms.append(watch(
+                    scope, f"Ebs{_id_part(name)}{kind}Exceeded",
+                    what=f"{owner}: EBS volume {name} asked for more {words} than it provisions",
+                    metric_=check, threshold=1,
+                    comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    periods=dp.EBS_EXCEEDED_MINUTES,
+                    condition=f"1 (exceeded; it provisions {figure}) for {dp.EBS_EXCEEDED_MINUTES} minutes",
+                    why=why))
+        for _, figures in self._per_node:
+            result.notes.append(f"EBS {figures.name}: a volume per node, from the launch template; its volume IDs are "
+                                "not known at synth, so CloudWatch's AWS/EBS metrics cannot be named here.")
+        return result
+
+
+def _id_part(name: str) -> str:
+    """A volume name as part of a construct id: project-data -> ProjectData."""
+    return "".join(word.capitalize() for word in name.split("-"))
 
 
 def volume_figure(figures: EbsFigures) -> str:

@@ -15,6 +15,7 @@ from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.efs import EFS_FILE_SYSTEM_POLICY, EFS_READ, EFS_READ_WRITE, EFS_ROOT, EfsSpec, check_efs
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.lustre import check_mount_point
+from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import (
     MountTarget,
     Nodes,
@@ -173,6 +174,41 @@ class EfsFileSystem(Construct):
         nodes.install_boot_script("hpc-mount")
         nodes.add_boot_commands(*efs_mount_lines(self.file_system_id, self.mount_point))
         return "EFS over NFS with TLS and IAM" + (", root access" if root_access else "")
+
+    # -- monitoring (HpcDashboard) ---------------------------------------------------------------------
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        """Throughput utilization: metered throughput against PermittedThroughput (hpc_constructs.monitoring).
+
+        The EFS guide's metric math: (Sum(MeteredIOBytes) / PERIOD) / PermittedThroughput x 100. Alarm, in
+        `scope`: at or above 90% for 15 minutes. An imported file system is watched the same way (its ID is enough).
+        """
+        from aws_cdk import Duration
+        from aws_cdk import aws_cloudwatch as cloudwatch
+
+        from hpc_constructs import dashboard_plan as dp
+        from hpc_constructs.monitoring import graph, metric, watch
+
+        owner = self._owner.node.path
+        fs = {"FileSystemId": self.file_system_id}
+        five = Duration.minutes(5)
+        metered = metric("AWS/EFS", "MeteredIOBytes", fs, "Sum", five, "metered")
+        permitted = metric("AWS/EFS", "PermittedThroughput", fs, "Average", five, "permitted")
+        utilization = cloudwatch.MathExpression(
+            expression="100 * (metered / PERIOD(metered)) / permitted", period=five,
+            using_metrics={"metered": metered, "permitted": permitted}, label="throughput utilization %")
+        result = Monitoring(title=f"{owner} (EFS {self.mount_point})")
+        result.widgets.append(graph("EFS: throughput utilization", [utilization], unit="%",
+                                    lines={"permitted": 100, "alarm": dp.EFS_UTILIZATION_PERCENT}))
+        result.alarms.append(watch(
+            scope, "EfsThroughputUtilization", what=f"{owner}: EFS throughput utilization", metric_=utilization,
+            threshold=dp.EFS_UTILIZATION_PERCENT,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=dp.EFS_UTILIZATION_PERIODS,
+            condition=f"at or above {dp.EFS_UTILIZATION_PERCENT}% of PermittedThroughput for "
+                      f"{5 * dp.EFS_UTILIZATION_PERIODS} minutes",
+            why=dp.WHY_EFS_UTILIZATION))
+        return result
 
 
 def _make_file_system(scope: Construct, vpc: ec2.IVpc, spec: EfsSpec, policy: RemovalPolicy,

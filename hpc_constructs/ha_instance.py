@@ -47,6 +47,7 @@ from hpc_constructs.ha_instance_plan import (
     ZoneFacts,
     plan_ha_instance,
 )
+from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import removal
 from hpc_constructs.nag import acknowledge_wildcards
 
@@ -400,6 +401,50 @@ class HaInstance(Construct):
                                   f"other.{plan.record_name}"]},
                               on=f"another record of the zone {self.hosted_zone.node.path}",
                               why="only its own name")
+
+    # -- monitoring (HpcDashboard) ---------------------------------------------------------------------
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        """The server in service, and launches that failed (hpc_constructs.monitoring).
+
+        Turns on the group's metrics collection (one-minute granularity, no charge). Alarms, in `scope`: no instance
+        in service for longer than the failover bound (the health check's detection plus the launch hook's timeout,
+        plan.failover.worst_case_seconds, in whole minutes): the launch hook keeps a new instance out of service until
+        its volume and address are in place, so in service means serving. As an event the dashboard counts, any
+        'EC2 Instance Launch Unsuccessful' of this group (capacity for the type in the AZ, a quota, a template error).
+        """
+        from aws_cdk import aws_cloudwatch as cloudwatch
+        from aws_cdk import aws_events as events
+
+        from hpc_constructs import dashboard_plan as dp
+        from hpc_constructs.compute_fleet import FLEET_GROUP_METRICS
+        from hpc_constructs.monitoring import EventWatch, graph, metric, watch
+
+        cfn_group = self.auto_scaling_group.node.default_child
+        assert isinstance(cfn_group, autoscaling.CfnAutoScalingGroup)
+        cfn_group.metrics_collection = [autoscaling.CfnAutoScalingGroup.MetricsCollectionProperty(
+            granularity="1Minute", metrics=list(FLEET_GROUP_METRICS))]
+        name = self.auto_scaling_group.auto_scaling_group_name
+        group, minute = {"AutoScalingGroupName": name}, Duration.minutes(1)
+        in_service = metric("AWS/AutoScaling", "GroupInServiceInstances", group, "Minimum", minute, "in service")
+        pending = metric("AWS/AutoScaling", "GroupPendingInstances", group, "Maximum", minute, "pending")
+        terminating = metric("AWS/AutoScaling", "GroupTerminatingInstances", group, "Maximum", minute, "terminating")
+        bound = self.plan.failover.worst_case_seconds
+        minutes = dp.ha_outage_minutes(bound)
+        path = self.node.path
+        result = Monitoring(title=f"{path} (HaInstance)")
+        result.widgets.append(graph(f"{self.node.id}: the server", [in_service, pending, terminating],
+                                    unit="instances", lines={"one in service": 1}))
+        result.alarms.append(watch(
+            scope, "NotInService", what=f"{path}: the server in service", metric_=in_service, threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, periods=minutes,
+            condition=f"none for {minutes} minutes (the failover bound, {bound} s)", why=dp.WHY_HA_DOWN,
+            missing=cloudwatch.TreatMissingData.BREACHING))
+        result.events.append(EventWatch(
+            "LaunchFailed", what=f"{path}: instance launches that failed", why=dp.WHY_HA_LAUNCH_FAILED,
+            pattern=events.EventPattern(source=["aws.autoscaling"], detail_type=["EC2 Instance Launch Unsuccessful"],
+                                        detail={"AutoScalingGroupName": [name]})))
+        return result
 
     def add_boot_commands(self, *lines: str) -> None:
         """User-data lines after the data volume and the address are in place (install and start the server)."""

@@ -24,6 +24,7 @@ from hpc_constructs.lustre import (
     lustre_client_lines,
     plan_lustre,
 )
+from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import (
     MountTarget,
     Nodes,
@@ -240,6 +241,67 @@ class LustreFileSystem(Resource):
         if self.efa_enabled:
             return "Lustre over TCP (the file system is EFA-enabled, the fleet is not)"
         return "Lustre over TCP"
+
+    # -- monitoring (HpcDashboard) ---------------------------------------------------------------------
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        """Free capacity and client throughput against the deployment type's baseline (hpc_constructs.monitoring).
+
+        Alarms, in `scope`: free capacity (FreeDataStorageCapacity, Sum at one minute: FSx reports each disk once a
+        minute) below settings.lustre_free_capacity_share of the storage capacity for 5 minutes; client throughput
+        (DataReadBytes + DataWriteBytes over the period) at or above the baseline that the plan computed for 15
+        minutes. An imported file system has no plan: its graphs only.
+        """
+        from aws_cdk import Duration
+        from aws_cdk import aws_cloudwatch as cloudwatch
+
+        from hpc_constructs import dashboard_plan as dp
+        from hpc_constructs.monitoring import graph, metric, watch
+
+        settings = settings or MonitoringSettings()
+        owner = self._owner.node.path
+        fs = {"FileSystemId": self.file_system_id}
+        free = metric("AWS/FSx", "FreeDataStorageCapacity", fs, "Sum", Duration.minutes(1), "free bytes")
+        five = Duration.minutes(5)
+        read = metric("AWS/FSx", "DataReadBytes", fs, "Sum", five, "read")
+        write = metric("AWS/FSx", "DataWriteBytes", fs, "Sum", five, "write")
+        throughput = cloudwatch.MathExpression(expression="(read + write) / PERIOD(read)", period=five,
+                                               using_metrics={"read": read, "write": write}, label="bytes/s")
+        shown_mbps = cloudwatch.MathExpression(expression=f"(read + write) / PERIOD(read) / {dp.MB}", period=five,
+                                               using_metrics={"read": read, "write": write}, label="MB/s")
+        shown_gib = cloudwatch.MathExpression(expression=f"free / {dp.GIB}", period=Duration.minutes(1),
+                                              using_metrics={"free": free}, label="free GiB")
+        result = Monitoring(title=f"{owner} (FSx for Lustre {self.mount_point})")
+        if self.plan is None:
+            result.widgets += [graph("Lustre: free capacity", [shown_gib], unit="GiB"),
+                               graph("Lustre: client throughput", [shown_mbps], unit="MB/s")]
+            result.notes.append(f"{owner}: an imported file system; its capacity and baseline are not known here, "
+                                "so it has graphs and no alarms.")
+            return result
+        capacity = self.plan.spec.storage_capacity_gib
+        low = dp.lustre_free_capacity(capacity, settings.lustre_free_capacity_share)
+        baseline = dp.lustre_throughput(self.plan.throughput_mbps)
+        result.widgets += [
+            graph("Lustre: free capacity", [shown_gib], unit="GiB",
+                  lines={f"capacity {capacity:,}": capacity, "alarm": low.value / dp.GIB}),
+            graph("Lustre: client throughput", [shown_mbps], unit="MB/s",
+                  lines={"baseline": self.plan.throughput_mbps}),
+        ]
+        result.alarms += [
+            watch(scope, "LustreFreeCapacity", what=f"{owner}: Lustre free capacity", metric_=free,
+                  threshold=low.value, comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                  periods=dp.LUSTRE_FREE_MINUTES,
+                  condition=f"below {low.text} for {dp.LUSTRE_FREE_MINUTES} minutes", why=dp.WHY_LUSTRE_FREE,
+                  missing=cloudwatch.TreatMissingData.MISSING),
+            watch(scope, "LustreThroughput", what=f"{owner}: Lustre client throughput", metric_=throughput,
+                  threshold=baseline.value,
+                  comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                  periods=dp.LUSTRE_THROUGHPUT_PERIODS,
+                  condition=f"at or above {baseline.text} for {5 * dp.LUSTRE_THROUGHPUT_PERIODS} minutes "
+                            f"({self.plan.throughput_basis})",
+                  why=dp.WHY_LUSTRE_THROUGHPUT),
+        ]
+        return result
 
 
 def _make_file_system(scope: Construct, plan: LustrePlan, subnet: ec2.ISubnet,

@@ -19,6 +19,7 @@ from hpc_constructs.catalog.limits import PCS, PCS_PORTS
 from hpc_constructs.compute_fleet import UserDataFits, cluster_placement_group, select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
+from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import shared_boot_nodes
 from hpc_constructs.slurm_plan import (
     LoginNodesSpec,
@@ -445,6 +446,40 @@ class SlurmCluster(Construct):
                        if g.fleet.efa else "no EFA")
                     for g in groups),
             })
+
+    # -- monitoring (HpcDashboard) ---------------------------------------------------------------------
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        """The node groups' configured capacity, as a table; no alarm (hpc_constructs.monitoring).
+
+        AWS PCS publishes no CloudWatch metrics (catalog.metrics.NOT_PUBLISHED: its monitoring guide lists the
+        scheduler and job completion logs and CloudTrail), so a node group's live node count cannot be graphed or
+        alarmed on; the dashboard states each group's bounds and the size tier's headroom instead.
+        """
+        from aws_cdk import aws_cloudwatch as cloudwatch
+
+        from hpc_constructs.catalog.metrics import NOT_PUBLISHED
+        from hpc_constructs.dashboard_plan import DASHBOARD_GRID_WIDTH
+
+        plan = self.plan
+        groups = [*plan.node_groups, *([plan.login.group] if plan.login else [])]
+        rows = [f"| {g.name} | {g.pcs_name} | {', '.join(t.name for t in g.fleet.instance_types)} | "
+                f"{g.min_instances}-{g.max_instances} | {g.purchase_option} | {'yes' if g.fleet.efa else 'no'} |"
+                for g in groups]
+        markdown = "\n".join([
+            f"**Slurm {plan.slurm_version} on AWS PCS, size {plan.size}**: {plan.max_nodes:,} of "
+            f"{plan.size_max_nodes:,} nodes at full scale (headroom {plan.headroom:,}). PCS publishes no CloudWatch "
+            "metrics: these are the configured bounds, not a live count.",
+            "",
+            "| node group | PCS name | instance types | nodes | purchase | EFA |",
+            "|---|---|---|---|---|---|",
+            *rows,
+        ])
+        result = Monitoring(title=f"{self.node.path} (SlurmCluster)")
+        result.widgets.append(cloudwatch.TextWidget(markdown=markdown, width=DASHBOARD_GRID_WIDTH,
+                                                    height=3 + len(rows)))
+        result.notes.append(NOT_PUBLISHED["AWS PCS (SlurmCluster)"])
+        return result
 
 
 class SlurmNodeGroup(Construct):

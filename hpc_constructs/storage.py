@@ -26,6 +26,7 @@ from hpc_constructs.efs import EfsSpec, check_efs
 from hpc_constructs.efs_file_system import EfsFileSystem
 from hpc_constructs.lustre import LustrePlan, LustreSpec, check_repository_paths, plan_lustre
 from hpc_constructs.lustre_file_system import LustreFileSystem
+from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import KeepLogicalIds, MountTarget, inner_subnets, rules_scope, start_mount
 
 __all__ = ["BucketSpec", "EfsSpec", "LustreFileSystem", "StorageLayer"]
@@ -213,6 +214,27 @@ class StorageLayer(Construct):
             self.node.add_metadata("hpc:figures", {f"instance store on {nodes.path}": figure})
         nodes.add_figures({f"mounts from {self.node.path}": "; ".join(
             f"{path}: {how}" for path, how in mounts.items()) or "none"})
+
+    # -- monitoring (HpcDashboard) ---------------------------------------------------------------------
+
+    def monitoring(self, scope: Construct, settings: MonitoringSettings | None = None) -> Monitoring:
+        """Each tier's part (LustreFileSystem, EfsFileSystem, EbsVolumes .monitoring), in one section; each tier's
+        alarms in a scope of its own under `scope`. The bucket has no alarm (S3 request metrics are not turned on)."""
+        result = Monitoring(title=f"{self.node.path} (StorageLayer)")
+        tiers: list[tuple[str, LustreFileSystem | EfsFileSystem | EbsVolumes | None]] = [
+            ("Lustre", self.lustre), ("Efs", self.efs), ("Ebs", self.ebs)]
+        for id, tier in tiers:
+            if tier is None:
+                continue
+            part = tier.monitoring(Construct(scope, id), settings)
+            result.widgets += part.widgets
+            result.alarms += part.alarms
+            result.events += part.events
+            result.notes += part.notes
+        if self.data_bucket is not None:
+            result.notes.append("S3 bucket: not watched (its request metrics are a paid configuration the layer does "
+                                "not turn on; storage metrics are daily).")
+        return result
 
 
 def _validate(path: str, ebs_volumes: Sequence[EbsSpec], lustre: LustreSpec | None, efs_spec: EfsSpec | None,

@@ -18,6 +18,7 @@ of construct A to a resource of construct B is a connection A -> B, labelled by 
 - a Batch compute environment built on another construct's security group, placement group or launch template:
   "environment <name>";
 - a DataSync location on B's bucket or file system: "DataSync <task names>"; an EBS volume of B: "EBS";
+- a CloudWatch alarm or dashboard, or an EventBridge rule, that names B's resources: "watches";
 - a VPC, subnet or route table of B: a dotted edge B -.-> A, "VPC";
 - anything else, only where nothing above applies: the referenced resource's service ("S3", "IAM", ...).
 
@@ -42,6 +43,7 @@ LIBRARY_FQN_PREFIXES = ("hpc_constructs.", "hpc-constructs.")
 # Python constructs appear in the tree as plain constructs; recognise the library's by what they own.
 # (class, every one of these resource types, at least one of these), first match wins.
 SIGNATURES: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
+    ("HpcDashboard", frozenset({"AWS::CloudWatch::Dashboard"}), frozenset()),
     ("HpcNetwork", frozenset({"AWS::EC2::VPC"}), frozenset()),
     ("SlurmCluster", frozenset({"AWS::PCS::Cluster"}), frozenset()),
     ("BatchOrchestration", frozenset(), frozenset({"AWS::Batch::ComputeEnvironment", "AWS::Batch::JobQueue"})),
@@ -60,6 +62,8 @@ UNKNOWN_CLASS = "Construct"
 PLAIN_FQNS = {"constructs.Construct", ""}
 
 NETWORK_TYPES = {"AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::RouteTable"}
+# An alarm, dashboard or event rule that names another construct's resources watches it.
+WATCHING_TYPES = {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::Events::Rule"}
 RULE_TYPES = {"AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"}
 ENVIRONMENT_SOURCES = {"AWS::EC2::SecurityGroup", "AWS::EC2::PlacementGroup", "AWS::EC2::LaunchTemplate"}
 DATASYNC_TARGETS = {"AWS::S3::Bucket", "AWS::EFS::FileSystem", "AWS::FSx::FileSystem"}
@@ -355,6 +359,8 @@ def build(outdir: str | Path) -> Architecture:
                     continue
                 if target.type in NETWORK_TYPES:
                     in_vpc.add((dst, source))
+                elif resource.type in WATCHING_TYPES:
+                    specific[(source, dst)].add("watches")
                 elif target.type in ENVIRONMENT_SOURCES and (environment := _environment_of(resource, stack)):
                     specific[(source, dst)].add(f"environment {_environment_name(environment, stack, tree_paths)}")
                 elif resource.type.startswith("AWS::DataSync::Location") and target.type in DATASYNC_TARGETS:

@@ -6,7 +6,8 @@ Constructs publish their figures (bandwidth, throughput, capacity) as construct 
 
 Usage: summary.py [--write] [OUTDIR]   (OUTDIR defaults to cdk.out)
 --write also writes OUTDIR/summary.md (the same in Markdown) and OUTDIR/architecture.md (the Mermaid diagram of
-scripts/architecture.py). Exits 1 when a template is over CloudFormation's limits.
+scripts/architecture.py), and with an HpcDashboard OUTDIR/dashboard.md and dashboard.svg (its alarms and layout,
+scripts/dashboard.py). Exits 1 when a template is over CloudFormation's limits.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `scripts` importable
     sys.path.insert(0, str(ROOT))
 
-from scripts import architecture  # noqa: E402
+from scripts import architecture, dashboard  # noqa: E402
 
 RESOURCE_LIMIT = 500
 BYTES_LIMIT = 1_000_000
@@ -120,11 +121,11 @@ def summary_markdown(outdir: str | Path) -> str:
 
 
 def write(outdir: str | Path) -> list[Path]:
-    """Write OUTDIR/summary.md and OUTDIR/architecture.md."""
+    """Write OUTDIR/summary.md and OUTDIR/architecture.md, and with a dashboard OUTDIR/dashboard.md and .svg."""
     outdir = Path(outdir)
     summary = outdir / "summary.md"
     summary.write_text(summary_markdown(outdir))
-    return [summary, architecture.write(outdir)]
+    return [summary, architecture.write(outdir), *dashboard.write(outdir)]
 
 
 def main(argv: list[str]) -> int:

@@ -50,11 +50,13 @@ from hpc_constructs import (
     EfsSpec,
     HaBastion,
     HaInstance,
+    HpcDashboard,
     HpcNetwork,
     JobQueueSpec,
     LoginNodesSpec,
     LustreDataRepository,
     LustreSpec,
+    MonitoringSettings,
     MultiNodeJobSpec,
     NodeGroupSpec,
     NodeRangeSpec,
@@ -72,6 +74,7 @@ __all__ = [
     "DataTransferConfig",
     "FleetConfig",
     "LicenseServerConfig",
+    "MonitoringConfig",
     "NetworkConfig",
     "ReferenceConfig",
     "SlurmConfig",
@@ -709,6 +712,27 @@ class SlurmConfig(_Section):
         return props
 
 
+# -- monitoring -------------------------------------------------------------------------------------------------
+
+_DASHBOARD = HpcDashboard.__init__
+
+
+class MonitoringConfig(_Section):
+    """HpcDashboard props over every construct the config builds; the settings' thresholds flat beside them."""
+
+    email_addresses: Strings = ()
+    dashboard_name: StrictStr | None = _default(_DASHBOARD, "dashboard_name")
+    event_log_retention_days: StrictInt = _default(_DASHBOARD, "event_log_retention_days")
+    lustre_free_capacity_share: StrictFloat = _default(MonitoringSettings, "lustre_free_capacity_share")
+    failed_ssh_logins: StrictInt = _default(MonitoringSettings, "failed_ssh_logins")
+
+    def props(self) -> dict[str, Any]:
+        thresholds = ("lustre_free_capacity_share", "failed_ssh_logins")
+        props = self.given(exclude=thresholds)
+        props["settings"] = MonitoringSettings(**{k: v for k, v in self.given().items() if k in thresholds})
+        return props
+
+
 # -- the whole config ------------------------------------------------------------------------------------------
 
 class ReferenceConfig(_Section):
@@ -731,6 +755,7 @@ class ReferenceConfig(_Section):
     bastion: BastionConfig | None = None
     slurm: SlurmConfig | None = None
     license_server: LicenseServerConfig | None = None
+    monitoring: MonitoringConfig | None = None
 
     @model_validator(mode="after")
     def _references(self) -> "ReferenceConfig":

@@ -6,13 +6,14 @@ from typing import Any
 
 from aws_cdk import App, Stack, Tags
 
-from hpc_constructs import enable_cdk_nag
+from hpc_constructs import Monitored, enable_cdk_nag
 from stacks.access_stack import AccessStack
 from stacks.batch_stack import BatchStack
 from stacks.compute_stack import ComputeStack
 from stacks.config import ReferenceConfig
 from stacks.data_transfer_stack import DataTransferStack
 from stacks.license_stack import LicenseStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.slurm_stack import SlurmStack
 from stacks.storage_stack import StorageStack
@@ -23,7 +24,8 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
 
     The network stack always; storage, data transfer, access (bastion), license server, compute (fleets), batch and
     slurm when the config has the section. The license server admits every fleet, Batch environment and Slurm node.
-    With account and region, every stack gets that environment.
+    Last, monitoring (one HpcDashboard over all of them) when the config has that section. With account and region,
+    every stack gets that environment.
     """
     common: dict[str, Any] = {} if config.environment is None else {"env": config.environment}
     network = NetworkStack(app, f"{config.name}Network", network=config.network, ssh_users=config.ssh_users,
@@ -80,8 +82,35 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
         license.allow_clients(*(compute.fleets.values() if isinstance(compute, ComputeStack) else ()),
                               *(batch.orchestrations if isinstance(batch, BatchStack) else ()),
                               *((slurm.cluster,) if isinstance(slurm, SlurmStack) else ()))
+    if config.monitoring is not None:
+        stacks["monitoring"] = MonitoringStack(
+            app, f"{config.name}Monitoring", parts=_monitored(stacks), monitoring=config.monitoring,
+            description="hpc-constructs reference environment: dashboard and alarms (HpcDashboard)", **common)
     for key, value in config.tags.items():
         Tags.of(app).add(key, value)
     if nag:
         enable_cdk_nag(app)
     return stacks
+
+
+def _monitored(stacks: dict[str, Stack]) -> list[Monitored]:
+    """What the dashboard watches: fleets, storage, Batch, Slurm, transfers, bastion, license server."""
+    parts: list[Monitored] = []
+    compute, storage, batch = stacks.get("compute"), stacks.get("storage"), stacks.get("batch")
+    if isinstance(compute, ComputeStack):
+        parts += compute.fleets.values()
+    if isinstance(storage, StorageStack):
+        parts.append(storage.storage)
+    if isinstance(batch, BatchStack):
+        parts += batch.orchestrations
+    slurm, transfer, access = stacks.get("slurm"), stacks.get("data_transfer"), stacks.get("access")
+    if isinstance(slurm, SlurmStack):
+        parts.append(slurm.cluster)
+    if isinstance(transfer, DataTransferStack):
+        parts.append(transfer.data_transfer)
+    if isinstance(access, AccessStack):
+        parts.append(access.bastion)
+    license = stacks.get("license")
+    if isinstance(license, LicenseStack):
+        parts.append(license.server)
+    return parts

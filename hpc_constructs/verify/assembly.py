@@ -577,6 +577,9 @@ def _physical(assembly: Assembly, ref: Ref, attribute: str | None) -> str:
     if kind == "AWS::Events::Rule":
         name = named("Name")
         return arn("events", f"rule/{name}") if attribute == "Arn" else name
+    if kind == "AWS::CloudWatch::Alarm":  # the ARN that CloudWatch's aws:SourceArn carries for an alarm action
+        name = named("AlarmName")
+        return arn("cloudwatch", f"alarm:{name}") if attribute == "Arn" else name
     if kind == "AWS::PCS::Cluster":
         cluster = f"pcs_{ident}"
         return {"Id": cluster, "Arn": arn("pcs", f"cluster/{cluster}")}.get(attribute or "Arn",

@@ -825,6 +825,74 @@ class PcsConflictError(Exception):
     """What PCS answers (ConflictException) when a cluster that still has node groups or queues is deleted."""
 
 
+class CloudWatchAlarm(Emulated):
+    """moto models alarms (PutMetricAlarm) but has no CloudFormation handler for them: this one calls the same
+    backend with the template's properties, a metric alarm or one over metric math."""
+
+    TYPE = "AWS::CloudWatch::Alarm"
+    ATTRIBUTES = ("Arn",)
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
+
+        backend = cloudwatch_backends[account_id][region_name]
+        alarm_name = props.get("AlarmName") or name
+        queries = None
+        if props.get("Metrics"):
+            queries = []
+            for query in props["Metrics"]:
+                stat = query.get("MetricStat")
+                metric_stat = None
+                if stat is not None:
+                    metric = stat["Metric"]
+                    metric_stat = MetricStat(
+                        metric=Metric(metric_name=metric["MetricName"], namespace=metric["Namespace"],
+                                      dimensions=[Dimension(d["Name"], d["Value"])
+                                                  for d in metric.get("Dimensions", [])]),
+                        period=int(stat["Period"]), stat=stat["Stat"], unit=stat.get("Unit"))  # type: ignore[arg-type]
+                queries.append(MetricDataQuery(
+                    query_id=query["Id"], label=query.get("Label"), period=query.get("Period"),
+                    return_data=query.get("ReturnData", True), expression=query.get("Expression"),
+                    metric_stat=metric_stat))
+        alarm = backend.put_metric_alarm(
+            name=alarm_name, namespace=props.get("Namespace"), metric_name=props.get("MetricName"),
+            comparison_operator=props["ComparisonOperator"], evaluation_periods=int(props["EvaluationPeriods"]),
+            period=int(props["Period"]) if "Period" in props else None,  # type: ignore[arg-type]
+            threshold=float(props["Threshold"]), statistic=props.get("Statistic"),
+            description=props.get("AlarmDescription", ""), dimensions=list(props.get("Dimensions", [])),
+            alarm_actions=list(props.get("AlarmActions", [])), metric_data_queries=queries,
+            datapoints_to_alarm=props.get("DatapointsToAlarm"), ok_actions=list(props.get("OKActions", [])),
+            insufficient_data_actions=list(props.get("InsufficientDataActions", [])),
+            treat_missing_data=props.get("TreatMissingData"),
+            actions_enabled=bool(props.get("ActionsEnabled", True)), tags=_tags(props) or None)
+        return cls(alarm_name, {"Arn": alarm.alarm_arn}, lambda: backend.delete_alarms([alarm_name]))
+
+
+class MetricFilter(Emulated):
+    """moto models metric filters (PutMetricFilter) but has no CloudFormation handler for them."""
+
+    TYPE = "AWS::Logs::MetricFilter"
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        from moto.logs.models import logs_backends
+
+        backend = logs_backends[account_id][region_name]
+        filter_name = props.get("FilterName") or name
+        log_group = props["LogGroupName"]
+        if log_group not in backend.groups:  # what AWS answers for a log group that does not exist
+            raise ValueError(f"AWS::Logs::MetricFilter {filter_name}: log group {log_group} does not exist")
+        transformations = [{"metricName": t["MetricName"], "metricNamespace": t["MetricNamespace"],
+                            "metricValue": t["MetricValue"],
+                            **({"defaultValue": float(t["DefaultValue"])} if "DefaultValue" in t else {})}
+                           for t in props["MetricTransformations"]]
+        backend.put_metric_filter(filter_name, props["FilterPattern"], log_group, transformations)
+        return cls(filter_name, {}, lambda: backend.delete_metric_filter(filter_name, log_group))
+
+
 def _pcs_id() -> str:
     return "pcs_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
 
@@ -989,7 +1057,7 @@ HANDLERS: dict[str, type[Emulated]] = {
         DirectConnectGateway, DirectConnectGatewayAssociation, BatchComputeEnvironment, BatchJobDefinition, KmsKey,
         BucketPolicy, TopicPolicy, Subscription, QueuePolicy, Secret, SecretResourcePolicy, SsmParameter,
         RestrictDefaultSecurityGroup, IamPropagationWait, HostedZone, Schedule,
-        PcsCluster, PcsComputeNodeGroup, PcsQueue,
+        PcsCluster, PcsComputeNodeGroup, PcsQueue, CloudWatchAlarm, MetricFilter,
     )
 }
 
@@ -1098,6 +1166,19 @@ def _job_queue_attribute(self: Any, name: str) -> Any:
     return attributes[name]
 
 
+_TARGET_GROUP_ATTRIBUTES = ("TargetGroupArn", "TargetGroupName", "TargetGroupFullName", "LoadBalancerArns")
+
+
+def _target_group_attribute(self: Any, name: str) -> Any:
+    """What CloudFormation's AWS::ElasticLoadBalancingV2::TargetGroup returns; moto's model has no Fn::GetAtt (a
+    CloudWatch metric of a target group names it by TargetGroupFullName, targetgroup/<name>/<id>)."""
+    attributes = {"TargetGroupArn": self.arn, "TargetGroupName": self.name,
+                  "TargetGroupFullName": self.arn.split(":", 5)[5], "LoadBalancerArns": list(self.load_balancer_arns)}
+    if name not in attributes:
+        raise UnformattedGetAttTemplateException()
+    return attributes[name]
+
+
 def _bucket_permission(self: Any, action: str, resource: str) -> Any:
     """moto evaluates a bucket policy's statements without their conditions, so CDK's and our deny-unless-TLS
     statements (aws:SecureTransport false) deny every request to the emulator's plain-HTTP endpoint. Statements
@@ -1140,6 +1221,7 @@ def install_attributes() -> None:
     FakeAutoScalingGroup.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
         _group_with_hooks(FakeAutoScalingGroup.create_from_cloudformation_json))
     from moto.efs.models import FileSystem as EfsFileSystem
+    from moto.elbv2.models import FakeTargetGroup
     from moto.s3.models import FakeBucket
 
     FakeBucket.get_permission = _bucket_permission  # type: ignore[method-assign]
@@ -1147,3 +1229,5 @@ def install_attributes() -> None:
     EfsFileSystem.has_cfn_attr = classmethod(lambda cls, attr: attr in ("Arn", "FileSystemId"))  # type: ignore
     JobQueue.get_cfn_attribute = _job_queue_attribute  # type: ignore[attr-defined]
     JobQueue.has_cfn_attr = classmethod(lambda cls, attr: attr in ("JobQueueArn", "JobQueueName"))  # type: ignore
+    FakeTargetGroup.get_cfn_attribute = _target_group_attribute  # type: ignore[attr-defined]
+    FakeTargetGroup.has_cfn_attr = classmethod(lambda cls, attr: attr in _TARGET_GROUP_ATTRIBUTES)  # type: ignore

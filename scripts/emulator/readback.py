@@ -6,6 +6,7 @@ and List* operations.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -187,6 +188,45 @@ def pcs(client: Callable[[str], Any]) -> list[Row]:
     return rows
 
 
+def _alarm_metrics(alarm: dict[str, Any]) -> str:
+    if alarm.get("MetricName"):
+        return f"{alarm['Namespace']} {alarm['MetricName']}"
+    named = [q["MetricStat"]["Metric"] for q in alarm.get("Metrics", []) if "MetricStat" in q]
+    expression = next((q["Expression"] for q in alarm.get("Metrics", []) if q.get("Expression")), "")
+    return f"{expression} of " + ", ".join(f"{m['Namespace']} {m['MetricName']}" for m in named) if expression \
+        else ", ".join(f"{m['Namespace']} {m['MetricName']}" for m in named)
+
+
+def monitoring(client: Callable[[str], Any]) -> list[Row]:
+    """Dashboards (their widgets), alarms (metric, threshold, actions), metric filters and event rules."""
+    cloudwatch = client("cloudwatch")
+    rows: list[Row] = []
+    for entry in cloudwatch.list_dashboards()["DashboardEntries"]:
+        body = json.loads(cloudwatch.get_dashboard(DashboardName=entry["DashboardName"])["DashboardBody"])
+        kinds = Counter(w["type"] for w in body.get("widgets", []))
+        rows.append(("dashboard", entry["DashboardName"],
+                     ", ".join(f"{n} {kind} widgets" for kind, n in sorted(kinds.items()))))
+    for alarm in cloudwatch.describe_alarms()["MetricAlarms"]:
+        rows.append(("alarm", alarm["AlarmName"],
+                     f"{_alarm_metrics(alarm)} {alarm['ComparisonOperator']} {alarm['Threshold']:g} for "
+                     f"{alarm['EvaluationPeriods']} period(s); {len(alarm.get('AlarmActions', []))} alarm and "
+                     f"{len(alarm.get('OKActions', []))} OK action(s)"))
+    for log_filter in client("logs").describe_metric_filters()["metricFilters"]:
+        for transformation in log_filter["metricTransformations"]:
+            rows.append(("metric filter", log_filter["filterName"],
+                         f"{log_filter['logGroupName']}: {log_filter['filterPattern']} -> "
+                         f"{transformation['metricNamespace']} {transformation['metricName']}"))
+    events = client("events")
+    for rule in events.list_rules()["Rules"]:
+        pattern = json.loads(rule.get("EventPattern") or "{}")
+        targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        rows.append(("event rule", rule["Name"],
+                     f"{', '.join(pattern.get('detail-type', []))} -> "
+                     f"{', '.join(t['Arn'].split(':')[2] + ' ' + t['Arn'].rsplit(':', 1)[-1] for t in targets)}"))
+    return rows
+
+
+
 HA_OWNER_TAG = "hpc-constructs:ha-instance"  # hpc_constructs.ha_instance.OWNER_TAG (the read-back imports no CDK)
 
 
@@ -262,7 +302,7 @@ def _ha_ingress(ec2: Any, rows: list[Row]) -> list[Row]:
 
 
 READBACK = (launch_templates, placement_groups, file_systems, volumes, batch, load_balancers, data_transfer, pcs,
-            ha_instances)
+            ha_instances, monitoring)
 
 
 def read_back(client: Callable[[str], Any]) -> list[Row]:
@@ -362,6 +402,9 @@ def inventory(client: Callable[[str], Any]) -> set[tuple[str, str]]:
     found |= _ids(client("secretsmanager").list_secrets()["SecretList"], "Name", "secret")
     found |= _ids(client("lambda").list_functions()["Functions"], "FunctionName", "Lambda function")
     found |= _ids(client("events").list_rules()["Rules"], "Name", "EventBridge rule")
+    found |= _ids(client("cloudwatch").describe_alarms()["MetricAlarms"], "AlarmName", "CloudWatch alarm")
+    found |= _ids(client("cloudwatch").list_dashboards()["DashboardEntries"], "DashboardName", "CloudWatch dashboard")
+    found |= _ids(client("logs").describe_metric_filters()["metricFilters"], "filterName", "metric filter")
     found |= _ids(client("route53").list_hosted_zones()["HostedZones"], "Id", "hosted zone", label=lambda z: z["Name"])
     found |= {("schedule", s["Name"]) for s in client("scheduler").list_schedules()["Schedules"]}
     found |= _ids(client("ssm").list_documents(Filters=[{"Key": "Owner", "Values": ["Self"]}])["DocumentIdentifiers"],

@@ -93,7 +93,8 @@ def _detail(rows: list[tuple[str, str, str]], what: str) -> list[str]:
 
 
 def test_every_stack_is_created(deployed: dict[str, Any]) -> None:
-    assert deployed["order"][0] == "HpcNetwork" and deployed["order"][-1] in ("HpcBatch", "HpcSlurm")
+    # the monitoring stack reads every other stack's names, and nothing reads it: it deploys last
+    assert deployed["order"][0] == "HpcNetwork" and deployed["order"][-1] == "HpcMonitoring"
     assert deployed["statuses"] == dict.fromkeys(deployed["order"], "CREATE_COMPLETE"), deployed["failures"]
 
 
@@ -127,6 +128,25 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert any("Custom::VpcRestrictDefaultSG" in s["resource"] for s in SIMULATED)
 
 
+def test_read_back_shows_the_dashboard_alarms_filter_and_rules(deployed: dict[str, Any]) -> None:
+    rows = deployed["rows"]
+    (dashboard,) = _detail(rows, "dashboard")
+    assert "alarm widgets" in dashboard and "metric widgets" in dashboard and "log widgets" in dashboard
+    alarms = _detail(rows, "alarm")
+    assert len(alarms) == 21
+    assert all(a.endswith("1 alarm and 1 OK action(s)") for a in alarms)
+    assert sum("AWS/Events TriggeredRules" in a for a in alarms) == 7
+    assert any(a.startswith("AWS/FSx FreeDataStorageCapacity LessThanThreshold 5.15396e+11") for a in alarms)
+    (failed_logins,) = _detail(rows, "metric filter")
+    assert failed_logins.endswith(': ?"Invalid user" ?"authenticating user" -> '
+                                  f"hpc-constructs/HaBastion/{failed_logins.split('hpc-constructs/HaBastion/')[1]}")
+    assert failed_logins.endswith(" FailedSshLogins")
+    rules = [r for r in _detail(rows, "event rule") if " -> logs /aws/events/" in r]  # JobEvents' rule goes to SNS
+    assert sorted(r.split(" -> ")[0] for r in rules) == [
+        "Batch Job Queue Blocked", "Batch Job State Change", "DataSync Task Execution State Change",
+        *["EC2 Instance Launch Unsuccessful"] * 4]
+
+
 def test_read_back_shows_the_license_server(deployed: dict[str, Any]) -> None:
     rows = deployed["rows"]
     assert [name for kind, name, _ in rows if kind == "HaInstance"] == ["HpcLicense/LicenseServer"]
@@ -147,9 +167,9 @@ def test_read_back_shows_the_license_server(deployed: dict[str, Any]) -> None:
 def test_destroy_leaves_only_the_retained_storage(deployed: dict[str, Any]) -> None:
     assert deployed["remaining"] == {}
     retained = deployed["retained"]
-    assert len(retained) == 11  # with the license server's data volume
+    assert len(retained) == 13  # the license server's data volume, HpcMonitoring's alarm-topic key and event log
     orphans = sorted(item for item in deployed["left"]
                      if not is_retained(item[1], [("", "", physical) for physical in retained]))
     assert orphans == []
     kinds = sorted(kind for kind, _ in deployed["left"])
-    assert kinds.count("log group") == 4 and kinds.count("S3 bucket") == 2 and "FSx file system" in kinds
+    assert kinds.count("log group") == 5 and kinds.count("S3 bucket") == 2 and "FSx file system" in kinds

@@ -21,7 +21,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 STACKS = ["HpcNetwork", "HpcStorage", "HpcDataTransfer", "HpcAccess", "HpcLicense", "HpcCompute", "HpcBatch",
-          "HpcSlurm"]
+          "HpcSlurm", "HpcMonitoring"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

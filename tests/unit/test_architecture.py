@@ -24,6 +24,7 @@ REFERENCE_NODES = {
     "HpcCompute": {fleet: "ComputeFleet" for fleet in FLEETS},
     "HpcBatch": {"Batch": "BatchOrchestration"},
     "HpcSlurm": {"Slurm": "SlurmCluster"},
+    "HpcMonitoring": {"Dashboard": "HpcDashboard"},
 }
 
 _ID = r"([A-Za-z][A-Za-z0-9]*)"
@@ -145,9 +146,21 @@ def test_data_transfer_lands_in_the_storage_bucket(diagram: Diagram) -> None:
 
 def test_everything_but_the_user_list_is_in_the_networks_vpc(diagram: Diagram) -> None:
     network = diagram.node("HpcNetwork", "Network")
+    dashboard = diagram.node("HpcMonitoring", "Dashboard")  # CloudWatch and EventBridge live outside any VPC
     users = diagram.node("HpcNetwork", "SshUsers")  # an SSM parameter: no network of its own
-    others = {i for members in diagram.subgraphs.values() for i in members} - {network, users}
+    others = {i for members in diagram.subgraphs.values() for i in members} - {network, dashboard, users}
     assert diagram.dotted == {(network, other): "VPC" for other in others}
+
+
+def test_the_dashboard_watches_every_construct_whose_metrics_it_names(diagram: Diagram) -> None:
+    dashboard = diagram.node("HpcMonitoring", "Dashboard")
+    watched = {target for (source, target), label in diagram.edges.items() if source == dashboard}
+    assert all(diagram.edges[(dashboard, target)] == "watches" for target in watched)
+    # Slurm: PCS publishes no CloudWatch metrics, so the dashboard names none of its resources (a table instead)
+    assert watched == {diagram.node(stack, name) for stack, name in [
+        *[("HpcCompute", fleet) for fleet in FLEETS], ("HpcStorage", "Storage"), ("HpcBatch", "Batch"),
+        ("HpcDataTransfer", "DataTransfer"), ("HpcAccess", "Bastion"), ("HpcLicense", "LicenseServer")]}
+    assert not [pair for pair in diagram.edges if pair[1] == dashboard]  # nothing depends on it
 
 
 def test_every_construct_with_logins_reads_the_user_list(diagram: Diagram) -> None:

@@ -54,8 +54,8 @@ BAD_CONFIGS: dict[str, tuple[str, list[str]]] = {
         name: Hpc
         colour: red
         """,
-        ["colour: unknown key; allowed: account, bastion, batch, data_transfer, fleets, license_server, name, "
-         "network, region, slurm, ssh_users, storage, tags"]),
+        ["colour: unknown key; allowed: account, bastion, batch, data_transfer, fleets, license_server, monitoring, "
+         "name, network, region, slurm, ssh_users, storage, tags"]),
     "slurm queue naming an unknown node group": (
         """
         slurm:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_cdk import cx_api
 
-from scripts import architecture, summary
+from scripts import architecture, dashboard, summary
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_summary_md_has_a_row_per_stack_against_the_limits(
         reference_template_files: dict[str, Path]) -> None:
     markdown = summary.summary_markdown(outdir)
     rows = [line for line in markdown.splitlines() if line.startswith("| Hpc")]
-    assert len(rows) == len(reference_templates) == 8
+    assert len(rows) == len(reference_templates) == 9
     for name, template in reference_templates.items():
         size = reference_template_files[name].stat().st_size
         assert f"| {name} | {len(template['Resources'])} / 500 | {size:,} / 1,000,000 |" in rows
@@ -86,3 +86,15 @@ def test_write_writes_summary_and_architecture(tmp_path: Path, outdir: Path,
     assert capsys.readouterr().out == summary.summary_text(copy) + "\n"
     assert (copy / "summary.md").read_text() == summary.summary_markdown(copy)
     assert (copy / "architecture.md").read_text() == architecture.architecture_markdown(copy)
+    assert (copy / "dashboard.md").read_text() == dashboard.dashboard_markdown(copy)
+    assert (copy / "dashboard.svg").read_text() == dashboard.svg(copy)
+
+
+def test_the_summary_lists_the_dashboard_and_every_alarm(outdir: Path) -> None:
+    board = {key: value for data in _figures(outdir)["/HpcMonitoring/Dashboard"] for key, value in data.items()}
+    assert board["dashboard"] == "named by CloudFormation: 9 parts, 21 alarms, 7 event rules"
+    alarms = {key: value for key, value in board.items() if key.startswith("alarm ")}
+    assert len(alarms) == 21
+    assert alarms["alarm HpcStorage/Storage: Lustre free capacity"] == (
+        "below 480 GiB free (20% of 2,400 GiB) for 5 minutes (AWS/FSx FreeDataStorageCapacity (Sum, 1 min))")
+    assert "alarm HpcAccess/Bastion: failed SSH logins" in summary.summary_text(outdir)

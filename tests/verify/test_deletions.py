@@ -587,3 +587,55 @@ def test_the_nodes_read_the_ssh_user_list(reference: Assembly) -> None:
         del resource(t["HpcCompute"], "HpcCompute/Cpu/Role")["Properties"]["ManagedPolicyArns"]
 
     assert newly_blocked(reference, both) == {USER_LIST, CPU_ROLE_SSM}
+
+
+# -- HpcDashboard (issue 31): CloudWatch notifies through the encrypted topic, EventBridge writes the event log ----
+
+_ALARM = "alarm HpcMonitoring/Dashboard/HpcComputeGpu/InServiceBelowDesired: its notifications"
+ALARM_PUBLISH = (f"cloudwatch.amazonaws.com may sns:Publish on the alarm topic HpcMonitoring/Dashboard/Topic "
+                 f"({_ALARM})")
+ALARM_KEY = (f"cloudwatch.amazonaws.com may kms:GenerateDataKey, kms:Decrypt on the alarm topic's key "
+             f"HpcMonitoring/Dashboard/Key ({_ALARM})")
+ALARM_KEY_ONLY = ("only this account's CloudWatch alarms may kms:GenerateDataKey on the alarm topic's key "
+                  "HpcMonitoring/Dashboard/Key (another account's alarms cannot notify this team)")
+EVENT_LOG = ("events.amazonaws.com may logs:CreateLogStream, logs:PutLogEvents on the event log "
+             "HpcMonitoring/Dashboard/EventLog (rule HpcMonitoring/Dashboard/HpcComputeGpu/LaunchFailed: the events "
+             "its alarm counts)")
+
+
+def _alarm_key_statements(t: Templates) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = resource(t["HpcMonitoring"], "HpcMonitoring/Dashboard/Key")[
+        "Properties"]["KeyPolicy"]["Statement"]
+    return statements
+
+
+def test_the_alarm_topics_key_admits_cloudwatch(reference: Assembly) -> None:
+    """Without CloudWatch in the key's policy, SNS cannot encrypt an alarm's message and drops it: no notification,
+    though the alarm shows its actions."""
+    def edit(t: Templates) -> None:
+        _alarm_key_statements(t)[:] = [s for s in _alarm_key_statements(t)
+                                       if s.get("Principal") != {"Service": "cloudwatch.amazonaws.com"}]
+
+    assert newly_blocked(reference, edit) == {ALARM_KEY}
+
+
+def test_the_alarm_topics_policy_admits_cloudwatch(reference: Assembly) -> None:
+    def edit(t: Templates) -> None:
+        statements = _statements(t["HpcMonitoring"], "HpcMonitoring/Dashboard/Topic/Policy")
+        statements[:] = [s for s in statements if s.get("Principal") != {"Service": "cloudwatch.amazonaws.com"}]
+
+    assert newly_blocked(reference, edit) == {ALARM_PUBLISH}
+
+
+def test_the_conditions_on_cloudwatch_keep_another_accounts_alarms_out(reference: Assembly) -> None:
+    def edit(t: Templates) -> None:
+        for statement in _alarm_key_statements(t):
+            if statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}:
+                del statement["Condition"]
+
+    assert newly_blocked(reference, edit) == {ALARM_KEY_ONLY}
+
+
+def test_the_logs_resource_policy_admits_the_dashboards_rules(reference: Assembly) -> None:
+    edit = lambda t: delete(t["HpcMonitoring"], "HpcMonitoring/Dashboard/EventLogPolicy/ResourcePolicy")  # noqa: E731
+    assert newly_blocked(reference, edit) == {EVENT_LOG}
