@@ -24,7 +24,7 @@ from hpc_constructs.bastion_plan import (
     plan_bastion,
 )
 from hpc_constructs.catalog.limits import NETWORK_ACL
-from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE
+from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, CLOUDWATCH_AGENT, RSYSLOG
 from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.errors import ConfigError
 
@@ -388,10 +388,9 @@ def _boot_commands(log_group_name: str, secret_arn: str, region: str) -> list[st
             "ClientAliveCountMax 3",
             "PasswordAuthentication no",
         ]), mode="0600"),
+        # Amazon Linux 2023 keeps logs in the journal only: rsyslog writes sshd's to /var/log/secure.
+        boot.install_step("SSH log tools (rsyslog, CloudWatch agent)", RSYSLOG, CLOUDWATCH_AGENT),
         *boot.function("hpc_bastion_ssh_log", [
-            # Amazon Linux 2023 keeps logs in the journal only: rsyslog writes sshd's to /var/log/secure.
-            "rpm -q rsyslog amazon-cloudwatch-agent >/dev/null 2>&1 || "
-            "hpc_retry 5 dnf install -y rsyslog amazon-cloudwatch-agent",
             "systemctl enable --now rsyslog",
             "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s "
             f"-c file:{CLOUDWATCH_AGENT_CONFIG}",

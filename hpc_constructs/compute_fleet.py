@@ -15,6 +15,7 @@ from constructs import Construct, IValidation
 from hpc_constructs import boot
 from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES
+from hpc_constructs.catalog.software import SCRATCH_TOOLS
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, launch_template_interfaces, plan_fleet
 
@@ -421,10 +422,7 @@ def without_route_out(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> bool:
 def scratch_commands() -> list[str]:
     """User-data lines that install hpc-scratch as a systemd unit run at every boot, and start it."""
     return [
-        *boot.function("hpc_scratch_tools", [
-            "rpm -q mdadm xfsprogs >/dev/null 2>&1 || hpc_retry 5 dnf install -y mdadm xfsprogs",
-        ]),
-        boot.step("scratch tools (mdadm, xfsprogs)", "hpc_scratch_tools"),
+        boot.install_step("scratch tools (mdadm, xfsprogs)", *SCRATCH_TOOLS),
         *boot.systemd_unit("hpc-scratch.service", "\n".join([
             "[Unit]",
             "Description=Stripe NVMe instance-store disks (RAID0) and mount them at " + SCRATCH_MOUNT_POINT,
