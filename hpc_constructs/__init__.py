@@ -23,6 +23,7 @@ from hpc_constructs.ebs_volumes import EbsVolumes
 from hpc_constructs.efs import EfsSpec
 from hpc_constructs.efs_file_system import EfsFileSystem
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.image import HpcImage
 from hpc_constructs.job_events import JobEvents
 from hpc_constructs.lustre import LustreDataRepository, LustreSpec
 from hpc_constructs.lustre_file_system import LustreFileSystem
@@ -51,6 +52,7 @@ __all__ = [
     "EfsFileSystem",
     "EfsSpec",
     "HaBastion",
+    "HpcImage",
     "HpcNetwork",
     "JobEvents",
     "JobQueueSpec",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from aws_cdk import NestedStack, Stack
 from constructs import Construct
 
-from hpc_constructs import ComputeFleet, HaBastion, HpcNetwork, StorageLayer
+from hpc_constructs import ComputeFleet, HaBastion, HpcImage, HpcNetwork, StorageLayer
 from stacks.config import FleetConfig
 from stacks.nesting import FLEET_GROUP_ID, Grouping, StorageFacts, nested_description, plan_fleets
 
@@ -27,7 +28,8 @@ class ComputeStack(Stack):
     """
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, fleets: Mapping[str, FleetConfig],
-                 storage: StorageLayer | None = None, bastion: HaBastion | None = None, **kwargs: Any) -> None:
+                 storage: StorageLayer | None = None, bastion: HaBastion | None = None,
+                 images: Mapping[str, HpcImage] = MappingProxyType({}), **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.grouping: Grouping = plan_fleets(self.node.path, fleets, storage=StorageFacts.of_layer(storage),
                                               bastion=bastion is not None)
@@ -39,7 +41,8 @@ class ComputeStack(Stack):
             scopes.update(dict.fromkeys(group, nested))
         self.fleets: dict[str, ComputeFleet] = {}
         for name, config in fleets.items():
-            fleet = ComputeFleet(scopes[name], name, vpc=network.vpc, subnet=network.cluster_subnet, **config.props())
+            fleet = ComputeFleet(scopes[name], name, vpc=network.vpc, subnet=network.cluster_subnet,
+                                 **config.props(images))
             if storage is not None:
                 storage.mount_on(fleet, ebs_volumes=config.ebs_selection)
             if bastion is not None:

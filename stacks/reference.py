@@ -6,11 +6,13 @@ from typing import Any
 
 from aws_cdk import App, Stack, Tags, Validations
 
+from hpc_constructs import HpcImage
 from stacks.access_stack import AccessStack
 from stacks.batch_stack import BatchStack
 from stacks.compute_stack import ComputeStack
 from stacks.config import ReferenceConfig
 from stacks.data_transfer_stack import DataTransferStack
+from stacks.image_stack import ImageStack
 from stacks.network_stack import NetworkStack
 from stacks.slurm_stack import SlurmStack
 from stacks.storage_stack import StorageStack
@@ -19,13 +21,20 @@ from stacks.storage_stack import StorageStack
 def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) -> dict[str, Stack]:
     """Add the reference stacks to `app`, with cdk-nag's AwsSolutions checks over all of them unless `nag` is False.
 
-    The network stack always; storage, data transfer, access (bastion), compute (fleets), batch and slurm when
-    the config has the section. With account and region, every stack gets that environment.
+    The network stack always; images, storage, data transfer, access (bastion), compute (fleets), batch and slurm
+    when the config has the section. With account and region, every stack gets that environment.
     """
     common: dict[str, Any] = {} if config.environment is None else {"env": config.environment}
     network = NetworkStack(app, f"{config.name}Network", network=config.network,
                            description="hpc-constructs reference environment: network", **common)
     stacks: dict[str, Stack] = {"network": network}
+    images: dict[str, HpcImage] = {}
+    if config.images:
+        image_stack = ImageStack(app, f"{config.name}Images", network=network.network, images=config.images,
+                                 description="hpc-constructs reference environment: node images (EC2 Image Builder)",
+                                 **common)
+        stacks["images"] = image_stack
+        images = dict(image_stack.images)
     storage = None
     if config.storage is not None:
         storage_stack = StorageStack(app, f"{config.name}Storage", network=network.network, storage=config.storage,
@@ -41,23 +50,25 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
     bastion = None
     if config.bastion is not None:
         access = AccessStack(app, f"{config.name}Access", network=network.network, bastion=config.bastion,
+                             images=images,
                              description="hpc-constructs reference environment: SSH bastions behind an NLB", **common)
         stacks["access"] = access
         bastion = access.bastion
     if config.fleets:
         stacks["compute"] = ComputeStack(app, f"{config.name}Compute", network=network.network,
-                                         fleets=config.fleets, storage=storage, bastion=bastion,
+                                         fleets=config.fleets, storage=storage, bastion=bastion, images=images,
                                          description="hpc-constructs reference environment: compute fleets", **common)
     if config.batch is not None:
         compute = stacks.get("compute")
         stacks["batch"] = BatchStack(
             app, f"{config.name}Batch", network=network.network, storage=storage,
-            fleets=compute.fleets if isinstance(compute, ComputeStack) else {}, batch=config.batch,
+            fleets=compute.fleets if isinstance(compute, ComputeStack) else {}, batch=config.batch, images=images,
             description="hpc-constructs reference environment: AWS Batch (queues, MPI jobs over EFA, job events)",
             **common)
     if config.slurm is not None:
         stacks["slurm"] = SlurmStack(
             app, f"{config.name}Slurm", network=network.network, slurm=config.slurm, storage=storage, bastion=bastion,
+            images=images,
             description="hpc-constructs reference environment: Slurm on AWS PCS (queues over EFA, login nodes)",
             **common)
     for key, value in config.tags.items():

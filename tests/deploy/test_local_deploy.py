@@ -117,12 +117,18 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert _detail(rows, "Direct Connect gateway") == ["ASN 64512, available"]
     (cluster,) = _detail(rows, "PCS cluster")
     assert cluster.startswith("MEDIUM, Slurm 26.05, ACTIVE, endpoints SLURMCTLD ") and cluster.endswith(":6817")
-    groups = {name: detail for kind, name, detail in rows if kind == "PCS node group"}
+    # PCS names: <name>-<4 hex digits of the instance types> (SlurmCluster)
+    groups = {name.rsplit("-", 1)[0]: detail for kind, name, detail in rows if kind == "PCS node group"}
     assert sorted(groups) == ["cpu", "gpu", "login", "spot"]
     assert groups["login"].startswith("c7i.large, 1-1 instances, ONDEMAND")
     assert groups["spot"].startswith("c7i.8xlarge, c7i-flex.8xlarge, 0-16 instances, SPOT")
-    assert sorted(_detail(rows, "PCS queue")) == ["-> cpu", "-> gpu", "-> spot"]
+    assert sorted(d.rsplit("-", 1)[0] for d in _detail(rows, "PCS queue")) == ["-> cpu", "-> gpu", "-> spot"]
     assert any("Custom::VpcRestrictDefaultSG" in s["resource"] for s in SIMULATED)
+    # the six images of HpcImages, each with the AMI that the launch templates, Batch and PCS use
+    images = _detail(rows, "Image Builder image")
+    assert len(images) == 6 and all(i.startswith("AVAILABLE, AMI ami-") for i in images)
+    amis = {name for kind, name, _ in rows if kind == "AMI"}
+    assert amis == {i.split("AMI ")[1].split(",")[0] for i in images}
 
 
 def test_destroy_leaves_only_the_retained_storage(deployed: dict[str, Any]) -> None:
