@@ -20,7 +20,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-STACKS = ["HpcNetwork", "HpcStorage", "HpcDataTransfer", "HpcAccess", "HpcCompute", "HpcBatch", "HpcSlurm"]
+STACKS = ["HpcNetwork", "HpcImages", "HpcStorage", "HpcDataTransfer", "HpcAccess", "HpcCompute", "HpcBatch", "HpcSlurm"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
