@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.bastion_plan import (
     DEFAULT_SSH_LOG_RETENTION_DAYS,
     SSH_PORT,
@@ -29,6 +30,7 @@ from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, CLOUDWATCH_AGENT
 from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.image_plan import check_image_for, image_plan_of
+from hpc_constructs.ssh_users import SshUsers
 
 if TYPE_CHECKING:
     from hpc_constructs.image import HpcImage
@@ -43,6 +45,12 @@ LOGIN_USER = "ec2-user"  # Amazon Linux 2023
 SSH_LOG = "/var/log/secure"
 CLOUDWATCH_AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/hpc-bastion.json"
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/10-hpc-bastion.conf"  # sshd keeps the first value it reads: ours first
+HOST_KEY_TAG = "hpc-host-keys-generation"
+# rsyslog reads /etc/rsyslog.d/*.conf before its own rules: this one takes the load balancer's health checks (a TCP
+# connection to port 22 that closes before the SSH banner, every 10 s from each load-balancer node) out of
+# /var/log/secure, into a file of their own.
+HEALTH_CHECK_RSYSLOG = "/etc/rsyslog.d/01-hpc-health-checks.conf"
+HEALTH_CHECK_LOG = "/var/log/sshd-health-checks"
 
 
 @jsii.implements(ec2.IConnectable)
@@ -60,8 +68,16 @@ class HaBastion(Construct):
                      fit (`more_blocked_cidrs_that_fit`).
       instance_type: "t3.micro". Any On-Demand x86_64 or arm64 type Amazon Linux 2023 runs on (t4g.micro).
       availability_zones: 2. One instance in each of the first N AZs where the VPC has both subnets; at least 2.
-      key_name: None. An EC2 key pair for ssh. Without one, reach the bastions with Session Manager, or push
-                a key with EC2 Instance Connect (Amazon Linux 2023 has it) to every bastion.
+      ssh_users: None. An SshUsers: the people who may SSH in, each with their own account on every bastion
+                 (no sudo) and their public keys, synced from one SSM parameter every few minutes. The way in
+                 (`ssh -J <user>@<endpoint> <user>@<node>`). Without it, only key_name's key or Session Manager.
+      key_name: None. An EC2 key pair for ec2-user (an administrator). ssh_users is the way in for people.
+      host_key_generation: 1. The generation of the group's SSH host keys: a new number is a rotation (the next
+                           bastion stores new keys under it, a rolling update replaces the others; users accept
+                           the new host key once).
+      host_key_admins: None is the account's root user. The principals (ARNs) that may still read or write the
+                       host-key secret beside the bastions' role: the break-glass for an incident. The secret's
+                       resource policy denies everyone else.
       allow_open_ssh: None. A reason, required to allow 0.0.0.0/0 or ::/0; it becomes the cdk-nag
                       acknowledgment's reason.
       ssh_log_retention_days: 365. How long the SSH logs (/var/log/secure of every bastion) stay in
@@ -128,6 +144,9 @@ class HaBastion(Construct):
         instance_type: str = "t3.micro",
         availability_zones: int = 2,
         key_name: str | None = None,
+        ssh_users: SshUsers | None = None,
+        host_key_generation: int = 1,
+        host_key_admins: Sequence[str] | None = None,
         allow_open_ssh: str | None = None,
         ssh_log_retention_days: int = DEFAULT_SSH_LOG_RETENTION_DAYS,
         acl_rule_quota: int = NETWORK_ACL.rules_per_direction,
@@ -201,11 +220,38 @@ class HaBastion(Construct):
         self.role.add_to_policy(iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
             resources=[self.log_group.log_group_arn]))
+        role = paths.role(self.role, f"{self.node.path} bastion role")
+        paths.declare_iam(self.role, role, ["logs:CreateLogStream", "logs:PutLogEvents"],
+                          [self.log_group.log_group_arn], on=f"the SSH log {self.log_group.node.path}")
         self.role.add_to_policy(iam.PolicyStatement(
             actions=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
             resources=[self.host_keys.secret_arn]))
+        # The first bastion marks the keys as written (their generation); the resource policy then denies any write.
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["secretsmanager:TagResource"], resources=[self.host_keys.secret_arn],
+            conditions={"StringEquals": {f"aws:RequestTag/{HOST_KEY_TAG}": str(host_key_generation)},
+                        "ForAllValues:StringEquals": {"aws:TagKeys": [HOST_KEY_TAG]}}))
+        self._host_key_policy(host_key_generation, host_key_admins)
+        paths.declare_iam(self.role, role, ["secretsmanager:GetSecretValue"], [self.host_keys.secret_arn],
+                          on=f"the host-key secret {self.host_keys.node.path}", why="first boot step")
+        admins = [paths.role(arn, f"break-glass admin {arn}") for arn in self.host_key_admins]
+        paths.declare_exclusive(self.host_keys, [role, *admins], ["secretsmanager:GetSecretValue"],
+                                [self.host_keys.secret_arn], on=f"the host-key secret {self.host_keys.node.path}",
+                                why="the shared SSH identity: the secret's policy refuses everyone else")
+        written = {f"secretsmanager:ResourceTag/{HOST_KEY_TAG}": str(host_key_generation)}
+        paths.declare_iam(self.role, role, ["secretsmanager:PutSecretValue", "secretsmanager:TagResource"],
+                          [self.host_keys.secret_arn], on=f"the host-key secret {self.host_keys.node.path}",
+                          context={f"aws:RequestTag/{HOST_KEY_TAG}": str(host_key_generation),
+                                   "aws:TagKeys": [HOST_KEY_TAG]},
+                          why="the first bastion of a generation writes its keys and tags the secret with it")
+        paths.declare_iam(self.role, role, ["secretsmanager:PutSecretValue"], [self.host_keys.secret_arn],
+                          on=f"the host-key secret {self.host_keys.node.path} once tagged with its generation",
+                          context=written, denied=True, why="once the keys exist, no bastion may replace them")
         self.role.add_to_policy(iam.PolicyStatement(  # the boot's success or failure, to this stack only
             actions=["cloudformation:SignalResource"], resources=[Stack.of(self).stack_id]))
+        paths.declare_iam(self.role, role, ["cloudformation:SignalResource"], [Stack.of(self).stack_id],
+                          on="its stack", why="boot signal")
+        paths.declare_iam(self.role, role, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
 
         # -- instances ---------------------------------------------------------------------------------------
         self.user_data = ec2.UserData.for_linux()
@@ -216,8 +262,14 @@ class HaBastion(Construct):
         # Users who log in here are not the bastion: the instance role (the host-key secret) stays root's.
         self.user_data.add_commands(*boot.install_boot_script(boot.IMDS_GUARD_SCRIPT),
                                     *boot.without_installed(boot.imds_guard(), installed))
+        self.ssh_users = ssh_users
+        if ssh_users is not None:
+            _check_ssh_users(self.node.path, ssh_users)
+            self.user_data.add_commands(*boot.without_installed(ssh_users.boot_commands(self), installed))
+            ssh_users.grant_read(self.role)
         self.user_data.add_commands(*boot.without_installed(_boot_commands(
-            self.log_group.log_group_name, self.host_keys.secret_arn, Stack.of(self).region), installed))
+            self.log_group.log_group_name, self.host_keys.secret_arn, Stack.of(self).region, host_key_generation,
+            [s.ipv4_cidr_block for s in public]), installed))
         arch = plan.instance_type.architecture
         self.launch_template = ec2.LaunchTemplate(
             self, "LaunchTemplate",
@@ -257,6 +309,14 @@ class HaBastion(Construct):
             reason="A fixed-size group: min = max = desired = one bastion per AZ, reset to that on every deploy."))
         # Instances must not boot before the rule that admits the health checks.
         self.auto_scaling_group.node.add_dependency(instance_ingress)
+        self.path_endpoint = paths.nodes(self.auto_scaling_group, f"{self.node.path} bastions")
+        for services, why in ((["secretsmanager"], "the shared host keys, first boot step"),
+                              (["logs"], "the SSH log, CloudWatch agent"), (paths.SSM, "Session Manager"),
+                              (["cloudformation"], "the boot's signal")):
+            paths.declare_services(self.auto_scaling_group, self.path_endpoint, services, why=why)
+        paths.declare_packages(self.auto_scaling_group, self.path_endpoint)
+        paths.declare_imds(self.auto_scaling_group, self.path_endpoint,
+                           why="users who log in are not the role: it reads the host keys")
         Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-AS3",
             reason="Scaling events are visible in the group's activity history and CloudTrail; the group is "
@@ -282,6 +342,10 @@ class HaBastion(Construct):
                 healthy_threshold_count=HEALTH_CHECK_THRESHOLD, unhealthy_threshold_count=HEALTH_CHECK_THRESHOLD))
         self.listener = self.load_balancer.add_listener(
             "Ssh", port=SSH_PORT, protocol=elbv2.Protocol.TCP, default_target_groups=[self.target_group])
+        for client, hops in self.ssh_entry():
+            paths.declare(self.load_balancer, {
+                "path": f"{client} to {self.path_endpoint['name']}: TCP 22, through the load balancer "
+                        f"{self.load_balancer.node.path} (SSH)", **hops[0]})
 
         # -- network ACL on the public subnets ---------------------------------------------------------------
         self.network_acl = ec2.NetworkAcl(self, "PublicAcl", vpc=vpc)
@@ -298,12 +362,19 @@ class HaBastion(Construct):
             # NAT gateways' traffic while the rest is created.
             association.node.add_dependency(*entries)
 
-        user = f"{LOGIN_USER}@"
-        key = f"-i ~/.ssh/{key_name}.pem " if key_name else ""
-        self.ssh_command = CfnOutput(
-            self, "SshCommand", value=f"ssh {key}{user}{self.load_balancer.load_balancer_dns_name}",
-            description="SSH to a bastion through the load balancer (add -J to reach a node: "
-                        "ssh -J <this> ec2-user@<node address>)")
+        if ssh_users is not None:
+            self.ssh_command = CfnOutput(
+                self, "SshCommand", value=f"ssh -J <user>@{self.load_balancer.load_balancer_dns_name} "
+                                          "<user>@<node private address>",
+                description="SSH through a bastion to a node, as one of the SshUsers (ssh -J: the bastion only "
+                            "forwards; your key never leaves your machine)")
+        else:
+            user = f"{LOGIN_USER}@"
+            key = f"-i ~/.ssh/{key_name}.pem " if key_name else ""
+            self.ssh_command = CfnOutput(
+                self, "SshCommand", value=f"ssh {key}{user}{self.load_balancer.load_balancer_dns_name}",
+                description="SSH to a bastion through the load balancer (add -J to reach a node: "
+                            "ssh -J <this> ec2-user@<node address>)")
 
         self.more_blocked_cidrs_that_fit = {f"IPv{v}": plan.more_blocked_cidrs_that_fit(v) for v in (4, 6)}
         self.figures: dict[str, object] = {
@@ -327,10 +398,44 @@ class HaBastion(Construct):
                 f"of {plan.acl_rule_quota}")
         self.node.add_metadata("hpc:figures", self.figures)
 
+    def _host_key_policy(self, generation: int, admins: Sequence[str] | None) -> None:
+        """The host-key secret's resource policy: only the bastions' role (and the break-glass admins) read or write
+        it, nobody writes a generation's keys twice, and only the admins may lift that (untag)."""
+        if not isinstance(generation, int) or isinstance(generation, bool) or generation < 1:
+            raise ConfigError(self.node.path, "host_key_generation", generation, "a whole number from 1",
+                              hint="Raise it by one to rotate the bastions' host keys.")
+        stack = Stack.of(self)
+        chosen = list(admins) if admins is not None else [f"arn:{stack.partition}:iam::{stack.account}:root"]
+        if isinstance(admins, str) or not chosen:
+            raise ConfigError(self.node.path, "host_key_admins", admins, "a list of one or more IAM principal ARNs",
+                              hint="The break-glass principals; None is the account's root user.")
+        self.host_key_admins = chosen
+        everyone = iam.AnyPrincipal()
+        self.host_keys.add_to_resource_policy(iam.PolicyStatement(
+            sid="OnlyTheBastionsAndTheAdmins", effect=iam.Effect.DENY, principals=[everyone],
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], resources=["*"],
+            conditions={"StringNotEquals": {"aws:PrincipalArn": [self.role.role_arn, *chosen]}}))
+        self.host_keys.add_to_resource_policy(iam.PolicyStatement(
+            sid="WriteEachGenerationOnce", effect=iam.Effect.DENY, principals=[everyone],
+            actions=["secretsmanager:PutSecretValue"], resources=["*"],
+            conditions={"StringEquals": {f"secretsmanager:ResourceTag/{HOST_KEY_TAG}": str(generation)}}))
+        self.host_keys.add_to_resource_policy(iam.PolicyStatement(
+            sid="OnlyTheAdminsUntag", effect=iam.Effect.DENY, principals=[everyone],
+            actions=["secretsmanager:UntagResource"], resources=["*"],
+            conditions={"ForAnyValue:StringEquals": {"aws:TagKeys": [HOST_KEY_TAG]},
+                        "StringNotEquals": {"aws:PrincipalArn": chosen}}))
+
     @property
     def connections(self) -> ec2.Connections:
         """The bastions' security group, default port 22 (ec2.IConnectable)."""
         return self._connections
+
+    def ssh_entry(self) -> list[tuple[str, list[dict[str, object]]]]:
+        """For hpc_constructs.paths: each allowed CIDR, with the hop from it through the load balancer to the
+        bastions (what a path through a bastion starts with)."""
+        return [(str(cidr), [paths.load_balancer_hop(paths.cidr(str(cidr)), self.load_balancer.load_balancer_arn,
+                                                     SSH_PORT, self.path_endpoint)])
+                for cidr in self.plan.allowed]
 
 
 def _zones(vpc: ec2.IVpc) -> list[tuple[ec2.ISubnet, ec2.ISubnet]]:
@@ -382,9 +487,39 @@ def _acl_entry(acl: ec2.NetworkAcl, rule: AclRule) -> ec2.CfnNetworkAclEntry:
     return entry
 
 
-def _boot_commands(log_group_name: str, secret_arn: str, region: str) -> list[str]:
-    """User-data steps: shared host keys (first), sshd keepalives, rsyslog for /var/log/secure, the CloudWatch
-    agent, sshd reloaded."""
+def _check_ssh_users(path: str, ssh_users: object) -> None:
+    if not isinstance(ssh_users, SshUsers):
+        raise ConfigError(path, "ssh_users", type(ssh_users).__name__, "an SshUsers (hpc_constructs.SshUsers)",
+                          hint="ssh_users=SshUsers(scope, 'Users', users=[SshUser('alice', ['ssh-ed25519 ...'])])")
+
+
+def health_check_pattern(cidrs: Sequence[str]) -> str:
+    """An rsyslog regex (POSIX ERE) for the line sshd writes when a load-balancer node's health check closes its
+    connection ("Connection closed by <address> port <port>"), for addresses in `cidrs` (the load balancer's
+    subnets: its nodes' addresses). Each CIDR is written as its /24 prefixes (at most 256); a CIDR not known at
+    synth (an imported VPC) falls back to the private ranges (RFC 1918), where the load balancer's nodes are."""
+    prefixes: list[str] = []
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(cidr)
+        except ValueError:
+            return (r"^ ?Connection closed by (10\.|172\.(1[6-9]|2[0-9]|3[01])\.|192\.168\.)[0-9.]+ "
+                    r"port [0-9]+$")
+        if network.version != 4 or network.prefixlen < 16:
+            continue
+        for block in (network.subnets(new_prefix=24) if network.prefixlen < 24 else [network.supernet(new_prefix=24)]):
+            prefix = str(block.network_address).rsplit(".", 1)[0].replace(".", r"\.") + r"\."
+            if prefix not in prefixes:
+                prefixes.append(prefix)
+    alternatives = "|".join(prefixes) or r"[0-9]+\.[0-9]+\.[0-9]+\."
+    return rf"^ ?Connection closed by ({alternatives})[0-9]+ port [0-9]+$"
+
+
+def _boot_commands(log_group_name: str, secret_arn: str, region: str, generation: int,
+                   load_balancer_cidrs: Sequence[str]) -> list[str]:
+    """User-data steps: shared host keys (first), sshd keepalives, rsyslog for /var/log/secure (the load balancer's
+    health checks kept apart), the CloudWatch agent, sshd reloaded."""
+    health_checks = _rsyslog_quote(health_check_pattern(load_balancer_cidrs))
     agent = json.dumps({
         "agent": {"run_as_user": "root"},  # /var/log/secure is readable by root only
         "logs": {"logs_collected": {"files": {"collect_list": [{
@@ -394,7 +529,7 @@ def _boot_commands(log_group_name: str, secret_arn: str, region: str) -> list[st
         # First, before the package installs: a new bastion must present the group's identity as early as it can.
         *boot.install_boot_script("hpc-bastion-host-keys"),
         *boot.function("hpc_bastion_host_keys", [
-            f"hpc_retry 3 /usr/local/sbin/hpc-bastion-host-keys {secret_arn} {region} && return 0",
+            f"hpc_retry 3 /usr/local/sbin/hpc-bastion-host-keys {secret_arn} {region} {generation} && return 0",
             "# Never serve another identity: without sshd the health check fails and the group replaces this one.",
             "systemctl stop sshd",
             "return 1",
@@ -414,6 +549,12 @@ def _boot_commands(log_group_name: str, secret_arn: str, region: str) -> list[st
             f"-c file:{CLOUDWATCH_AGENT_CONFIG}",
         ]),
         *boot.write_file(CLOUDWATCH_AGENT_CONFIG, agent),
+        # The load balancer's health checks: not SSH sessions, so not in the audit log; counted apart.
+        *boot.write_file(HEALTH_CHECK_RSYSLOG, "\n".join([
+            "# hpc-constructs HaBastion: the load balancer's TCP health checks, out of /var/log/secure",
+            f"if $programname == 'sshd' and re_match($msg, '{health_checks}')"
+            f" then {{ action(type=\"omfile\" file=\"{HEALTH_CHECK_LOG}\") stop }}",
+        ])),
         boot.step("SSH log to CloudWatch Logs (rsyslog, CloudWatch agent)", "hpc_bastion_ssh_log"),
         *boot.function("hpc_bastion_sshd_reload", [
             # after a failed host-key step sshd stays stopped (see hpc_bastion_host_keys)
@@ -422,6 +563,11 @@ def _boot_commands(log_group_name: str, secret_arn: str, region: str) -> list[st
         ]),
         boot.step("sshd configuration", "hpc_bastion_sshd_reload"),
     ]
+
+
+def _rsyslog_quote(pattern: str) -> str:
+    """A regex inside an rsyslog single-quoted string: backslashes doubled, quotes escaped."""
+    return pattern.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _signal_function(stack_id: str, logical_id: str, region: str) -> list[str]:

@@ -12,13 +12,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IValidation
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES, ROOT_VOLUME
 from hpc_constructs.catalog.software import EFA, SCRATCH_TOOLS
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, launch_template_interfaces, plan_fleet
 from hpc_constructs.image_plan import check_image_for, image_plan_of
+from hpc_constructs.ssh_users import SshUsers
 
 SCRATCH_MOUNT_POINT = "/scratch"
 # Every instance carries this tag (value: the fleet's construct path), so that IAM policies can name
@@ -70,6 +71,8 @@ class ComputeFleet(Construct):
                              (1.25.0 or later).
       efa_installer_key_fingerprint: None pins the fingerprint AWS documents for the installer's key.
       notifications_topic: None. An SNS topic for the group's launch/terminate notifications.
+      ssh_users: None. An SshUsers: the people who may SSH to the nodes (through an HaBastion), each with their
+                 own account (the same UID on every node), their keys, no sudo.
 
     Rules (checked at synth time, in this order, by fleet_plan.plan_fleet):
       known, distinct instance types; ENA on every type; one (Linux) architecture; EFA only where
@@ -123,6 +126,7 @@ class ComputeFleet(Construct):
         efa_installer_version: str | None = None,
         efa_installer_key_fingerprint: str | None = None,
         notifications_topic: sns.ITopic | None = None,
+        ssh_users: SshUsers | None = None,
     ) -> None:
         super().__init__(scope, id)
         image = image_plan_of(machine_image)
@@ -189,6 +193,11 @@ class ComputeFleet(Construct):
         # Users and their jobs on a node are not the node: the instance role stays root's (hpc-imds-guard).
         self.install_boot_script(boot.IMDS_GUARD_SCRIPT)
         self.add_boot_commands(*boot.imds_guard())
+        if ssh_users is not None:
+            if not isinstance(ssh_users, SshUsers):
+                raise ConfigError(self.node.path, "ssh_users", type(ssh_users).__name__, "an SshUsers")
+            self.add_boot_commands(*ssh_users.boot_commands(self))
+            ssh_users.grant_read(self.role)
         if plan.efa_software == "install":
             self.install_boot_script("hpc-efa-install")
             self.add_boot_commands(boot.step(
@@ -251,6 +260,18 @@ class ComputeFleet(Construct):
         # Nodes must not boot before the rules that MPI and EFA between them need: with min_capacity > 0
         # the first nodes would otherwise start while the rules are still being created.
         self.auto_scaling_group.node.add_dependency(self_ingress, self_egress)
+        self.path_endpoint = paths.nodes(self.auto_scaling_group, f"{self.node.path} nodes")
+        paths.declare_network(self.auto_scaling_group, self.path_endpoint, self.path_endpoint, protocol="all",
+                              both_directions=True, efa=plan.efa, why="MPI, EFA" if plan.efa else "MPI")
+        paths.declare_services(self.auto_scaling_group, self.path_endpoint, paths.SSM, why="Session Manager")
+        paths.declare_iam(self.role, paths.role(self.role, f"{self.node.path} node role"), paths.SSM_ACTIONS,
+                          ["*"], on="any resource", why="Session Manager")
+        paths.declare_imds(self.auto_scaling_group, self.path_endpoint, why="users on the nodes are not the role")
+        if plan.efa_software == "install":
+            paths.declare_services(self.auto_scaling_group, self.path_endpoint, ["internet"],
+                                   why="EFA installer download at first boot, efa-installer.amazonaws.com")
+        if plan.nvme_instance_store:
+            paths.declare_packages(self.auto_scaling_group, self.path_endpoint)
         self.fleet_tag = (FLEET_TAG_KEY, self.node.path)
         Tags.of(self.auto_scaling_group).add(*self.fleet_tag, apply_to_launched_instances=True)
         cfn_group = self.auto_scaling_group.node.default_child
@@ -297,6 +318,7 @@ class ComputeFleet(Construct):
         """
         where = peer.node.path if isinstance(peer, Construct) else "peer"
         self._connections.allow_from(peer, ec2.Port.tcp(22), f"SSH from {where}")
+        paths.declare_ssh(self.auto_scaling_group, peer, self.path_endpoint)
 
     @property
     def grant_principal(self) -> iam.IPrincipal:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import jsii
-from aws_cdk import CfnOutput, CfnResource, Names, RemovalPolicy, Stack, Token
+from aws_cdk import ArnFormat, CfnOutput, CfnResource, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_datasync as datasync
 from aws_cdk import aws_directconnect as directconnect
 from aws_cdk import aws_ec2 as ec2
@@ -23,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from hpc_constructs import paths
 from hpc_constructs.catalog.limits import DATASYNC, DIRECT_CONNECT
 from hpc_constructs.data_bucket import BucketSpec, DataBucket
 from hpc_constructs.datasync import (
@@ -227,12 +228,26 @@ class DataTransferLayer(Construct):
                 f"{task.verify_mode}; {task.task_mode.lower()} mode; {kept}")
         if basic_log_groups:
             policy = self._log_policy(basic_log_groups)
-            for cfn_task in self.tasks.values():
+            for key, cfn_task in self.tasks.items():
                 cfn_task.node.add_dependency(policy)
+                if self.log_groups[key] in basic_log_groups:
+                    paths.declare_iam(cfn_task, paths.service_principal(DATASYNC_PRINCIPAL),
+                                      ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                      [self.log_groups[key].log_group_arn],
+                                      on=f"the log group of task {key}", why="task logs",
+                                      context={"aws:SourceArn": cfn_task.attr_task_arn,
+                                               "aws:SourceAccount": Stack.of(self).account})
 
     def _log_policy(self, log_groups: list[logs.LogGroup]) -> logs.ResourcePolicy:
-        """One CloudWatch Logs resource policy for the layer's task log groups (a Region holds at most 10)."""
+        """One CloudWatch Logs resource policy for the layer's task log groups.
+
+        A Region holds at most 10 resource policies of at most 5,120 characters each (CloudWatch Logs quotas): the
+        policy names the log groups by a prefix, not one ARN per task, so that it does not grow with the tasks.
+        CloudFormation names a log group it creates <stack name>-<logical ID>-<suffix>: the prefix is this stack's
+        name, and the conditions keep it to this account's DataSync tasks.
+        """
         stack = Stack.of(self)
+        del log_groups  # named by their prefix
         return logs.ResourcePolicy(
             self, "DataSyncLogsPolicy",
             resource_policy_name=f"{Names.unique_id(self)[-200:]}-DataSync",
@@ -240,7 +255,9 @@ class DataTransferLayer(Construct):
                 sid="DataSyncLogsToCloudWatchLogs",
                 principals=[iam.ServicePrincipal(DATASYNC_PRINCIPAL)],
                 actions=["logs:PutLogEvents", "logs:CreateLogStream"],
-                resources=[group.log_group_arn for group in log_groups],
+                resources=[stack.format_arn(service="logs", resource="log-group",
+                                            resource_name=f"{stack.stack_name}-*",
+                                            arn_format=ArnFormat.COLON_RESOURCE_NAME)],
                 conditions={
                     "ArnLike": {"aws:SourceArn": stack.format_arn(service="datasync", resource="task",
                                                                   resource_name="*")},
@@ -305,6 +322,12 @@ class DataTransferLayer(Construct):
             s3_config=datasync.CfnLocationS3.S3ConfigProperty(bucket_access_role_arn=role.role_arn))
         # DataSync assumes the role when it creates the location: the role and its policy come first.
         made.node.add_dependency(role)
+        who = paths.role(role, f"DataSync, as {role.node.path}")
+        trust = {"aws:SourceAccount": stack.account, "aws:SourceArn": made.attr_location_arn}
+        paths.declare_iam(role, who, list(S3_BUCKET_ACTIONS), [bucket.bucket_arn], on=f"the bucket of {location.key}",
+                          assumed_by=DATASYNC_PRINCIPAL, context=trust)
+        paths.declare_iam(role, who, sorted(object_actions), [objects], on=f"the objects under {subdirectory}",
+                          assumed_by=DATASYNC_PRINCIPAL, context=trust)
         return made
 
     def _datasync_group(self) -> tuple[ec2.SecurityGroup, str]:
@@ -325,7 +348,8 @@ class DataTransferLayer(Construct):
         if existing is not None:
             return group_arn, cast(Construct, existing)
         rules = Construct(self, id)
-        tier.allow_client(rules, group.security_group_id, client="DataSync", client_egress=True)
+        tier.allow_client(rules, group.security_group_id, client="DataSync", client_egress=True, anchor=group,
+                          client_name=f"{self.node.path} DataSync interfaces")
         return group_arn, rules
 
     def _efs_location(self, scope: Construct, tier: EfsFileSystem, subdirectory: str) -> CfnResource:
@@ -348,6 +372,12 @@ class DataTransferLayer(Construct):
         made.node.add_dependency(rules, role)
         if tier.file_system is not None:
             made.node.add_dependency(tier.file_system.mount_targets_available)
+        paths.declare_iam(role, paths.role(role, f"DataSync, as {role.node.path}"),
+                          ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
+                           "elasticfilesystem:ClientRootAccess"], [tier.file_system_arn],
+                          on=f"{tier.node.path} EFS", assumed_by=DATASYNC_PRINCIPAL,
+                          context={"aws:SourceAccount": stack.account, "aws:SourceArn": made.attr_location_arn,
+                                   "elasticfilesystem:AccessedViaMountTarget": "true"})
         return made
 
     def _lustre_location(self, scope: Construct, tier: LustreFileSystem, subdirectory: str) -> CfnResource:
@@ -395,6 +425,11 @@ class DataTransferLayer(Construct):
             # virtual gateway with a Direct Connect gateway."
             propagation.node.add_dependency(attachment)
             propagation.node.add_dependency(association)
+            paths.declare_route(self.vpn_gateway, paths.subnets(
+                f"{self.vpc.node.path} private subnets", *[s.subnet_id for s in
+                                                          [*self.vpc.private_subnets, *self.vpc.isolated_subnets]]),
+                self.vpn_gateway.ref, to=f"the data centre through {self.vpn_gateway.node.path}",
+                why="Direct Connect, route propagation")
         if spec.has_virtual_interface:
             self.virtual_interface = directconnect.CfnPrivateVirtualInterface(
                 self, "PrivateVirtualInterface",
@@ -418,6 +453,9 @@ class DataTransferLayer(Construct):
             "covers that one bucket's objects."))
         if bucket.encryption_key is not None:
             bucket.encryption_key.grant_encrypt_decrypt(role)
+        paths.declare_iam(role, paths.role(role, f"Snowball, as {role.node.path}"), list(OBJECT_ACTIONS),
+                          [bucket.arn_for_objects("*")], on="the landing bucket's objects",
+                          assumed_by=SERVICE_PRINCIPAL)
         self.snowball_import_role = role
         key_arn = None
         if spec.kms_key:
@@ -583,5 +621,8 @@ def _lustre_view(storage: StorageLayer) -> str | None:
 
 
 def _dx_name(path: str) -> str:
-    """A Direct Connect name from the construct path: ^[\\w \\-_,\\/]{1,100}$."""
-    return re.sub(r"[^\w \-,/]", "-", path)[-DIRECT_CONNECT.max_name_chars:]
+    """A Direct Connect name from the construct path, in the characters the API takes: "a-z, 0-9 and a hyphen (-)",
+    at most 100 (NewPrivateVirtualInterface.virtualInterfaceName; CloudFormation's looser pattern would pass upper
+    case and "/", which the API refuses)."""
+    name = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", path.lower())).strip("-")
+    return name[-DIRECT_CONNECT.max_name_chars:].strip("-") or "hpc-constructs"

@@ -24,7 +24,8 @@ class DirectConnectSpec:
     connection_id: None. A dedicated or hosted connection ("dxcon-..." or a LAG, "dxlag-..."), ordered
                    outside CloudFormation. With vlan and customer_asn, it gets a private virtual interface.
     vlan: None. The 802.1Q VLAN of the private virtual interface, 1-4094.
-    customer_asn: None. Your router's BGP ASN, 1-4,294,967,294 (public or private), not the Amazon side's.
+    customer_asn: None. Your router's BGP ASN, 1-2,147,483,646 (public or private), not the Amazon side's: a
+                  virtual interface made by CloudFormation takes no larger one (asnLong is not in its schema).
     allowed_prefixes: (). The prefixes the gateway association advertises on premises; () lets AWS
                       advertise the VPC's CIDR. When given, one must contain the VPC's CIDR.
     port_speed_gbps: None. The connection's speed, for the figures (dedicated 1, 10, 100, 400; hosted
@@ -95,6 +96,14 @@ def _check_virtual_interface(path: str, spec: DirectConnectSpec) -> None:
     customer = spec.customer_asn
     if not _is_int(customer) or not low <= customer <= high:  # type: ignore[operator]
         raise ConfigError(path, "direct_connect.customer_asn", customer, f"a BGP ASN, {low}-{high:,}")
+    if customer > DIRECT_CONNECT.cloudformation_max_customer_asn:  # type: ignore[operator]
+        raise ConfigError(path, "direct_connect.customer_asn", customer,
+                          f"a BGP ASN of 1-{DIRECT_CONNECT.cloudformation_max_customer_asn:,} for a virtual interface "
+                          "made by CloudFormation",
+                          hint="AWS::DirectConnect::PrivateVirtualInterface takes one Asn, and the API's asn field "
+                               "stops at 2,147,483,646 (larger 4-byte ASNs need asnLong, which CloudFormation does "
+                               "not offer). Create the virtual interface outside CloudFormation (aws directconnect "
+                               "create-private-virtual-interface ... asnLong=...), or peer with a smaller ASN.")
     if customer == spec.amazon_side_asn:
         raise ConfigError(path, "direct_connect.customer_asn", customer,
                           f"an ASN other than the Amazon side's ({spec.amazon_side_asn}): the virtual interface "

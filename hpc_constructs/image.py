@@ -26,6 +26,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_imagebuilder as imagebuilder
 from constructs import Construct
 
+from hpc_constructs import paths
 from hpc_constructs.compute_fleet import select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.image_plan import REGION_PLACEHOLDER, ImagePlan, plan_image
@@ -136,6 +137,16 @@ class HpcImage(Construct):
             instance_metadata_options=imagebuilder.CfnInfrastructureConfiguration.InstanceMetadataOptionsProperty(
                 http_tokens="required", http_put_response_hop_limit=1),
             description=f"{path}: builds {plan.description}")
+        # The build's way out, declared on the infrastructure configuration (the group's egress opens it).
+        build = paths.nodes(self.infrastructure, f"{path} build instance")
+        paths.declare_services(self.infrastructure, build, paths.SSM,
+                               why="Image Builder runs the build through the SSM agent")
+        paths.declare_services(self.infrastructure, build, ["imagebuilder"], why="the component, read by AWSTOE")
+        paths.declare_services(self.infrastructure, build, ["s3"], why="Amazon Linux packages"
+                               + (", the PCS installers (regional buckets)" if plan.pcs is not None else ""))
+        if plan.efa_installer is not None:
+            paths.declare_services(self.infrastructure, build, ["internet"],
+                                   why="EFA installer download, efa-installer.amazonaws.com")
         self.component = imagebuilder.CfnComponent(
             self, "Component", name=f"{name}-{plan.digest}", version="1.0.0", platform="Linux",
             data=_with_region(plan.document),

@@ -33,6 +33,7 @@ from hpc_constructs.catalog.software import (
     PCS_SLURM_RELEASE_PATTERN,
     RSYSLOG,
     SCRATCH_TOOLS,
+    VOLUME_TOOLS,
     EfaInstaller,
     PcsInstallers,
     PublicImage,
@@ -45,8 +46,9 @@ BASES = ("al2023", "ecs")
 ARCHITECTURES = ("x86_64", "arm64")
 # Every package a boot step of the library installs (hpc_install): an image that holds them all spares every node
 # kind its package installs. Scratch tools for instance-store fleets, the clients for Lustre and EFS, iptables for
-# the metadata guard, rsyslog and the CloudWatch agent for the bastion's SSH log.
-DEFAULT_PACKAGES: tuple[str, ...] = (IPTABLES, LUSTRE_CLIENT, EFS_UTILS, *SCRATCH_TOOLS, RSYSLOG, CLOUDWATCH_AGENT)
+# the metadata guard, rsyslog and the CloudWatch agent for the bastion's SSH log, an HaInstance's volume tools.
+DEFAULT_PACKAGES: tuple[str, ...] = tuple(dict.fromkeys(
+    (IPTABLES, LUSTRE_CLIENT, EFS_UTILS, *SCRATCH_TOOLS, RSYSLOG, CLOUDWATCH_AGENT, *VOLUME_TOOLS)))
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 # The build instance: general purpose, enough cores for the Slurm installer's compile (minutes, not an hour).
 BUILD_INSTANCE_TYPES = {"x86_64": "c7i.2xlarge", "arm64": "c7g.2xlarge"}

@@ -9,8 +9,9 @@ from aws_cdk import Annotations, RemovalPolicy, Resource, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
+from hpc_constructs import paths
 from hpc_constructs.catalog.limits import LUSTRE_CLIENT_PORTS, LUSTRE_EFA_MAX_CONNECTIONS
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.errors import ConfigError
@@ -105,6 +106,10 @@ class LustreFileSystem(Resource):
         for port in [ec2.Port.all_traffic()] if spec.efa else _lustre_ports():
             self.connections.allow_internally(port, "Lustre traffic between file servers")
         self.file_system = _make_file_system(self, plan, subnet, group)
+        servers = paths.resource(self.file_system, f"{path} Lustre servers")
+        paths.declare_network(self.file_system, servers, servers, protocol="all" if spec.efa else "tcp",
+                              ports=[] if spec.efa else LUSTRE_CLIENT_PORTS, both_directions=True,
+                              why="between file servers")
         self.file_system.apply_removal_policy(removal(removal_policy))
         self._id, self._dns, self._mount = (self.file_system.ref, self.file_system.attr_dns_name,
                                             self.file_system.attr_lustre_mount_name)
@@ -169,15 +174,24 @@ class LustreFileSystem(Resource):
         nodes.add_figures({f"mounts from {self._owner.node.path}": f"{self.mount_point}: {how}"})
 
     def allow_client(self, rules: Construct, group: str, index: int = 0, *, client: str = "Fleet",
-                     client_egress: bool = False) -> None:
+                     client_egress: bool = False, anchor: IConstruct | None = None,
+                     client_name: str | None = None) -> None:
         """The rules between the file system and one client security group, created in `rules`.
 
         TCP 988 and 1018-1023 both ways (clients and servers both open connections); all traffic both
         ways for an EFA-enabled file system, as FSx requires. client names the rules ("Fleet": the ids
         mount_on has always used); client_egress adds the client's own egress rules, for a group
-        without an allow-all egress rule.
+        without an allow-all egress rule. anchor: a resource of the client's stack that holds the declaration
+        of the path (hpc_constructs.paths), named client_name.
         """
         lustre_sg = self.security_group.security_group_id
+        if anchor is not None:
+            paths.declare_network(
+                anchor, paths.groups(client_name or f"{client} {group}", group),
+                paths.resource(self.file_system if self.file_system is not None else self._id,
+                               f"{self._owner.node.path} Lustre"),
+                protocol="all" if self.efa_enabled else "tcp", ports=[] if self.efa_enabled else LUSTRE_CLIENT_PORTS,
+                both_directions=True, why="Lustre client, both sides open connections")
         if self.efa_enabled:
             _all_traffic_rules(rules, index, lustre_sg, group, client=client)
             return
@@ -195,7 +209,9 @@ class LustreFileSystem(Resource):
     def mount(self, nodes: Nodes, rules: Construct) -> str:
         """The rules and boot lines of one mount (mount_on and StorageLayer.mount_on); how it mounts."""
         for i, group in unruled_groups(self, nodes):
-            self.allow_client(rules, group, i)
+            self.allow_client(rules, group, i, anchor=nodes.path_anchor,
+                              client_name=f"{nodes.path} nodes")
+        paths.declare_packages(nodes.path_anchor, nodes.path_endpoint())
         types = nodes.instance_types
         interfaces = {t.name: efa_client_interfaces(t) for t in types}
         over_efa = self.efa_enabled and nodes.efa and bool(interfaces) and all(interfaces.values())

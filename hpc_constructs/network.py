@@ -29,7 +29,12 @@ class HpcNetwork(Construct):
       cidr: "10.0.0.0/16". The IPv4 range of a created VPC.
       max_azs: 2. At least 2, so that EFS has mount targets in two AZs and fleets without EFA can
                spread over AZs (vpc_subnets): an AZ outage then leaves them a second AZ.
-      nat_gateways: 1. One NAT gateway is enough for package installs; raise it for AZ-independent egress.
+      nat_gateways: None is one per AZ (max_azs), so that each AZ keeps its way out when another fails: Session
+                    Manager, Secrets Manager (the bastions' host keys), ECR and ECS (Batch), PCS, CloudWatch Logs
+                    and the EFA installer's download all leave through the NAT gateway of the node's own AZ. Fewer
+                    send the other AZs' private subnets through one AZ's gateway, which is then a single point of
+                    failure for every AZ (AWS VPC User Guide, NAT gateways: "create a NAT gateway in each
+                    Availability Zone"); 0 leaves the private subnets without a route out.
       private_subnet_mask: 18. Private subnets are large: every EFA interface with ENA takes an address.
       cluster_availability_zone_index: 0. Which private subnet (by AZ order) is the cluster subnet.
       flow_logs: None. None means on for a created VPC, off for a wrapped one. All traffic, to
@@ -47,7 +52,7 @@ class HpcNetwork(Construct):
         vpc: ec2.IVpc | None = None,
         cidr: str = "10.0.0.0/16",
         max_azs: int = 2,
-        nat_gateways: int = 1,
+        nat_gateways: int | None = None,
         private_subnet_mask: int = 18,
         cluster_availability_zone_index: int = 0,
         flow_logs: bool | None = None,
@@ -56,6 +61,7 @@ class HpcNetwork(Construct):
     ) -> None:
         super().__init__(scope, id)
         created = vpc is None
+        nat_gateways = max_azs if nat_gateways is None else nat_gateways
         _validate(self.node.path, max_azs=max_azs, nat_gateways=nat_gateways,
                   private_subnet_mask=private_subnet_mask, created=created)
 
@@ -95,6 +101,13 @@ class HpcNetwork(Construct):
             raise ConfigError(self.node.path, "cluster_availability_zone_index", cluster_availability_zone_index,
                               f"0 to {len(private) - 1} (the VPC has {len(private)} private subnets)")
         self.cluster_subnet: ec2.ISubnet = private[cluster_availability_zone_index]
+        self.nat_gateways = nat_gateways if created else None
+        if created:
+            self.node.add_metadata("hpc:figures", {
+                "NAT gateways": f"{nat_gateways} for {max_azs} AZs"
+                + ("" if nat_gateways >= max_azs else
+                   " (private subnets of the AZs without one go out through another AZ's: lose that AZ and they "
+                   "have no way out)")})
 
 
 def _validate(path: str, *, max_azs: int, nat_gateways: int, private_subnet_mask: int, created: bool) -> None:

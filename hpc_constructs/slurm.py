@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_pcs as pcs
 from constructs import Construct, IDependable
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.catalog.limits import PCS, PCS_PORTS
 from hpc_constructs.compute_fleet import UserDataFits, cluster_placement_group, select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
@@ -29,6 +29,7 @@ from hpc_constructs.slurm_plan import (
     check_node_role,
     plan_slurm,
 )
+from hpc_constructs.ssh_users import SshUsers
 
 if TYPE_CHECKING:
     from hpc_constructs.image import HpcImage
@@ -101,6 +102,8 @@ class SlurmCluster(Construct):
       node_role_name: None. The nodes' IAM role gets the /aws-pcs/ path and a generated name; a name must
                       start with AWSPCS unless node_role_path is /aws-pcs/ (PCS's rule for instance roles).
       node_role_path: None is /aws-pcs/.
+      ssh_users: None. An SshUsers: the people who may log in (login nodes) and run jobs, with the same account
+                 and UID on every node (Slurm runs a job as its user on the compute nodes), no sudo.
 
     Rules (checked at synth time, in order, by slurm_plan.plan_slurm): names, Slurm version, size, settings,
     each node group (ComputeFleet's plan: known types of one architecture and vCPU count, EFA only where
@@ -157,6 +160,7 @@ class SlurmCluster(Construct):
         slurm_settings: Mapping[str, str] = MappingProxyType({}),
         node_role_name: str | None = None,
         node_role_path: str | None = None,
+        ssh_users: SshUsers | None = None,
     ) -> None:
         super().__init__(scope, id)
         path = self.node.path
@@ -185,6 +189,7 @@ class SlurmCluster(Construct):
             self, "NodeSecurityGroup", vpc=vpc, allow_all_outbound=True,
             description=f"{path}: Slurm nodes; all traffic to and from itself (MPI, EFA, srun)")
         self._connections = ec2.Connections(security_groups=[self.security_group])
+        self.path_endpoint = paths.groups(f"{path} nodes", self.security_group.security_group_id)  # every group's
         self._rules = self._slurm_rules()
 
         # -- the controller ---------------------------------------------------------------------------
@@ -204,6 +209,7 @@ class SlurmCluster(Construct):
             ))
         # The controller's ENI starts with its rules in place.
         self.cluster.node.add_dependency(*self._rules)
+        self._declare_rule_paths()
         self.endpoint = self.cluster.attr_endpoints
 
         # -- what every node runs with: role, instance profile, user data -------------------------------
@@ -217,6 +223,11 @@ class SlurmCluster(Construct):
         # so the cluster's ARN is what the action accepts; AWSPCSComputeNodePolicy grants it on "*".
         self.node_role.add_to_policy(iam.PolicyStatement(
             actions=["pcs:RegisterComputeNodeGroupInstance"], resources=[self.cluster.attr_arn]))
+        node_role = paths.role(self.node_role, f"{path} node role")
+        paths.declare_iam(self.node_role, node_role, ["pcs:RegisterComputeNodeGroupInstance"], [self.cluster.attr_arn],
+                          on=f"the cluster {path}", why="every node registers at boot")
+        paths.declare_iam(self.node_role, node_role, paths.SSM_ACTIONS, ["*"], on="any resource",
+                          why="Session Manager")
         Validations.of(self.node_role).acknowledge(Acknowledgment(
             id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_POLICY}]",
             reason="AWS-maintained least-privilege policy for Session Manager access to nodes (no SSH keys)."))
@@ -229,6 +240,11 @@ class SlurmCluster(Construct):
                                   security_group_ids=[self.security_group.security_group_id])
         nodes.install_boot_script(boot.IMDS_GUARD_SCRIPT)
         nodes.add_boot_commands(*boot.imds_guard())
+        if ssh_users is not None:  # the same accounts and UIDs on login and compute nodes (Slurm runs jobs as them)
+            if not isinstance(ssh_users, SshUsers):
+                raise ConfigError(path, "ssh_users", type(ssh_users).__name__, "an SshUsers")
+            nodes.add_boot_commands(*ssh_users.boot_commands(self))
+            ssh_users.grant_read(self.node_role)
         nodes.install_boot_script(DRAIN_SCRIPT)
         nodes.add_boot_commands(*boot.systemd_unit(DRAIN_UNIT, "\n".join([
             "[Unit]",
@@ -331,12 +347,28 @@ class SlurmCluster(Construct):
                 ip_protocol="tcp", from_port=low, to_port=high, description=description))
         return rules
 
+    def _declare_rule_paths(self) -> None:
+        """The paths _slurm_rules opens: among the nodes, and between the nodes and the controller."""
+        plan = self.plan
+        nodes = self.path_endpoint
+        controller = paths.resource(self.cluster, f"{self.node.path} controller")
+        paths.declare_network(self.cluster, nodes, nodes, protocol="all", both_directions=True,
+                              efa=any(g.fleet.efa for g in plan.node_groups), why="MPI, EFA, srun, slurmd")
+        inbound = [("slurmctld", "slurmctld")] + ([("slurmdbd", "accounting")] if plan.accounting else []) + (
+            [("slurmrestd", "Slurm REST API")] if plan.slurm_rest_api else [])
+        for daemon, why in inbound:
+            paths.declare_network(self.cluster, nodes, controller, ports=[PCS_PORTS[daemon]], why=why)
+        for daemon, ports in (("slurmd", PCS_PORTS["slurmd"]), ("srun", plan.srun_ports)):
+            paths.declare_network(self.cluster, controller, nodes, ports=[ports], why=daemon)
+
     def _allow_ssh(self, plan: SlurmPlan, spec: LoginNodesSpec) -> None:
         assert plan.login is not None and self.login_security_group is not None
         ssh = ec2.Port.tcp(22)
         if plan.login.ssh == "bastion" and spec.bastion is not None:
             where = spec.bastion.node.path if isinstance(spec.bastion, Construct) else "the bastion"
             self.login_security_group.connections.allow_from(spec.bastion, ssh, f"SSH from {where}")
+            paths.declare_ssh(self.login_security_group, spec.bastion, paths.groups(
+                f"{self.node.path} login nodes", self.login_security_group.security_group_id))
         for cidr in plan.login.allowed_cidrs:
             peer = ec2.Peer.ipv6(cidr) if ":" in cidr else ec2.Peer.ipv4(cidr)
             self.login_security_group.add_ingress_rule(peer, ssh, f"SSH from {cidr}")
@@ -362,6 +394,14 @@ class SlurmCluster(Construct):
                 reason="CDK's placeholder AMI ID until the CDK CLI looks up the PCS sample AMI (missing context)."))
         # Nodes register with the cluster at boot: the role's policy and every Slurm rule exist first.
         node_group.resource.node.add_dependency(self.node_role, *self._rules)
+        endpoint = paths.nodes(node_group.resource, f"{node_group.node.path} nodes")
+        paths.declare_imds(node_group.resource, endpoint, max_hop_limit=1,
+                           why="the node role registers, and RegisterComputeNodeGroupInstance returns the Munge key")
+        paths.declare_services(node_group.resource, endpoint, ["pcs"], why="registration at boot")
+        paths.declare_services(node_group.resource, endpoint, paths.SSM, why="Session Manager")
+        if self.plan.efa_software == "install":  # every group's user data runs the install step
+            paths.declare_services(node_group.resource, endpoint, ["internet"],
+                                   why="EFA installer download at first boot, efa-installer.amazonaws.com")
         if self._launch_after:
             node_group.resource.node.add_dependency(*self._launch_after)
         self._launchers.append(node_group.resource)

@@ -10,7 +10,8 @@ Prints one line per value: the config key, the value, and how to get a real one;
   - the example account 111122223333 (AWS's documentation account) anywhere, an ARN included;
   - AMI IDs that AWS's documentation uses as examples (ami-0123456789abcdef0 and the like);
   - DataSync agent ARNs of the documentation's example agent (agent-0123456789abcdef0);
-  - host names under the example domains of RFC 2606 (example.com, .net, .org, .example).
+  - host names under the example domains of RFC 2606 (example.com, .net, .org, .example), and public keys whose
+    comment is an address under them (the reference config's example user).
 The local emulator (`make deploy-local`) accepts all of them; only an AWS deploy is refused.
 """
 
@@ -48,6 +49,7 @@ HOW = {
     "agent": "the ARN of a DataSync agent activated in your data centre (DataSync User Guide, 'Activating your "
              "AWS DataSync agent'; aws datasync list-agents)",
     "host": "the real DNS name or IP address of your server",
+    "key": "your users' own public keys (the line of each person's ~/.ssh/id_ed25519.pub)",
 }
 
 
@@ -85,6 +87,8 @@ def _why(key: str, text: str) -> tuple[str, str] | None:
         return "an example AMI ID of AWS's documentation", "ami-slurm" if key.startswith("slurm") else "ami"
     if leaf in HOST_KEYS and EXAMPLE_HOST.search(text):
         return "a host under an example domain (RFC 2606)", "host"
+    if leaf == "public_keys" and len(text.split()) > 2 and EXAMPLE_HOST.search(text.split()[-1].rsplit("@", 1)[-1]):
+        return "an example user's key (its comment is an address under an example domain, RFC 2606)", "key"
     return None
 
 

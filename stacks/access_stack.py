@@ -9,7 +9,7 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from hpc_constructs import HaBastion, HpcImage, HpcNetwork
+from hpc_constructs import HaBastion, HpcImage, HpcNetwork, SshUsers
 from stacks.config import BastionConfig
 
 
@@ -21,6 +21,7 @@ class AccessStack(Stack):
     """
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, bastion: BastionConfig,
-                 images: Mapping[str, HpcImage] = MappingProxyType({}), **kwargs: Any) -> None:
+                 ssh_users: SshUsers | None = None, images: Mapping[str, HpcImage] = MappingProxyType({}),
+                 **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
-        self.bastion = HaBastion(self, "Bastion", vpc=network.vpc, **bastion.props(images))
+        self.bastion = HaBastion(self, "Bastion", vpc=network.vpc, ssh_users=ssh_users, **bastion.props(images))

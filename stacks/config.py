@@ -49,6 +49,7 @@ from hpc_constructs import (
     EbsSpec,
     EfsSpec,
     HaBastion,
+    HaInstance,
     HpcImage,
     HpcNetwork,
     JobQueueSpec,
@@ -61,6 +62,7 @@ from hpc_constructs import (
     SlurmCluster,
     SlurmQueueSpec,
     SnowballImportSpec,
+    SshUser,
     StorageLayer,
 )
 
@@ -71,6 +73,7 @@ __all__ = [
     "DataTransferConfig",
     "FleetConfig",
     "ImageConfig",
+    "LicenseServerConfig",
     "NetworkConfig",
     "ReferenceConfig",
     "SlurmConfig",
@@ -152,7 +155,7 @@ class NetworkConfig(_Section):
 
     cidr: StrictStr = _default(_NET, "cidr")
     max_azs: StrictInt = _default(_NET, "max_azs")
-    nat_gateways: StrictInt = _default(_NET, "nat_gateways")
+    nat_gateways: StrictInt | None = _default(_NET, "nat_gateways")
     private_subnet_mask: StrictInt = _default(_NET, "private_subnet_mask")
     cluster_availability_zone_index: StrictInt = _default(_NET, "cluster_availability_zone_index")
     flow_logs: StrictBool | None = _default(_NET, "flow_logs")
@@ -592,6 +595,17 @@ class BatchConfig(_Section):
 _BASTION = HaBastion.__init__
 
 
+class SshUserConfig(_Section):
+    """SshUser: a person who may SSH in (through the bastion) to the fleets' and Slurm's nodes."""
+
+    name: StrictStr
+    public_keys: Strings
+    uid: StrictInt | None = None
+
+    def spec(self) -> SshUser:
+        return SshUser(**self.given())
+
+
 class BastionConfig(_Section):
     """HaBastion props."""
 
@@ -600,6 +614,8 @@ class BastionConfig(_Section):
     instance_type: StrictStr = _default(_BASTION, "instance_type")
     availability_zones: StrictInt = _default(_BASTION, "availability_zones")
     key_name: StrictStr | None = _default(_BASTION, "key_name")
+    host_key_generation: StrictInt = _default(_BASTION, "host_key_generation")
+    host_key_admins: Strings | None = _default(_BASTION, "host_key_admins")
     allow_open_ssh: StrictStr | None = _default(_BASTION, "allow_open_ssh")
     ssh_log_retention_days: StrictInt = _default(_BASTION, "ssh_log_retention_days")
     acl_rule_quota: StrictInt = _default(_BASTION, "acl_rule_quota")
@@ -607,6 +623,42 @@ class BastionConfig(_Section):
 
     def props(self, images: Mapping[str, HpcImage]) -> dict[str, Any]:
         props = self.given(exclude=("image",))
+        if self.image is not None:
+            props["machine_image"] = images[self.image]
+        return props
+
+
+# -- license server --------------------------------------------------------------------------------------------
+
+_HA = HaInstance.__init__
+
+
+class LicenseServerConfig(_Section):
+    """HaInstance props for the reference environment's license server (in the network's private subnets); every
+    fleet, Batch environment and Slurm node reaches it on `ports` (required)."""
+
+    ports: tuple[StrictInt, ...]
+    instance_type: StrictStr = _default(_HA, "instance_type")
+    address: StrictStr | None = _default(_HA, "address")
+    zone_name: StrictStr = _default(_HA, "zone_name")
+    record_name: StrictStr | None = _default(_HA, "record_name")
+    data_volume: EbsVolumeConfig | None = None
+    mount_point: StrictStr = _default(_HA, "mount_point")
+    snapshot_interval_minutes: StrictInt = _default(_HA, "snapshot_interval_minutes")
+    snapshot_retention: StrictInt = _default(_HA, "snapshot_retention")
+    health_check_command: StrictStr | None = _default(_HA, "health_check_command")
+    health_check_interval_seconds: StrictInt = _default(_HA, "health_check_interval_seconds")
+    health_check_failures: StrictInt = _default(_HA, "health_check_failures")
+    service_name: StrictStr | None = _default(_HA, "service_name")
+    launch_timeout_seconds: StrictInt = _default(_HA, "launch_timeout_seconds")
+    termination_timeout_seconds: StrictInt = _default(_HA, "termination_timeout_seconds")
+    key_name: StrictStr | None = _default(_HA, "key_name")
+    image: StrictStr | None = None  # a key of `images`: the server's machine_image
+
+    def props(self, images: Mapping[str, HpcImage]) -> dict[str, Any]:
+        props = self.given(exclude=("data_volume", "image"))
+        if self.data_volume is not None:
+            props["data_volume"] = self.data_volume.spec()
         if self.image is not None:
             props["machine_image"] = images[self.image]
         return props
@@ -724,12 +776,14 @@ class ReferenceConfig(_Section):
     region: StrictStr | None = None
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     images: dict[StrictStr, ImageConfig] = Field(default_factory=dict)
+    ssh_users: tuple[SshUserConfig, ...] = ()
     fleets: dict[StrictStr, FleetConfig] = Field(default_factory=dict)
     storage: StorageConfig | None = None
     data_transfer: DataTransferConfig | None = None
     batch: BatchConfig | None = None
     bastion: BastionConfig | None = None
     slurm: SlurmConfig | None = None
+    license_server: LicenseServerConfig | None = None
 
     @model_validator(mode="after")
     def _references(self) -> "ReferenceConfig":
@@ -761,6 +815,8 @@ def _reference_problems(config: ReferenceConfig) -> Iterator[tuple[str, str]]:
                   for i, e in enumerate(config.batch.compute_environments)]
     if config.bastion is not None:
         named.append(("bastion.image", config.bastion.image))
+    if config.license_server is not None:
+        named.append(("license_server.image", config.license_server.image))
     if config.slurm is not None:
         named.append(("slurm.image", config.slurm.image))
         named += [(f"slurm.node_groups[{i}].image", g.image) for i, g in enumerate(config.slurm.node_groups)]

@@ -9,7 +9,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from hpc_constructs import HaBastion, HpcImage, HpcNetwork, SlurmCluster, StorageLayer
+from hpc_constructs import HaBastion, HpcImage, HpcNetwork, SlurmCluster, SshUsers, StorageLayer
 from stacks.config import SlurmConfig
 
 
@@ -22,10 +22,12 @@ class SlurmStack(Stack):
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, slurm: SlurmConfig,
                  storage: StorageLayer | None = None, bastion: HaBastion | None = None,
-                 images: Mapping[str, HpcImage] = MappingProxyType({}), **kwargs: Any) -> None:
+                 ssh_users: SshUsers | None = None, images: Mapping[str, HpcImage] = MappingProxyType({}),
+                 **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.cluster = SlurmCluster(self, "Slurm", vpc=network.vpc, subnet=network.cluster_subnet,
-                                    storage=storage if slurm.mount_storage else None, **slurm.props(bastion, images))
+                                    storage=storage if slurm.mount_storage else None, ssh_users=ssh_users,
+                                    **slurm.props(bastion, images))
         CfnOutput(self, "ClusterId", value=self.cluster.cluster.attr_id,
                   description="aws pcs get-cluster --cluster-identifier <this>")
         CfnOutput(self, "ClusterArn", value=self.cluster.cluster.attr_arn)

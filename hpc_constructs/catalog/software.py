@@ -171,6 +171,7 @@ EFS_UTILS = "amazon-efs-utils"
 CLOUDWATCH_AGENT = "amazon-cloudwatch-agent"
 RSYSLOG = "rsyslog"
 SCRATCH_TOOLS = ("mdadm", "xfsprogs")
+VOLUME_TOOLS = ("xfsprogs", "util-linux")  # HaInstance: the data volume's mkfs.xfs, blkid and findmnt
 ECS_IMAGE_CONTENTS = frozenset({IPTABLES})
 DLAMI_CONTENTS = frozenset({EFA})
 

@@ -1,5 +1,6 @@
 #!/bin/bash
-# hpc-bastion-host-keys SECRET_ID REGION: give this bastion the SSH host keys every bastion of its group shares.
+# hpc-bastion-host-keys SECRET_ID REGION [GENERATION]: give this bastion the SSH host keys every bastion of its
+# group shares (GENERATION, default 1: HaBastion's host_key_generation; a new one is a rotation).
 #
 # Behind one load balancer, each connection may land on any bastion. With a host key of its own per instance,
 # users' ssh would refuse the second instance ("REMOTE HOST IDENTIFICATION HAS CHANGED"), and again after every
@@ -11,14 +12,18 @@
 # - every instance then installs that version and restarts sshd when its keys changed.
 # A version never changes once written, so a later PutSecretValue (by anyone) cannot swap the group's identity,
 # and a new current value written over the secret (CloudFormation's placeholder, say) does not lose it.
+# Once the group's version exists, the secret is tagged hpc-host-keys-generation=GENERATION: the secret's resource
+# policy then denies PutSecretValue to everyone (write once per generation), so no bastion keeps the power to
+# write host keys after the first one did.
 # Run once, at first boot (user data); the keys stay on disk across reboots. Key material never appears on a
 # command line (other users of the bastion could read it in ps): it goes through files readable by root only.
 set -euo pipefail
 
 secret="$1"
 region="$2"
+generation="${3:-1}"
 ssh_dir="${HPC_SSH_DIR:-/etc/ssh}"
-token="hpc-constructs-bastion-host-keys-version-1"
+token="hpc-constructs-bastion-host-keys-version-$generation"
 key_types=(ed25519 ecdsa rsa)
 
 work=$(mktemp -d)
@@ -64,6 +69,11 @@ PY
   fi
   fetch && holds_keys || { echo "hpc-bastion-host-keys: the secret holds no host keys" >&2; exit 1; }
 fi
+# Write once: the tag turns on the resource policy's deny of PutSecretValue for this generation. A failure here
+# leaves the keys usable (and the deny off): reported, never a reason to stop sshd.
+aws --region "$region" secretsmanager tag-resource --secret-id "$secret" \
+    --tags "Key=hpc-host-keys-generation,Value=$generation" > /dev/null \
+  || echo "hpc-bastion-host-keys: could not tag the secret; PutSecretValue stays allowed until a bastion does" >&2
 
 changed=$(python3 - "$work/secret.json" "$ssh_dir" "$work" <<'PY'
 import base64, json, os, sys

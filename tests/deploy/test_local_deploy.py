@@ -105,7 +105,8 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert _detail(rows, "placement group") == ["strategy cluster, available"] * 5
     assert _detail(rows, "FSx file system") == ["LUSTRE PERSISTENT_2 SSD 2,400 GiB, 250 MB/s/TiB"]
     assert [d.split(" <-> ")[1][:5] for d in _detail(rows, "FSx data repository")] == ["s3://"]
-    assert [d.split(", encrypted")[0] for d in _detail(rows, "EBS volume")] == ["io2 2,048 GiB, 64,000 IOPS"]
+    assert sorted(d.split(", encrypted")[0] for d in _detail(rows, "EBS volume")) == [
+        "gp3 20 GiB, 3,000 IOPS", "io2 2,048 GiB, 64,000 IOPS"]  # the license server's data volume, the project
     environments = _detail(rows, "Batch compute environment")
     assert len(environments) == 3 and any(e.startswith("MANAGED SPOT") for e in environments)
     assert sorted(d.split(":")[0] for d in _detail(rows, "Batch job queue")) == ["priority 1", "priority 10"]
@@ -117,7 +118,7 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert _detail(rows, "Direct Connect gateway") == ["ASN 64512, available"]
     (cluster,) = _detail(rows, "PCS cluster")
     assert cluster.startswith("MEDIUM, Slurm 26.05, ACTIVE, endpoints SLURMCTLD ") and cluster.endswith(":6817")
-    # PCS names: <name>-<4 hex digits of the instance types> (SlurmCluster)
+    # PCS names: <node group>-<4 hex digits of its instance types>; queues keep theirs
     groups = {name.rsplit("-", 1)[0]: detail for kind, name, detail in rows if kind == "PCS node group"}
     assert sorted(groups) == ["cpu", "gpu", "login", "spot"]
     assert groups["login"].startswith("c7i.large, 1-1 instances, ONDEMAND")
@@ -131,10 +132,26 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert amis == {i.split("AMI ")[1].split(",")[0] for i in images}
 
 
+def test_read_back_shows_the_license_server(deployed: dict[str, Any]) -> None:
+    rows = deployed["rows"]
+    assert [name for kind, name, _ in rows if kind == "HaInstance"] == ["HpcLicense/LicenseServer"]
+    (group,) = _detail(rows, "HaInstance")
+    assert group.startswith("group min 1, max 1, desired 1 over 2 AZs")
+    assert "hpc-launch launching 900 s -> ABANDON" in group and "hpc-terminate terminating 300 s -> CONTINUE" in group
+    (volume,) = _detail(rows, "HaInstance data volume")
+    assert volume.startswith("generation 0, gp3 20 GiB, encrypted True") and volume.endswith("snapshot target True")
+    assert _detail(rows, "private hosted zone") == [
+        "1 VPC(s); 0 record(s) now (the instance writes its A record at boot)"]
+    # the Gpu, Cpu and Viz fleets, the three Batch environments' own groups, the Slurm nodes
+    assert _detail(rows, "HaInstance clients") == ["TCP 27000, 27001 from 7 security group(s)"]
+    assert _detail(rows, "EventBridge schedule") == ["rate(15 minutes) -> ssm:sendCommand, ENABLED"]
+    assert _detail(rows, "SSM document") == ["Command, JSON"]
+
+
 def test_destroy_leaves_only_the_retained_storage(deployed: dict[str, Any]) -> None:
     assert deployed["remaining"] == {}
     retained = deployed["retained"]
-    assert len(retained) == 10
+    assert len(retained) == 11  # with the license server's data volume
     orphans = sorted(item for item in deployed["left"]
                      if not is_retained(item[1], [("", "", physical) for physical in retained]))
     assert orphans == []

@@ -17,11 +17,12 @@ from tests.support import ROOT
 FLEETS = ("Cpu", "Gpu", "Viz")
 IMAGES = ("Cpu", "Gpu", "SlurmCpu", "SlurmGpu", "BatchCpu", "BatchGpu")
 REFERENCE_NODES = {
-    "HpcNetwork": {"Network": "HpcNetwork"},
+    "HpcNetwork": {"Network": "HpcNetwork", "SshUsers": "SshUsers"},
     "HpcImages": dict.fromkeys(IMAGES, "HpcImage"),
     "HpcStorage": {"Storage": "StorageLayer"},
     "HpcDataTransfer": {"DataTransfer": "DataTransferLayer"},
     "HpcAccess": {"Bastion": "HaBastion"},
+    "HpcLicense": {"LicenseServer": "HaInstance"},
     "HpcCompute": {fleet: "ComputeFleet" for fleet in FLEETS},
     "HpcBatch": {"Batch": "BatchOrchestration"},
     "HpcSlurm": {"Slurm": "SlurmCluster"},
@@ -144,10 +145,19 @@ def test_data_transfer_lands_in_the_storage_bucket(diagram: Diagram) -> None:
     assert "DataSync genomics-daily" in label
 
 
-def test_everything_is_in_the_networks_vpc(diagram: Diagram) -> None:
+def test_everything_but_the_user_list_is_in_the_networks_vpc(diagram: Diagram) -> None:
     network = diagram.node("HpcNetwork", "Network")
-    others = {i for members in diagram.subgraphs.values() for i in members} - {network}
+    users = diagram.node("HpcNetwork", "SshUsers")  # an SSM parameter: no network of its own
+    others = {i for members in diagram.subgraphs.values() for i in members} - {network, users}
     assert diagram.dotted == {(network, other): "VPC" for other in others}
+
+
+def test_every_construct_with_logins_reads_the_user_list(diagram: Diagram) -> None:
+    users = diagram.node("HpcNetwork", "SshUsers")
+    readers = {diagram.node("HpcAccess", "Bastion"), diagram.node("HpcSlurm", "Slurm"),
+               *(diagram.node("HpcCompute", fleet) for fleet in FLEETS)}
+    assert {source for (source, target) in diagram.edges if target == users} == readers
+    assert all(diagram.edges[(reader, users)] == "SSM" for reader in readers)
 
 
 def test_the_output_is_deterministic_and_sorted(outdir: Path, text: str) -> None:

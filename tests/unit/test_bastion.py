@@ -124,15 +124,39 @@ def test_role_statements_are_scoped_to_the_log_group_the_secret_and_the_stack(
     (policy,) = [p for k, p in _of_type(template, "AWS::IAM::Policy").items() if k.startswith("BastionRole")]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     actions = [s["Action"] if isinstance(s["Action"], list) else [s["Action"]] for s in statements]
-    scope = {json.dumps(s["Resource"]): sorted(a) for s, a in zip(statements, actions, strict=True)}
-    assert scope == {
-        json.dumps({"Fn::GetAtt": [_logical(bastion, bastion.log_group), "Arn"]}):
-            ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-        json.dumps({"Ref": _logical(bastion, bastion.host_keys)}):
-            ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
-        json.dumps({"Ref": "AWS::StackId"}): ["cloudformation:SignalResource"],
-    }
+    scope = sorted((json.dumps(s["Resource"]), sorted(a)) for s, a in zip(statements, actions, strict=True))
+    secret = json.dumps({"Ref": _logical(bastion, bastion.host_keys)})
+    assert scope == sorted([
+        (json.dumps({"Fn::GetAtt": [_logical(bastion, bastion.log_group), "Arn"]}),
+         ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]),
+        (secret, ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]),
+        (secret, ["secretsmanager:TagResource"]),
+        (json.dumps({"Ref": "AWS::StackId"}), ["cloudformation:SignalResource"]),
+    ])
     assert all("*" not in action for a in actions for action in a)
+    # The one tag the role may set: the host keys' generation, to that generation's value only.
+    (tag,) = [s for s in statements if s["Action"] == "secretsmanager:TagResource"]
+    assert tag["Condition"] == {"StringEquals": {"aws:RequestTag/hpc-host-keys-generation": "1"},
+                                "ForAllValues:StringEquals": {"aws:TagKeys": ["hpc-host-keys-generation"]}}
+
+
+def test_only_the_bastions_and_the_admins_read_the_host_keys_and_each_generation_is_written_once(
+        full: tuple[HaBastion, dict[str, Any], ComputeFleet]) -> None:
+    bastion, template, _ = full
+    (policy,) = _of_type(template, "AWS::SecretsManager::ResourcePolicy").values()
+    assert policy["Properties"]["SecretId"] == {"Ref": _logical(bastion, bastion.host_keys)}
+    statements = {s["Sid"]: s for s in policy["Properties"]["ResourcePolicy"]["Statement"]}
+    role = {"Fn::GetAtt": [_logical(bastion, bastion.role), "Arn"]}
+    root = "arn:aws:iam::111122223333:root"  # the stack's account (None admins: the account's root user)
+    only = statements["OnlyTheBastionsAndTheAdmins"]
+    assert (only["Effect"], only["Principal"]) == ("Deny", {"AWS": "*"})
+    assert sorted(only["Action"]) == ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
+    assert only["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": [role, root]}}
+    once = statements["WriteEachGenerationOnce"]
+    assert (once["Effect"], once["Action"]) == ("Deny", "secretsmanager:PutSecretValue")
+    assert once["Condition"] == {"StringEquals": {"secretsmanager:ResourceTag/hpc-host-keys-generation": "1"}}
+    untag = statements["OnlyTheAdminsUntag"]
+    assert untag["Effect"] == "Deny" and untag["Condition"]["StringNotEquals"] == {"aws:PrincipalArn": [root]}
 
 
 # -- load balancer and security groups ----------------------------------------------------------------------

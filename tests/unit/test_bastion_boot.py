@@ -100,3 +100,25 @@ def test_the_user_data_is_valid_bash(tmp_path: Path, bastion_user_data: tuple[st
     script = tmp_path / "user-data"
     script.write_text(bastion_user_data[0])
     subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+def test_the_load_balancers_health_checks_stay_out_of_the_ssh_audit_log() -> None:
+    """A TCP health check every 10 s from each load-balancer node closes before the SSH banner; sshd writes
+    "Connection closed by <node> port <n>". Those lines go to a file of their own; a user's lines never match."""
+    import re as regex
+
+    from hpc_constructs.bastion import health_check_pattern
+
+    pattern = regex.compile(health_check_pattern(["10.0.0.0/24", "10.0.1.0/24"]))
+    assert pattern.search("Connection closed by 10.0.1.37 port 41522")
+    assert pattern.search(" Connection closed by 10.0.0.4 port 3")  # rsyslog's msg keeps the leading space
+    assert not pattern.search("Connection closed by 198.51.100.7 port 41522")  # a user, through the NLB
+    assert not pattern.search("Connection closed by authenticating user alice 10.0.0.4 port 2 [preauth]")
+    assert not pattern.search("Connection closed by 10.0.2.4 port 3")  # not the load balancer's subnets
+    wide = regex.compile(health_check_pattern(["10.4.16.0/20"]))
+    assert wide.search("Connection closed by 10.4.31.255 port 1") and not wide.search(
+        "Connection closed by 10.4.32.1 port 1")
+    # a CIDR only known at deploy (an imported VPC): the private ranges, where the load balancer's nodes are
+    token = regex.compile(health_check_pattern(["${Token[TOKEN.1]}"]))
+    assert token.search("Connection closed by 172.20.1.1 port 9") and not token.search(
+        "Connection closed by 198.51.100.7 port 9")

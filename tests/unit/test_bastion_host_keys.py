@@ -39,6 +39,7 @@ case "$*" in
       echo "ResourceExistsException: You can't modify an existing version" >&2; exit 254
     fi
     cp "$file" "$store/token-$token"; cp "$file" "$store/current";;
+  *tag-resource*) echo "$*" >> "$store/tags";;
 esac''',
     "ssh-keygen": 'f="${@: -1}"; echo "public-of-$(md5sum < "$f" | cut -c1-8)"',
     "install": 'eval "dst=\\${$#}"; src="${@: -2:1}"; cp "$src" "$dst"',
@@ -135,6 +136,30 @@ def test_a_new_current_value_does_not_lose_the_group_identity(tmp_path: Path, st
     code, _, output = _run(tmp_path, second, store)
     assert code == 0, output
     assert (second / "ssh_host_rsa_key").read_bytes() == FIRST["rsa"]
+
+
+def test_the_secret_is_tagged_with_its_generation_once_the_keys_exist(tmp_path: Path, store: Path) -> None:
+    """The tag turns on the resource policy's deny of PutSecretValue: no bastion can write host keys afterwards."""
+    code, calls, out = _run(tmp_path, _host(tmp_path, "a", FIRST), store)
+    assert code == 0, out
+    tag = [c for c in calls if "tag-resource" in c]
+    assert tag == ["aws --region us-east-1 secretsmanager tag-resource --secret-id "
+                   "arn:aws:secretsmanager:us-east-1:111122223333:secret:keys --tags "
+                   "Key=hpc-host-keys-generation,Value=1"]
+    assert calls.index(tag[0]) > max(i for i, c in enumerate(calls) if "put-secret-value" in c)
+
+
+def test_a_new_generation_stores_new_keys_under_its_own_version(tmp_path: Path, store: Path) -> None:
+    _run(tmp_path, _host(tmp_path, "a", FIRST), store)
+    bin_dir = tmp_path / "bin"
+    script = tmp_path / "hpc-bastion-host-keys"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STUB_STORE": str(store),
+           "HPC_SSH_DIR": str(_host(tmp_path, "b", SECOND))}
+    result = subprocess.run(["bash", str(script), "arn:aws:secretsmanager:us-east-1:111122223333:secret:keys",
+                             "us-east-1", "2"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert (store / "token-hpc-constructs-bastion-host-keys-version-2").exists()
+    assert "Value=2" in (store / "tags").read_text().splitlines()[-1]
 
 
 def test_a_rerun_changes_nothing(tmp_path: Path, store: Path) -> None:

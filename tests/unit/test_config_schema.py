@@ -44,7 +44,7 @@ def test_reference_config_keeps_yaml_types() -> None:
     vcpus = config.batch.container_jobs[0].vcpus
     assert (vcpus, type(vcpus)) == (4, int)
     # only what the file gives is passed on: the constructs keep their own defaults
-    assert config.network.props() == {"max_azs": 2, "nat_gateways": 1}
+    assert config.network.props() == {"max_azs": 2, "nat_gateways": 2}
     assert config.environment is None
 
 
@@ -54,8 +54,8 @@ BAD_CONFIGS: dict[str, tuple[str, list[str]]] = {
         name: Hpc
         colour: red
         """,
-        ["colour: unknown key; allowed: account, bastion, batch, data_transfer, fleets, images, name, network, "
-         "region, slurm, storage, tags"]),
+        ["colour: unknown key; allowed: account, bastion, batch, data_transfer, fleets, images, license_server, "
+         "name, network, region, slurm, ssh_users, storage, tags"]),
     "a node kind naming an image the config does not build": (
         """
         images:
@@ -151,6 +151,18 @@ BAD_CONFIGS: dict[str, tuple[str, list[str]]] = {
           blocked_cidrs: [203.0.113.66/32]
         """,
         ["bastion.allowed_cidrs: required key missing; expected a list of strings"]),
+    "license server without ports": (
+        """
+        license_server:
+          snapshot_interval_minutes: 15
+        """,
+        ["license_server.ports: required key missing; expected a list of integers"]),
+    "license server with a quoted port": (
+        """
+        license_server:
+          ports: ["27000"]
+        """,
+        ["license_server.ports[0]: '27000' is not allowed; expected an integer"]),
     "location with two kinds": (
         """
         data_transfer:

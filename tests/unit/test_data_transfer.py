@@ -213,9 +213,37 @@ def test_tasks_log_keep_deleted_files_and_verify(full: tuple[DataTransferLayer, 
     assert template["Resources"][lustre_task["Properties"]["CloudWatchLogGroupArn"]["Fn::GetAtt"][0]][
         "Properties"]["RetentionInDays"] == 30
     (policy_id, policy), = _of_type(template, "AWS::Logs::ResourcePolicy").items()
-    document = json.dumps(policy["Properties"]["PolicyDocument"])
-    assert "datasync.amazonaws.com" in document and "logs:PutLogEvents" in document and group_id in document
+    document = json.loads(policy["Properties"]["PolicyDocument"])
+    (statement,) = document["Statement"]
+    assert statement["Principal"] == {"Service": "datasync.amazonaws.com"}
+    assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    # One prefix, not one ARN per task: a Region holds 10 resource policies of 5,120 characters at most.
+    # CloudFormation names the tasks' log groups <stack>-<logical ID>-<suffix>.
+    assert statement["Resource"] == "arn:aws:logs:us-east-1:111122223333:log-group:Transfer-*"
+    assert group_id not in json.dumps(document)
+    assert set(statement["Condition"]) == {"ArnLike", "StringEquals"}  # the conditions stay
     assert policy_id in task["DependsOn"]
+
+
+def test_the_log_policy_does_not_grow_with_the_tasks() -> None:
+    """Each task's log group was listed in the policy; the prefix keeps it one size for 1 task or 40."""
+    from aws_cdk import Stack
+    from aws_cdk.assertions import Template
+
+    from hpc_constructs import DataSyncLocation, DataSyncTaskSpec, DataTransferLayer, HpcNetwork
+    from tests.support import new_app
+
+    sizes = []
+    for count in (1, 40):
+        stack = Stack(new_app(), "Transfer", env={"account": "111122223333", "region": "us-east-1"})
+        network = HpcNetwork(stack, "Net")
+        tasks = [DataSyncTaskSpec(DataSyncLocation.s3(prefix=f"/in{i}/"), DataSyncLocation.s3(prefix=f"/out{i}/"),
+                                  name=f"t{i}") for i in range(count)]
+        DataTransferLayer(stack, "DataTransfer", vpc=network.vpc, landing_bucket=True, datasync_tasks=tasks)
+        (policy,) = [r for r in Template.from_stack(stack).to_json()["Resources"].values()
+                     if r["Type"] == "AWS::Logs::ResourcePolicy"]
+        sizes.append(len(json.dumps(policy["Properties"]["PolicyDocument"])))
+    assert sizes[0] == sizes[1] < 5_120
 
 
 def test_enhanced_tasks_log_to_datasyncs_own_group(full: tuple[DataTransferLayer, dict[str, Any]]) -> None:
@@ -448,3 +476,18 @@ def test_schedules_are_accepted_and_lint_clean_or_refused(schedule_template: dic
     accepted, examples = hypothesis_outcomes(check, max_examples=150, expression=st.one_of(cron, rate))
     assert 0 < accepted < examples, (accepted, examples)
     assert findings(_schedule_template("cron(0 3 ? * SUN *)")) == []  # and one through the construct itself
+
+
+def test_direct_connect_names_use_only_what_the_api_takes(full: tuple[DataTransferLayer, dict[str, Any]]) -> None:
+    """The API takes a-z, 0-9 and hyphens for a virtual interface's name (NewPrivateVirtualInterface); the construct
+    path has upper case and '/', which CloudFormation's looser pattern would let through to a deploy failure."""
+    import re
+
+    from hpc_constructs.data_transfer import _dx_name
+
+    assert _dx_name("HpcDataTransfer/DataTransfer") == "hpcdatatransfer-datatransfer"
+    assert _dx_name("A//B__c") == "a-b-c" and len(_dx_name("X/" * 80)) <= 100
+    _, template = full
+    names = [r["Properties"][key] for r in template["Resources"].values()
+             for key in ("VirtualInterfaceName", "DirectConnectGatewayName") if key in r.get("Properties", {})]
+    assert len(names) == 2 and all(re.fullmatch(r"[a-z0-9-]{1,100}", n) for n in names), names

@@ -18,7 +18,8 @@ from tests.support import ROOT
 def test_the_reference_config_names_each_example_value_once() -> None:
     found = problems(yaml.safe_load((ROOT / "config" / "reference.yaml").read_text()))
     keys = [line.split(":", 1)[0] for line in found]
-    assert keys == ["data_transfer.datasync_tasks[0].source.nfs.server_hostname",
+    assert keys == ["ssh_users[0].public_keys[0]",
+                    "data_transfer.datasync_tasks[0].source.nfs.server_hostname",
                     "data_transfer.datasync_tasks[0].source.nfs.agent_arns[0]",
                     "bastion.allowed_cidrs[0]"]  # no example AMI: the reference builds its images (images:)
     assert all("; replace it with " in line for line in found)
@@ -44,7 +45,7 @@ def test_an_example_slurm_ami_is_refused_with_the_way_to_a_real_image() -> None:
 
 def test_the_reference_config_marks_each_value_to_replace() -> None:
     lines = (ROOT / "config" / "reference.yaml").read_text().splitlines()
-    for value in ("server_hostname:", "agent_arns:", "allowed_cidrs:"):
+    for value in ("- name: alice", "server_hostname:", "agent_arns:", "allowed_cidrs:"):
         index = next(i for i, line in enumerate(lines) if line.strip().startswith(value))
         before = "\n".join(lines[max(0, index - 6):index])
         assert "REPLACE before `make deploy`" in before, value
@@ -77,7 +78,7 @@ def test_the_example_account_anywhere_is_refused() -> None:
 def test_the_command_exits_1_with_one_line_per_value_and_0_on_a_clean_config(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "scripts/deploy_check.py", "config/reference.yaml"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1 and len(re.findall(r"^  \S", result.stderr, re.M)) == 3
+    assert result.returncode == 1 and len(re.findall(r"^  \S", result.stderr, re.M)) == 4
     clean = tmp_path / "clean.yaml"
     clean.write_text("name: Clean\nbastion:\n  allowed_cidrs: [10.20.0.0/16]\n")
     assert main([str(clean)]) == 0

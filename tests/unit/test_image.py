@@ -16,6 +16,7 @@ from hpc_constructs import (
     ComputeEnvironmentSpec,
     ComputeFleet,
     HaBastion,
+    HaInstance,
     HpcImage,
     HpcNetwork,
     NodeGroupSpec,
@@ -51,7 +52,8 @@ def _plain(value: object) -> str:
 @pytest.fixture(scope="module")
 def app_template() -> tuple[dict[str, Any], dict[str, Any]]:
     """One stack: images, a fleet on an image and one on the public image, a Batch environment on an ECS image,
-    a Slurm cluster with a GPU group on its own image, a bastion on the CPU image; Lustre mounted everywhere."""
+    a Slurm cluster with a GPU group on its own image, a bastion on the CPU image, an HaInstance on the CPU image
+    and one on the public image; Lustre mounted on the fleets, Batch and Slurm."""
     app = new_app()
     stack = Stack(app, "Images")
     network = HpcNetwork(stack, "Network")
@@ -75,6 +77,8 @@ def app_template() -> tuple[dict[str, Any], dict[str, Any]]:
                      NodeGroupSpec(name="cpu", instance_types=["hpc7a.96xlarge"]),
                      NodeGroupSpec(name="gpu", instance_types=["p5.48xlarge"], image=slurm_gpu)])
     HaBastion(stack, "Bastion", vpc=vpc, allowed_cidrs=["198.51.101.0/24"], machine_image=cpu)
+    HaInstance(stack, "LicenseOnImage", vpc=vpc, ports=[27000], machine_image=cpu)
+    HaInstance(stack, "LicensePublic", vpc=vpc, ports=[27000])
     template = app.synth().get_stack_by_name("Images").template
     logical = {name: stack.get_logical_id(image.resource)
                for name, image in {"cpu": cpu, "batch": batch_image, "slurm-cpu": slurm_cpu,
@@ -171,11 +175,26 @@ def test_a_bastion_on_the_image_installs_nothing(app_template: tuple[dict[str, A
     assert "amazon-cloudwatch-agent-ctl -a fetch-config" in user_data  # configured at boot, installed in the image
 
 
+def test_an_ha_instance_on_the_image_installs_nothing_and_checks_the_manifest(
+        app_template: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    template, logical = app_template
+    data = _launch_template(template, "/LicenseOnImage/")
+    assert data["ImageId"] == {"Fn::GetAtt": [logical["cpu"], "ImageId"]}
+    user_data = _plain(data["UserData"])
+    assert boot.boot_work(user_data) == boot.BootWork((), ())
+    assert "hpc_step 'the image holds what boot skips' hpc_image_check" in user_data
+    assert "/usr/local/sbin/hpc-ha-volume attach" in user_data  # the volume is still attached at boot
+    public = _plain(_launch_template(template, "/LicensePublic/")["UserData"])
+    # on the public image: the volume tools and the metadata guard's iptables at boot, and no manifest to check
+    assert boot.boot_work(public).packages == ("iptables-nft", "xfsprogs", "util-linux")
+    assert "hpc_image_check" not in public
+
+
 def test_every_node_kind_of_the_reference_downloads_and_installs_nothing_at_boot(
         reference_assembly: cx_api.CloudAssembly) -> None:
     rows = summary.boot_work_rows(Path(reference_assembly.directory))
     kinds = {row["kind"].split("/")[0] for row in rows}
-    assert kinds == {"HpcCompute", "HpcBatch", "HpcSlurm", "HpcAccess"} and len(rows) == 11
+    assert kinds == {"HpcCompute", "HpcBatch", "HpcSlurm", "HpcAccess", "HpcLicense"} and len(rows) == 12
     for row in rows:
         assert row["work"] == boot.BootWork((), ()), row
         assert row["image"].startswith("HpcImage HpcImages/"), row
@@ -195,6 +214,8 @@ def test_every_node_kind_of_the_reference_downloads_and_installs_nothing_at_boot
                                   ami_id="ami-0f1e2d3c4b5a69788",
                                   node_groups=[NodeGroupSpec(name="cpu", instance_types=["c7i.large"])]),
      "not both"),
+    (lambda s, v, i: HaInstance(s, "H", vpc=v, machine_image=i(base="ecs")), "base='al2023'"),
+    (lambda s, v, i: HaInstance(s, "H", vpc=v, machine_image=i(slurm_version="26.05")), "without the PCS agent"),
 ])
 def test_an_image_that_does_not_fit_is_refused_at_synth(build: Any, message: str) -> None:
     stack = new_stack()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -29,9 +30,40 @@ def test_default_vpc_spans_two_azs_with_public_and_private_subnets(default_netwo
     assert len(network.vpc.public_subnets) == 2 and len(network.vpc.private_subnets) == 2
 
 
+def test_each_az_goes_out_through_its_own_nat_gateway_by_default(default_network: Any) -> None:
+    """Lose one AZ and the other's bastion and nodes keep Session Manager, Secrets Manager, ECR, PCS, logs."""
+    _, template = default_network
+    resources = template.to_json()["Resources"]
+    nats = {k: v for k, v in resources.items() if v["Type"] == "AWS::EC2::NatGateway"}
+    assert len(nats) == 2
+    def az(subnet: str) -> Any:  # a literal, or Fn::Select over Fn::GetAZs in an environment-agnostic stack
+        return resources[subnet]["Properties"]["AvailabilityZone"]
+
+    nat_az = {k: az(v["Properties"]["SubnetId"]["Ref"]) for k, v in nats.items()}
+    assert len({json.dumps(a) for a in nat_az.values()}) == 2
+    subnets = {k: v for k, v in resources.items() if v["Type"] == "AWS::EC2::Subnet"
+               and v["Properties"]["MapPublicIpOnLaunch"] is False}
+    for subnet, _props in subnets.items():
+        table = next(a["Properties"]["RouteTableId"]["Ref"] for a in resources.values()
+                     if a["Type"] == "AWS::EC2::SubnetRouteTableAssociation"
+                     and a["Properties"]["SubnetId"] == {"Ref": subnet})
+        (route,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::EC2::Route"
+                    and r["Properties"]["RouteTableId"] == {"Ref": table}
+                    and r["Properties"].get("DestinationCidrBlock") == "0.0.0.0/0"]
+        assert nat_az[route["NatGatewayId"]["Ref"]] == az(subnet), subnet
+
+
+def test_fewer_nat_gateways_than_azs_are_named_in_the_figures() -> None:
+    stack = new_stack()
+    network = HpcNetwork(stack, "Net", nat_gateways=1)
+    assert network.nat_gateways == 1
+    figures = [e.data for e in network.node.metadata if e.type == "hpc:figures"]
+    assert "lose that AZ and they have no way out" in str(figures)
+
+
 def test_default_vpc_has_nat_flow_logs_and_s3_endpoint(default_network: Any) -> None:
     _, template = default_network
-    template.resource_count_is("AWS::EC2::NatGateway", 1)
+    template.resource_count_is("AWS::EC2::NatGateway", 2)
     template.has_resource_properties("AWS::EC2::FlowLog", {"ResourceType": "VPC", "TrafficType": "ALL"})
     template.has_resource_properties("AWS::EC2::VPCEndpoint", {
         "VpcEndpointType": "Gateway",

@@ -246,9 +246,17 @@ def test_vlan_outside_1_to_4094_is_refused(vlan: int) -> None:
         check_direct_connect(PATH, _vif(vlan=vlan))
 
 
-@pytest.mark.parametrize("asn", [1, DIRECT_CONNECT.customer_asn_range[1], 7224])
+@pytest.mark.parametrize("asn", [1, DIRECT_CONNECT.cloudformation_max_customer_asn, 7224])
 def test_customer_asn_edges_are_accepted(asn: int) -> None:
     check_direct_connect(PATH, _vif(customer_asn=asn))
+
+
+@pytest.mark.parametrize("asn", [2_147_483_647, 4_200_000_000, DIRECT_CONNECT.customer_asn_range[1]])
+def test_a_4_byte_asn_past_the_apis_asn_field_is_refused_for_cloudformation(asn: int) -> None:
+    """CloudFormation's BgpPeer has one Asn; the API's asn stops at 2,147,483,646 (asnLong is not in the schema)."""
+    with _refused("direct_connect.customer_asn") as error:
+        check_direct_connect(PATH, _vif(customer_asn=asn))
+    assert "asnLong" in str(error.value)
 
 
 @pytest.mark.parametrize("asn", [0, DIRECT_CONNECT.customer_asn_range[1] + 1, 64_512])
