@@ -37,6 +37,7 @@ from hpc_constructs.datasync import (
 from hpc_constructs.direct_connect import DirectConnectSpec, check_direct_connect
 from hpc_constructs.efs_file_system import EfsFileSystem
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.iam_wait import IamPropagationWait
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.mounting import inner_subnets, removal
 from hpc_constructs.nag import acknowledge_wildcards
@@ -320,8 +321,10 @@ class DataTransferLayer(Construct):
         made = datasync.CfnLocationS3(
             scope, "Location", s3_bucket_arn=bucket.bucket_arn, subdirectory=subdirectory,
             s3_config=datasync.CfnLocationS3.S3ConfigProperty(bucket_access_role_arn=role.role_arn))
-        # DataSync assumes the role when it creates the location: the role and its policy come first.
-        made.node.add_dependency(role)
+        # DataSync assumes the role when it creates the location: the role and its policy come first, and then
+        # IAM's propagation (CloudFormation's handler fails the location at once if DataSync cannot assume it).
+        made.node.add_dependency(IamPropagationWait(scope, "RoleWait", roles=[role],
+                                                    seconds=DATASYNC.role_propagation_wait_seconds))
         who = paths.role(role, f"DataSync, as {role.node.path}")
         trust = {"aws:SourceAccount": stack.account, "aws:SourceArn": made.attr_location_arn}
         paths.declare_iam(role, who, list(S3_BUCKET_ACTIONS), [bucket.bucket_arn], on=f"the bucket of {location.key}",
@@ -369,7 +372,8 @@ class DataTransferLayer(Construct):
             # The file system's policy refuses anything but TLS, and an IAM role needs TLS1_2 anyway.
             in_transit_encryption="TLS1_2",
             file_system_access_role_arn=role.role_arn)
-        made.node.add_dependency(rules, role)
+        made.node.add_dependency(rules, IamPropagationWait(scope, "RoleWait", roles=[role],
+                                                           seconds=DATASYNC.role_propagation_wait_seconds))
         if tier.file_system is not None:
             made.node.add_dependency(tier.file_system.mount_targets_available)
         paths.declare_iam(role, paths.role(role, f"DataSync, as {role.node.path}"),

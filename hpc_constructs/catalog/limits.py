@@ -349,6 +349,14 @@ class DataSyncLimits:
     enhanced_verify_modes: tuple[str, ...] = ("ONLY_FILES_TRANSFERRED", "NONE")
     # "For Enhanced mode tasks, you must use /aws/datasync as your log group name" (UpdateTask).
     enhanced_log_group: str = "/aws/datasync"
+    # How long a location waits after its role (and the role's policy) exist, before CloudFormation creates it.
+    # DataSync assumes the role in CreateLocationS3/CreateLocationEfs and fails with "Unable to assume role" while
+    # IAM has not propagated the new role; CloudFormation's handler does not retry (LocationS3 CreateHandler in
+    # aws-cloudformation-resource-providers-datasync). Observed: "After the creation of a role, it cannot be
+    # assumed for 10-30 seconds" (hashicorp/terraform-provider-aws issue 6566, 2019); the Terraform provider
+    # retries these locations' creation for IAM's eventual consistency for up to 2 minutes (pull request 10984,
+    # propagation timeout). 60 s: twice the longest observed, within the Terraform bound; checked 2026-12.
+    role_propagation_wait_seconds: int = 60
     source: str = DATASYNC_SOURCE
 
 

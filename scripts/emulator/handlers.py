@@ -798,6 +798,22 @@ class RestrictDefaultSecurityGroup(Emulated):
         return cls(_random_id("restrict-default-sg-", 8), {}, restore)
 
 
+class IamPropagationWait(Emulated):
+    """hpc-constructs' Custom::HpcIamPropagationWait runs a Lambda function that sleeps (Docker in moto). Its
+    effect is time for IAM to propagate, which the emulator's IAM does not need: nothing to do but record it."""
+
+    TYPE = "Custom::HpcIamPropagationWait"
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        roles = len(props.get("RoleArns", []))
+        record_simulated(f"{context.get('LogicalId', name)} ({cls.TYPE})",
+                         f"waited 0 s of {props.get('Seconds')} s for IAM to propagate {roles} "
+                         "role(s) (the emulator's IAM is consistent at once; the Lambda function is not run)")
+        return cls(_random_id("iam-wait-", 8), {}, lambda: None)
+
+
 # --- AWS Parallel Computing Service: moto has none. The records live in `state.Store`, in the PCS API's shape, and
 # api.py serves them to boto3's `pcs` client. Ref returns the ARN (the types' primaryIdentifier, as CDK's
 # `clusterRef.clusterArn` assumes); the IDs that other resources name come from Fn::GetAtt Id.
@@ -1094,7 +1110,7 @@ HANDLERS: dict[str, type[Emulated]] = {
         DataSyncLocationS3, DataSyncLocationNfs, DataSyncLocationEfs, DataSyncLocationFsxLustre, DataSyncTask,
         DirectConnectGateway, DirectConnectGatewayAssociation, BatchComputeEnvironment, BatchJobDefinition, KmsKey,
         BucketPolicy, TopicPolicy, Subscription, QueuePolicy, Secret, SecretResourcePolicy, SsmParameter,
-        RestrictDefaultSecurityGroup, HostedZone, Schedule,
+        RestrictDefaultSecurityGroup, IamPropagationWait, HostedZone, Schedule,
         PcsCluster, PcsComputeNodeGroup, PcsQueue, ImageBuilderComponent, ImageBuilderImageRecipe,
         ImageBuilderInfrastructureConfiguration, ImageBuilderImage,
     )

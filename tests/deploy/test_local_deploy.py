@@ -142,8 +142,9 @@ def test_read_back_shows_the_license_server(deployed: dict[str, Any]) -> None:
     assert volume.startswith("generation 0, gp3 20 GiB, encrypted True") and volume.endswith("snapshot target True")
     assert _detail(rows, "private hosted zone") == [
         "1 VPC(s); 0 record(s) now (the instance writes its A record at boot)"]
-    # the Gpu, Cpu and Viz fleets, the three Batch environments' own groups, the Slurm nodes
-    assert _detail(rows, "HaInstance clients") == ["TCP 27000, 27001 from 7 security group(s)"]
+    # the Gpu, Cpu and Viz fleets, the three Batch environments' own groups, the VPC default group (the multi-node
+    # jobs' containers), the Slurm nodes
+    assert _detail(rows, "HaInstance clients") == ["TCP 27000, 27001 from 8 security group(s)"]
     assert _detail(rows, "EventBridge schedule") == ["rate(15 minutes) -> ssm:sendCommand, ENABLED"]
     assert _detail(rows, "SSM document") == ["Command, JSON"]
 
