@@ -25,7 +25,8 @@ help:
 	@echo "             CONFIG=config/minimal.yaml picks another config"
 	@echo "make verify  synth, then hpc-verify: every declared path (network, IAM) checked from cdk.out, with every AZ up"
 	@echo "             and with each AZ lost; exit 1 when a path is blocked"
-	@echo "make deploy  cdk bootstrap + cdk deploy --all to your AWS account (your credentials)"
+	@echo "make deploy  cdk bootstrap + cdk deploy --all --concurrency 4 to your AWS account (your credentials): stacks"
+	@echo "             that do not depend on each other deploy together (the summary prints the waves)"
 	@echo "make destroy cdk destroy --all (asks first; the stateful storage is retained)"
 	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag, and every"
 	@echo "             Python example of README.md and docs/)"
@@ -56,6 +57,9 @@ $(STAMP)/node: package.json package-lock.json
 setup: $(STAMP)/python $(STAMP)/node
 
 CONFIG ?= config/reference.yaml
+# Stacks that do not depend on each other deploy (and are destroyed) at the same time: the CDK CLI's --concurrency.
+# The synth summary prints the waves; the reference's widest has 2 stacks, so 4 leaves room for a larger config.
+DEPLOY_CONCURRENCY ?= 4
 
 synth: setup
 	rm -rf cdk.out
@@ -68,7 +72,7 @@ verify: synth
 
 # The local emulator (scripts/emulator: moto on loopback) gets the same cdk.out that `make deploy` sends to AWS.
 deploy-local: synth
-	$(BIN)/python scripts/deploy_local.py --app cdk.out
+	$(BIN)/python scripts/deploy_local.py --app cdk.out --concurrency $(DEPLOY_CONCURRENCY)
 
 # Before any AWS call (the synth's lookups included): refuse a config that still holds example values.
 deploy: setup
@@ -76,11 +80,11 @@ deploy: setup
 	$(BIN)/python scripts/deploy_check.py $(CONFIG)
 	$(MAKE) --no-print-directory synth CONFIG=$(CONFIG)
 	$(CDK) bootstrap --app cdk.out
-	$(CDK) deploy --all --app cdk.out
+	$(CDK) deploy --all --concurrency $(DEPLOY_CONCURRENCY) --app cdk.out
 
 destroy: setup
 	@if [ -n "$$AWS_ENDPOINT_URL" ]; then echo "make destroy: AWS_ENDPOINT_URL is set ($$AWS_ENDPOINT_URL); unset it to destroy in AWS" >&2; exit 1; fi
-	$(CDK) destroy --all -c hpc:config=$(CONFIG)
+	$(CDK) destroy --all --concurrency $(DEPLOY_CONCURRENCY) -c hpc:config=$(CONFIG)
 
 diff: setup
 	$(BIN)/python scripts/diff.py $(if $(BASE),--base $(BASE))

@@ -6,7 +6,8 @@
 For every stack of the given cloud assembly it makes a Stack of the same name and description, the same
 dependencies between stacks, and then, for every resource, the same type, logical ID, properties and
 resource attributes (DependsOn, DeletionPolicy, UpdateReplacePolicy, CreationPolicy, UpdatePolicy), the
-same parameters and the same outputs and exports. Each resource is one aws-cdk-lib CfnResource: no
+same parameters and the same outputs and exports, and the same resource metadata (the hpc:paths declarations
+that hpc-verify reads). Each resource is one aws-cdk-lib CfnResource: no
 validation, no catalog, no cdk-nag, no L2 logic. It imports the aws-cdk-lib module of every resource type
 it creates (aws_cdk.aws_ec2 for AWS::EC2::*, ...), as hand-written code that names those types must.
 CDK adds the same BootstrapVersion parameter, rule and asset manifests to both apps.
@@ -29,6 +30,7 @@ import aws_cdk as cdk
 # Resource attributes that are not properties; each present one is one add_override.
 ATTRIBUTES = ("DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "CreationPolicy", "UpdatePolicy", "Condition")
 CDK_PARAMETERS = {"BootstrapVersion"}  # the default synthesizer adds it to every stack
+CDK_METADATA = {"aws:cdk:path"}  # CDK writes it for every resource of both apps
 
 
 def module_of(resource_type: str) -> str | None:
@@ -81,6 +83,9 @@ def build(app: cdk.App, assembly_dir: Path) -> dict[str, cdk.Stack]:
             for attribute in ATTRIBUTES:
                 if attribute in resource:
                     cfn.add_override(attribute, resource[attribute])
+            for key, value in resource.get("Metadata", {}).items():
+                if key not in CDK_METADATA:
+                    cfn.add_metadata(key, value)  # the hpc:paths declarations hpc-verify reads, as (a) emits them
         for logical_id, output in template.get("Outputs", {}).items():
             export = output.get("Export", {}).get("Name")
             value = output["Value"]

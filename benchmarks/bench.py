@@ -32,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.md"
@@ -70,6 +71,7 @@ class Case:
     argv: list[str] | None = None    # or a script with arguments
     context: dict[str, object] = field(default_factory=dict)
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system seconds of the process and its node process
     peak_kib: list[int] = field(default_factory=list)
     printed: list[str] = field(default_factory=list)
 
@@ -84,7 +86,8 @@ class Case:
             start = time.perf_counter()
             proc = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
             # wait4's rusage covers the process and its waited-for children (the jsii node process): ru_maxrss
-            # is the peak RSS of the largest of them.
+            # is the peak RSS of the largest of them, ru_utime + ru_stime the CPU both used. On a shared machine the
+            # CPU time moves far less with the load than the wall time does.
             _, status, usage = os.wait4(proc.pid, 0)
             elapsed = time.perf_counter() - start
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -94,6 +97,7 @@ class Case:
                 raise SystemExit(f"{self.label} failed ({proc.returncode}):\n{stderr.read()[-3000:]}")
             self.printed.append(stdout.read().strip())
         self.times.append(elapsed)
+        self.cpu.append(usage.ru_utime + usage.ru_stime)
         self.peak_kib.append(usage.ru_maxrss)
 
 
@@ -189,19 +193,68 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}, {platform.system()}"
 
 
-def time_suite() -> tuple[float, str]:
-    """The test suite as `make test` runs it (ruff, mypy --strict, pytest), one run: wall seconds and its last line."""
+def time_suite() -> tuple[float, float, str]:
+    """The test suite as `make test` runs it (ruff, mypy --strict, pytest), one run: wall seconds, CPU seconds (every
+    process of it, the pytest-xdist workers' node processes included) and its last line."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     # the user's environment, not the cases' (CDK_CONTEXT_JSON would reach the tests' own synths and CLI runs)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_")}
     done = subprocess.run(["make", "test"], cwd=ROOT, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = [line for line in done.stdout.splitlines() if " passed" in line or " failed" in line]
     outcome = lines[-1].strip("= ") if lines else f"exit status {done.returncode}"
     if done.returncode != 0:
         print(done.stdout[-5000:], done.stderr[-3000:], sep="\n", file=sys.stderr)
         outcome = f"FAILED (exit status {done.returncode}): {outcome}"
-    return elapsed, outcome
+    return elapsed, cpu, outcome
+
+
+def _strip_images(config: dict[str, Any]) -> dict[str, Any]:
+    """The reference config on the public images, as it was before HpcImage: no `images:` section, no node kind
+    naming one, and the Slurm nodes on an AMI ID (an example one: this config is only synthesized, to count)."""
+    import copy
+
+    stripped = copy.deepcopy(config)
+    stripped.pop("images", None)
+    named = [*stripped.get("fleets", {}).values(), stripped.get("bastion") or {}, stripped.get("license_server") or {},
+             *(stripped.get("batch") or {}).get("compute_environments", [])]
+    slurm = stripped.get("slurm")
+    if slurm is not None:
+        named += [slurm, *slurm.get("node_groups", []), slurm.get("login_nodes") or {}]
+        slurm["ami_id"] = "ami-0123456789abcdef0"
+    for section in named:
+        section.pop("image", None)
+    return stripped
+
+
+def boot_work_table(reference_out: Path) -> list[str]:
+    """Per node kind of the reference: what its user data downloads and installs at boot (scripts/summary.py), on
+    its HpcImage and, synthesized once more from the same config without `images:`, on the public images."""
+    import yaml
+
+    sys.path.insert(0, str(ROOT))
+    from scripts.summary import boot_work_rows
+
+    with tempfile.TemporaryDirectory() as out:
+        config = Path(out) / "public-images.yaml"
+        config.write_text(yaml.safe_dump(_strip_images(yaml.safe_load((ROOT / "config" / "reference.yaml")
+                                                                       .read_text()))))
+        env = _env(**{"hpc:nag": "false", "hpc:config": str(config)})
+        env["CDK_OUTDIR"] = str(Path(out) / "cdk.out")
+        _run([sys.executable, "-c", APP], env)
+        public = {row["kind"]: row["work"] for row in boot_work_rows(Path(out) / "cdk.out")}
+    lines = ["| node kind | image | downloads at boot | package installs at boot | on the public images: downloads,"
+             " package installs |", "|---|---|---:|---:|---|"]
+    for row in boot_work_rows(reference_out):
+        work, before = row["work"], public.get(row["kind"])
+        lines.append(f"| {row['kind']} | {row['image']} | {len(work.downloads)} | {len(work.packages)} | "
+                     + (before.describe() if before is not None else "-") + " |")
+    return lines
 
 
 def main() -> int:
@@ -218,6 +271,7 @@ def main() -> int:
     if args.runs < 5:
         parser.error("--runs must be at least 5: a median of fewer runs is noise on this machine")
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as reference_out:
         env = _env()
         env["CDK_OUTDIR"] = reference_out
@@ -235,8 +289,11 @@ def main() -> int:
             for case in cases[shift:] + cases[:shift]:
                 case.run()
                 print(f"round {round_ + 1}/{args.runs} {case.label}: {case.times[-1]:.2f} s", file=sys.stderr)
+        boot = boot_work_table(Path(reference_out))
     by = {c.key: c for c in cases}
     ratio = median(by["a"].times) / median(by["b"].times)
+    cpu_ratio = median(by["a"].cpu) / median(by["b"].cpu)
+    cpu_ratio_off = median(by["a0"].cpu) / median(by["b"].cpu)
     ratio_off = median(by["a0"].times) / median(by["b"].times)
     jsii_floor = median(by["a"].times) / median(by["c"].times)
     import_s = [float(p.split("=")[1]) for p in by["d"].printed]
@@ -253,21 +310,33 @@ def main() -> int:
         f"- The reference app (config/reference.yaml) has {resources} resources; (b) was checked to produce the"
         " same resources, properties, parameters and outputs before timing.",
         "",
+        f"- Machine load (1, 5, 15-minute load averages) at the start: {', '.join(f'{x:.1f}' for x in load_before)};"
+        f" at the end of the timed runs: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (other sessions share"
+        " the cores: wall times stretch with the load, CPU times much less).",
+        "",
         f"synth ratio (ours / bare aws-cdk-lib): {ratio:.2f}",
         "",
-        f"- cdk-nag off (`-c hpc:nag=false`), ours / bare aws-cdk-lib: {ratio_off:.2f}",
+        f"- the same in CPU time (user + system, the node process included): {cpu_ratio:.2f}",
+        f"- cdk-nag off (`-c hpc:nag=false`), ours / bare aws-cdk-lib: {ratio_off:.2f} (CPU time {cpu_ratio_off:.2f})",
         f"- ours / empty CDK app (a/c): {jsii_floor:.2f}",
         "",
-        "| case | median s | min s | max s | peak RSS MiB (largest process) |",
-        "|---|---:|---:|---:|---:|",
+        "| case | median s | min s | max s | median CPU s | peak RSS MiB (largest process) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for case in cases:
         lines.append(f"| {case.label} | {median(case.times):.2f} | {min(case.times):.2f} | {max(case.times):.2f} | "
-                     f"{max(case.peak_kib) / 1024:.0f} |")
+                     f"{median(case.cpu):.2f} | {max(case.peak_kib) / 1024:.0f} |")
     lines += [
         "",
         f"(d) measured inside the process: `import hpc_constructs` after `import aws_cdk` takes "
         f"{median(import_s):.2f} s (median; min {min(import_s):.2f}, max {max(import_s):.2f}).",
+        "",
+        "## Boot work per node kind",
+        "",
+        "What each launch template's user data downloads and installs at first boot (scripts/summary.py's count),"
+        " in the reference environment and in the same config without `images:` (synthesized for this table):",
+        "",
+        *boot,
         "",
         "## Where (a)'s time goes",
         "",
@@ -302,10 +371,13 @@ def main() -> int:
                       f"{wall['growth']} (only super-linear growth would break 'synth time grows linearly')."]
     args.out.write_text("\n".join(lines) + "\n")  # written before the suite runs: it takes minutes
     if args.suite:
-        seconds, outcome = time_suite()
+        load = os.getloadavg()
+        seconds, cpu, outcome = time_suite()
         lines += ["", "## Test suite", "",
                   f"`make test` (ruff, mypy --strict, pytest with pytest-xdist), one run after set-up: "
-                  f"{seconds:.0f} s ({seconds / 60:.1f} min); pytest: {outcome}."]
+                  f"{seconds:.0f} s ({seconds / 60:.1f} min), {cpu:.0f} s of CPU; pytest: {outcome}. Load averages "
+                  f"before it: {', '.join(f'{x:.1f}' for x in load)}; after: "
+                  f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}."]
         args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

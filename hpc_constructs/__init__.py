@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from hpc_constructs.efs_file_system import EfsFileSystem
     from hpc_constructs.errors import ConfigError
     from hpc_constructs.ha_instance import HaInstance
+    from hpc_constructs.image import HpcImage
     from hpc_constructs.job_events import JobEvents
     from hpc_constructs.lustre import LustreDataRepository, LustreSpec
     from hpc_constructs.lustre_file_system import LustreFileSystem
@@ -70,6 +71,7 @@ _MODULES = {
     "HaBastion": "bastion",
     "HaInstance": "ha_instance",
     "HpcDashboard": "dashboard",
+    "HpcImage": "image",
     "HpcNetwork": "network",
     "JobEvents": "job_events",
     "JobQueueSpec": "batch_plan",
@@ -114,6 +116,7 @@ __all__ = [
     "HaBastion",
     "HaInstance",
     "HpcDashboard",
+    "HpcImage",
     "HpcNetwork",
     "JobEvents",
     "JobQueueSpec",

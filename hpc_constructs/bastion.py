@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import jsii
 from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations
@@ -25,11 +26,15 @@ from hpc_constructs.bastion_plan import (
     plan_bastion,
 )
 from hpc_constructs.catalog.limits import NETWORK_ACL
-from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE
+from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, CLOUDWATCH_AGENT, RSYSLOG
 from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.image_plan import check_image_for, image_plan_of
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.ssh_users import SshUsers
+
+if TYPE_CHECKING:
+    from hpc_constructs.image import HpcImage
 
 ROOT_VOLUME_GIB = 16  # Amazon Linux 2023 needs 8; the rest is room for logs and packages
 HEALTH_CHECK_GRACE = Duration.minutes(5)  # first boot installs rsyslog and the CloudWatch agent
@@ -79,6 +84,10 @@ class HaBastion(Construct):
       ssh_log_retention_days: 365. How long the SSH logs (/var/log/secure of every bastion) stay in
                               CloudWatch Logs. The log group is retained when the stack is deleted.
       acl_rule_quota: 20. Your account's 'Rules per network ACL' quota (20 to 40).
+      machine_image: None: the latest Amazon Linux 2023 at each deploy, which installs rsyslog, the CloudWatch
+                     agent and iptables at first boot. An HpcImage (base "al2023", the instance type's
+                     architecture) holds them: a new bastion installs nothing, and a rolling update follows the
+                     image's rebuilds instead of every new Amazon Linux release.
 
     What is built:
       - an Auto Scaling group with min = max = desired = availability_zones, one instance per AZ in the
@@ -142,6 +151,7 @@ class HaBastion(Construct):
         allow_open_ssh: str | None = None,
         ssh_log_retention_days: int = DEFAULT_SSH_LOG_RETENTION_DAYS,
         acl_rule_quota: int = NETWORK_ACL.rules_per_direction,
+        machine_image: HpcImage | None = None,
     ) -> None:
         super().__init__(scope, id)
         zones = _zones(vpc)
@@ -151,6 +161,12 @@ class HaBastion(Construct):
             allow_open_ssh=allow_open_ssh, ssh_log_retention_days=ssh_log_retention_days,
             vpc_cidr=_vpc_cidr(vpc), key_name=key_name, acl_rule_quota=acl_rule_quota)
         plan = self.plan
+        image = image_plan_of(machine_image)
+        if machine_image is not None and image is None:
+            raise ConfigError(self.node.path, "machine_image", machine_image, "an HpcImage or None")
+        if image is not None:
+            check_image_for(self.node.path, image, [plan.instance_type], use="fleet")
+        installed = image.contents if image is not None else frozenset()
         chosen = zones[:plan.availability_zones]
         public = [pair[0] for pair in chosen]
         private = [pair[1] for pair in chosen]
@@ -243,21 +259,22 @@ class HaBastion(Construct):
         self.node.add_validation(UserDataFits(self, self.user_data))
         # At exit, before the boot report: tell CloudFormation whether every step succeeded.
         self.user_data.add_on_exit_commands("hpc_bastion_signal", *boot.ON_EXIT)
-        self.user_data.add_commands(*boot.PRELUDE)
+        self.user_data.add_commands(*boot.PRELUDE, *boot.image_check(installed))
         # Users who log in here are not the bastion: the instance role (the host-key secret) stays root's.
-        self.user_data.add_commands(*boot.install_boot_script(boot.IMDS_GUARD_SCRIPT), *boot.imds_guard())
+        self.user_data.add_commands(*boot.install_boot_script(boot.IMDS_GUARD_SCRIPT),
+                                    *boot.without_installed(boot.imds_guard(), installed))
         self.ssh_users = ssh_users
         if ssh_users is not None:
             _check_ssh_users(self.node.path, ssh_users)
-            self.user_data.add_commands(*ssh_users.boot_commands(self))
+            self.user_data.add_commands(*boot.without_installed(ssh_users.boot_commands(self), installed))
             ssh_users.grant_read(self.role)
-        self.user_data.add_commands(*_boot_commands(self.log_group.log_group_name, self.host_keys.secret_arn,
-                                                    Stack.of(self).region, host_key_generation,
-                                                    [s.ipv4_cidr_block for s in public]))
+        self.user_data.add_commands(*boot.without_installed(_boot_commands(
+            self.log_group.log_group_name, self.host_keys.secret_arn, Stack.of(self).region, host_key_generation,
+            [s.ipv4_cidr_block for s in public]), installed))
         arch = plan.instance_type.architecture
         self.launch_template = ec2.LaunchTemplate(
             self, "LaunchTemplate",
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(
+            machine_image=machine_image or ec2.MachineImage.latest_amazon_linux2023(
                 cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arch == "arm64" else ec2.AmazonLinuxCpuType.X86_64),
             instance_type=ec2.InstanceType(plan.instance_type.name),
             require_imdsv2=True,
@@ -367,7 +384,8 @@ class HaBastion(Construct):
 
         self.more_blocked_cidrs_that_fit = {f"IPv{v}": plan.more_blocked_cidrs_that_fit(v) for v in (4, 6)}
         self.figures: dict[str, object] = {
-            "instances": f"{count} x {plan.instance_type.name}, one per AZ (Amazon Linux 2023, On-Demand)",
+            "instances": f"{count} x {plan.instance_type.name}, one per AZ, On-Demand, "
+                         + (image.description if image is not None else "Amazon Linux 2023"),
             "availability zones": count,
             "SSH endpoint": "internet-facing NLB, TCP 22, cross-zone, client IP preserved"
                             + (", dual-stack" if plan.dual_stack else ""),
@@ -588,10 +606,9 @@ def _boot_commands(log_group_name: str, secret_arn: str, region: str, generation
             "ClientAliveCountMax 3",
             "PasswordAuthentication no",
         ]), mode="0600"),
+        # Amazon Linux 2023 keeps logs in the journal only: rsyslog writes sshd's to /var/log/secure.
+        boot.install_step("SSH log tools (rsyslog, CloudWatch agent)", RSYSLOG, CLOUDWATCH_AGENT),
         *boot.function("hpc_bastion_ssh_log", [
-            # Amazon Linux 2023 keeps logs in the journal only: rsyslog writes sshd's to /var/log/secure.
-            "rpm -q rsyslog amazon-cloudwatch-agent >/dev/null 2>&1 || "
-            "hpc_retry 5 dnf install -y rsyslog amazon-cloudwatch-agent",
             "systemctl enable --now rsyslog",
             "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s "
             f"-c file:{CLOUDWATCH_AGENT_CONFIG}",

@@ -54,7 +54,7 @@ from hpc_constructs.batch_plan import (
     plan_batch,
 )
 from hpc_constructs.catalog.limits import BATCH, LOG_RETENTION_DAYS
-from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, EFA_INSTALLER
+from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, ECS_IMAGE_CONTENTS, EFA, EFA_INSTALLER
 from hpc_constructs.compute_fleet import (
     ComputeFleet,
     UserDataFits,
@@ -116,9 +116,12 @@ class BatchComputeEnvironment(Construct):
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc, plan: EnvironmentPlan,
                  subnets: Sequence[ec2.ISubnet], fleet: ComputeFleet | None, root_volume_size_gib: int,
                  update_job_timeout_minutes: int = BATCH.default_update_job_execution_timeout_minutes,
-                 job_interface_security_group: ec2.ISecurityGroup | None = None) -> None:
+                 job_interface_security_group: ec2.ISecurityGroup | None = None,
+                 image_id: str | None = None) -> None:
         super().__init__(scope, id)
         self.plan = plan
+        # What the environment's HpcImage holds: mount_on and the steps below leave its installs out.
+        self.image_contents: frozenset[str] = plan.image.contents if plan.image is not None else ECS_IMAGE_CONTENTS
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
             description=f"{self.node.path}: Batch nodes of {plan.name}")
@@ -153,6 +156,7 @@ class BatchComputeEnvironment(Construct):
 
         self.user_data = ec2.UserData.for_linux()
         nodes = nodes_of(self.node.path, self)  # the boot prelude, once; storage mounts reuse it
+        nodes.add_boot_commands(*boot.image_check(plan.image.contents if plan.image is not None else frozenset()))
         # Jobs act with their job role only: the agent hands it to them, and the instance role stays out of reach
         # (container jobs run as root in the host's network, multi-node jobs in awsvpc tasks).
         nodes.add_boot_commands(*boot.function("hpc_ecs_agent_settings", [
@@ -163,7 +167,7 @@ class BatchComputeEnvironment(Construct):
                       "hpc_ecs_agent_settings"))
         nodes.install_boot_script(boot.IMDS_GUARD_SCRIPT)
         nodes.add_boot_commands(*boot.imds_guard(ecs_tasks=True))
-        if plan.efa:
+        if plan.efa and EFA not in self.image_contents:
             # Batch's ECS images have no EFA software: the pinned installer, GPG-verified, at first boot.
             nodes.install_boot_script("hpc-efa-install")
             nodes.add_boot_commands(boot.step(
@@ -220,8 +224,8 @@ class BatchComputeEnvironment(Construct):
                     launch_template_id=self.launch_template.launch_template_id,
                     version=self.launch_template.latest_version_number),
                 placement_group=self.placement_group_name,
-                ec2_configuration=[batch.CfnComputeEnvironment.Ec2ConfigurationObjectProperty(image_type=i)
-                                   for i in plan.image_types],
+                ec2_configuration=[batch.CfnComputeEnvironment.Ec2ConfigurationObjectProperty(
+                    image_type=i, image_id_override=image_id) for i in plan.image_types],
                 update_to_latest_image_version=True,
             ))
         tags_on_instances(self.resource)
@@ -514,6 +518,7 @@ class BatchOrchestration(Construct):
         environment = BatchComputeEnvironment(
             self, f"Environment{plan.name}", vpc=vpc, plan=plan, subnets=subnets, fleet=fleet,
             root_volume_size_gib=spec.root_volume_size_gib, update_job_timeout_minutes=update_minutes,
+            image_id=spec.image.image_id if spec.image is not None else None,
             job_interface_security_group=self.job_interface_security_group if plan.network is not None else None)
         if plan.runs_multi_node and plan.network is not None and self._job_interface_rules:
             environment.resource.node.add_dependency(*self._job_interface_rules)
@@ -526,6 +531,7 @@ class BatchOrchestration(Construct):
         self.figures[f"environment {plan.name}"] = (
             f"{'Spot' if plan.resource_type == 'SPOT' else 'On-Demand'} {', '.join(plan.instance_types)}, "
             f"{plan.min_vcpus}-{plan.max_vcpus:,} vCPUs, image {' + '.join(plan.image_types)}"
+            + (f" ({plan.image.description})" if plan.image is not None else "")
             + (f", EFA interfaces per node: {network.efa_interface_count}" if network is not None and network.efa
                else "")
             + (", cluster placement group" if plan.placement_group else "")

@@ -21,11 +21,13 @@ from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import BATCH
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import ENA_EXPLANATION, NetworkPlan, plan_network
+from hpc_constructs.image_plan import ImagePlan, check_image_for, image_plan_of
 
 if TYPE_CHECKING:
     from aws_cdk import aws_ec2 as ec2
 
     from hpc_constructs.compute_fleet import ComputeFleet
+    from hpc_constructs.image import HpcImage
 
 __all__ = [
     "BatchPlan",
@@ -69,6 +71,9 @@ class ComputeEnvironmentSpec:
     efa: None turns EFA on when a multi-node job on this environment uses it. True needs every
          type to support EFA.
     root_volume_size_gib: 64, an encrypted gp3 root volume (room for container images).
+    image: None uses Batch's own ECS images (the nodes install the clients, and for EFA download the EFA
+           installer, at first boot). An HpcImage built with base="ecs" (gpu=True for GPU types) becomes the
+           environment's image (Ec2Configuration.ImageIdOverride), and the nodes skip at boot what it holds.
     """
 
     name: str
@@ -82,6 +87,7 @@ class ComputeEnvironmentSpec:
     fargate: bool = False
     efa: bool | None = None
     root_volume_size_gib: int = 64
+    image: HpcImage | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,7 @@ class EnvironmentPlan:
     placement_group: bool
     runs_multi_node: bool
     from_fleet: bool
+    image: ImagePlan | None = None  # an HpcImage's plan: Ec2Configuration.ImageIdOverride, what boot skips
 
     @property
     def fargate(self) -> bool:
@@ -280,9 +287,9 @@ def plan_batch(path: str, environments: Sequence[EnvironmentInput], queues: Sequ
        among its kind.
     2. Environments: known instance types (names, families or Batch's categories) of one
        architecture, ENA on every type, an image Batch has for them (ECS_AL2023, ECS_AL2023_NVIDIA
-       for GPU types; not p3, g3 or a1), Spot only where offered, 0 <= min_vcpus <= max_vcpus,
-       max_vcpus >= 1; Fargate: no instance types, no min_vcpus, no fleet, at most 16 subnets; with
-       `fleet`, the fleet's types.
+       for GPU types; not p3, g3 or a1; an HpcImage built on them), Spot only where offered,
+       0 <= min_vcpus <= max_vcpus, max_vcpus >= 1; Fargate: no instance types, no min_vcpus, no fleet,
+       at most 16 subnets; with `fleet`, the fleet's types.
     3. Multi-node jobs: an On-Demand EC2 environment (never Spot or Fargate: the job would never leave
        RUNNABLE), 2 to 1,000 nodes, one instance type the environment launches, at most 5 node
        ranges that cover 0 to n-1 with no gap and no overlap, resources within the type, room in
@@ -491,6 +498,13 @@ def _finish_environment(path: str, environment: EnvironmentInput, basics: _Basic
     spec = environment.spec
     where = f"{path}/{spec.name}"
     runs_multi_node = bool(jobs)
+    image = image_plan_of(spec.image)
+    if spec.image is not None and (image is None or basics.resource_type.startswith("FARGATE")):
+        raise ConfigError(where, "image", spec.image, "an HpcImage(base='ecs'), on an EC2 environment",
+                          hint="Fargate runs no image of yours; an EC2 environment takes an HpcImage built on "
+                               "Batch's ECS-optimized Amazon Linux 2023.")
+    if image is not None:
+        check_image_for(where, image, basics.launchable, use="batch")
     if basics.resource_type.startswith("FARGATE"):
         return EnvironmentPlan(spec.name, basics.resource_type, (), (), "x86_64", 0, spec.max_vcpus, (), None, False,
                                False, False)
@@ -538,7 +552,7 @@ def _finish_environment(path: str, environment: EnvironmentInput, basics: _Basic
         _check_task_interface_room(where, basics.launchable, network)
     return EnvironmentPlan(spec.name, basics.resource_type, basics.instance_types, basics.launchable,
                            basics.architecture, spec.min_vcpus, spec.max_vcpus, basics.image_types, network,
-                           placement_group, runs_multi_node, fleet is not None)
+                           placement_group, runs_multi_node, fleet is not None, image)
 
 
 def _check_task_interface_room(where: str, types: Sequence[InstanceType], network: NetworkPlan | None) -> None:

@@ -19,6 +19,7 @@ import base64
 import gzip
 import re
 import textwrap
+from dataclasses import dataclass
 from importlib import resources
 
 FAILED_STEPS_FILE = "/var/lib/hpc-constructs/failed-steps"
@@ -47,6 +48,9 @@ PRELUDE: tuple[str, ...] = (
     '    sleep $((n * ${HPC_RETRY_SECONDS:-10})); n=$((n + 1))',
     "  done",
     "}",
+    "hpc_install() {  # hpc_install PACKAGE...: dnf packages the image does not hold (boot.install_step)",
+    '  rpm -q "$@" >/dev/null 2>&1 || hpc_retry 5 dnf install -y "$@"',
+    "}",
     "hpc_boot_report() {",
     f"  mkdir -p {FAILED_STEPS_FILE.rsplit('/', 1)[0]}",
     '  if [ "${#HPC_FAILED_STEPS[@]}" -gt 0 ]; then',
@@ -61,6 +65,7 @@ PRELUDE: tuple[str, ...] = (
 ON_EXIT: tuple[str, ...] = ("hpc_boot_report",)
 
 _STEP_NAME = re.compile(r"^[A-Za-z0-9 ,./_:()-]+$")
+IMAGE_MANIFEST = "/etc/hpc-constructs/image-contents"  # what an HpcImage holds: one "<item> <version>" a line
 
 
 def script_text(name: str) -> str:
@@ -139,6 +144,8 @@ def imds_guard(*, ecs_tasks: bool = False) -> list[str]:
     """
     options = "--non-root --ecs-tasks" if ecs_tasks else "--non-root"
     return [
+        # Amazon Linux 2023 has no iptables (the ECS-optimized images and HpcImages have it): nftables' iptables.
+        install_step("iptables for the metadata guard", "iptables-nft"),
         *systemd_unit(IMDS_GUARD_UNIT, "\n".join([
             "[Unit]",
             "Description=hpc-constructs: the instance metadata service for root only",
@@ -169,3 +176,85 @@ def function(name: str, body: list[str] | tuple[str, ...]) -> list[str]:
 def fstab_entry(entry: str, mount_point: str, fstype: str) -> str:
     """An idempotent line that adds `entry` to /etc/fstab unless the mount point has one."""
     return f"grep -qs ' {mount_point} {fstype} ' /etc/fstab || echo '{entry}' >> /etc/fstab"
+
+
+# -- the work a node does at boot, and what its image spares it ---------------------------------------------------
+
+INSTALL = "hpc_install"
+EFA_INSTALL_SCRIPT = "hpc-efa-install"
+_INSTALL_STEP = re.compile(r"^hpc_step '([^']*)' hpc_install((?: [A-Za-z0-9._+-]+)+)$")
+_DOWNLOAD_STEP = re.compile(r"^hpc_step '[^']*' /usr/local/sbin/hpc-efa-install (\S+) ", re.M)
+
+
+def install_step(name: str, *packages: str) -> str:
+    """A boot step that installs dnf `packages` unless they are there (retried: the first boot's network)."""
+    assert packages, name
+    return step(name, INSTALL, *packages)
+
+
+def without_installed(lines: list[str] | tuple[str, ...], installed: frozenset[str]) -> list[str]:
+    """`lines` without the install steps' packages that the image holds (a step with none left goes away).
+
+    The image records what it holds (HpcImage: its manifest, built from the same names); the construct that
+    knows the image passes `installed`, so that boot skips exactly that and installs the rest.
+    """
+    if not installed:
+        return list(lines)
+    kept = []
+    for line in lines:
+        match = _INSTALL_STEP.match(line)
+        if match is None:
+            kept.append(line)
+            continue
+        missing = [p for p in match.group(2).split() if p not in installed]
+        if missing:
+            kept.append(install_step(match.group(1), *missing))
+    return kept
+
+
+def image_check(items: frozenset[str] | set[str]) -> list[str]:
+    """Lines of a first boot step that fails, naming them, when the image lacks an item its construct was told it
+    holds (the steps that would install it are left out): a wrong image is reported, never half-booted."""
+    if not items:
+        return []
+    return [
+        *function("hpc_image_check", [
+            f"local manifest=${{HPC_IMAGE_MANIFEST:-{IMAGE_MANIFEST}}} item missing=()",
+            f"for item in {' '.join(sorted(items))}; do",
+            '  grep -q "^$item " "$manifest" 2>/dev/null || missing+=("$item")',
+            "done",
+            '[ "${#missing[@]}" -eq 0 ] && return 0',
+            'echo "hpc-constructs: the image lacks ${missing[*]} ($manifest); it was built without them" >&2',
+            "return 1",
+        ]),
+        step("the image holds what boot skips", "hpc_image_check"),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class BootWork:
+    """What one node kind's user data downloads and installs at every first boot."""
+
+    downloads: tuple[str, ...]  # what is fetched from outside AWS's package repositories (the EFA installer)
+    packages: tuple[str, ...]  # dnf packages installed (hpc_install), in order
+
+    def describe(self) -> str:
+        if not self.downloads and not self.packages:
+            return "nothing: 0 downloads, 0 package installs"
+        parts = [f"{len(self.downloads)} download{'s' if len(self.downloads) != 1 else ''}"
+                 + (f" ({', '.join(self.downloads)})" if self.downloads else ""),
+                 f"{len(self.packages)} package install{'s' if len(self.packages) != 1 else ''}"
+                 + (f" ({', '.join(self.packages)})" if self.packages else "")]
+        return ", ".join(parts)
+
+
+def boot_work(user_data: str) -> BootWork:
+    """The downloads and package installs in rendered user data (every boot step that adds software is an
+    `hpc_install` step or hpc-efa-install): what the synth summary reports per node kind."""
+    packages: list[str] = []
+    for line in user_data.splitlines():
+        match = _INSTALL_STEP.match(line.strip())
+        if match is not None:
+            packages.extend(p for p in match.group(2).split() if p not in packages)
+    downloads = [f"EFA installer {version}" for version in _DOWNLOAD_STEP.findall(user_data)]
+    return BootWork(tuple(dict.fromkeys(downloads)), tuple(packages))

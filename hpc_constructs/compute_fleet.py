@@ -14,9 +14,11 @@ from constructs import Construct, IValidation
 
 from hpc_constructs import boot, paths
 from hpc_constructs.catalog import InstanceType
-from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES
+from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES, ROOT_VOLUME
+from hpc_constructs.catalog.software import EFA, SCRATCH_TOOLS
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, launch_template_interfaces, plan_fleet
+from hpc_constructs.image_plan import check_image_for, image_plan_of
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.ssh_users import SshUsers
 
@@ -58,7 +60,9 @@ class ComputeFleet(Construct):
                      Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023: NVIDIA driver, fabric
                      manager for NVSwitch, GDRCopy, EFA software). GPU types that image does not support
                      (p3dn, g7, g6f, gr6f) need a machine_image. The boot scripts use dnf and systemd:
-                     Amazon Linux 2023 or a RHEL 9 family image. See catalog/software.py.
+                     Amazon Linux 2023 or a RHEL 9 family image. See catalog/software.py. An HpcImage (built
+                     by the app, with the EFA software and the clients) needs no root_device_name, and the
+                     nodes skip at boot what it holds (the first boot step checks its manifest).
       root_device_name: None. Required with machine_image (e.g. "/dev/xvda" on Amazon Linux,
                         "/dev/sda1" on Ubuntu and RHEL): the encrypted gp3 root is mapped under it.
       root_volume_size_gib: None gives 64 GiB on Amazon Linux 2023 and the image's own size on other
@@ -129,6 +133,14 @@ class ComputeFleet(Construct):
         ssh_users: SshUsers | None = None,
     ) -> None:
         super().__init__(scope, id)
+        image = image_plan_of(machine_image)
+        if image is not None:
+            root_device_name = root_device_name or image.root_device_name
+            install_efa_software = install_efa_software and EFA not in image.contents
+            if root_volume_size_gib is None and image.root_volume_size_gib is not None:
+                root_volume_size_gib = max(ROOT_VOLUME.default_gib, image.root_volume_size_gib)
+        # What the image holds: the boot steps that would install it are left out (add_boot_commands).
+        self.image_contents: frozenset[str] = image.contents if image is not None else frozenset()
         if subnet is not None and vpc_subnets is not None:
             raise ConfigError(self.node.path, "vpc_subnets", "given with subnet", "subnet or vpc_subnets, not both")
         subnets = select_subnets(self.node.path, vpc, subnet, vpc_subnets)
@@ -143,6 +155,8 @@ class ComputeFleet(Construct):
             route_out=not without_route_out(vpc, subnets),
         )
         plan = self.plan
+        if image is not None:
+            check_image_for(self.node.path, image, plan.instance_types, use="fleet")
         self.instance_types: tuple[InstanceType, ...] = plan.instance_types
         self.network_bandwidth_gbps: float = plan.network_bandwidth_gbps
         self.max_network_bandwidth_gbps: float = plan.max_network_bandwidth_gbps
@@ -177,7 +191,7 @@ class ComputeFleet(Construct):
         self.user_data = ec2.UserData.for_linux()
         self.node.add_validation(UserDataFits(self, self.user_data))
         self.user_data.add_on_exit_commands(*boot.ON_EXIT)
-        self.user_data.add_commands(*boot.PRELUDE)
+        self.user_data.add_commands(*boot.PRELUDE, *boot.image_check(self.image_contents))
         self.installed_boot_scripts: set[str] = set()
         self._mount_points: dict[str, str] = {}
         # Users and their jobs on a node are not the node: the instance role stays root's (hpc-imds-guard).
@@ -290,7 +304,7 @@ class ComputeFleet(Construct):
                                         f"'{plan.layout_type.network_performance}')",
             "cluster placement group": plan.placement_group,
             "NVMe scratch per instance (GB)": max(t.nvme_instance_store_gb for t in plan.instance_types),
-            "image": plan.image.description,
+            "image": image.description if image is not None else plan.image.description,
             "EFA software": {"install": f"EFA installer {plan.efa_installer.version}, GPG-verified at first boot",
                              "image": "from the image", "none": "none (no EFA)"}[plan.efa_software],
         })
@@ -318,8 +332,9 @@ class ComputeFleet(Construct):
     # -- what other constructs (StorageLayer.mount_on) add to the nodes -------------------------
 
     def add_boot_commands(self, *lines: str) -> None:
-        """Lines for the nodes' user data, after everything added before (see hpc_constructs.boot)."""
-        self.user_data.add_commands(*lines)
+        """Lines for the nodes' user data, after everything added before (see hpc_constructs.boot), without the
+        installs of what the image holds."""
+        self.user_data.add_commands(*boot.without_installed(lines, self.image_contents))
 
     def install_boot_script(self, name: str) -> None:
         """Install hpc_constructs/scripts/<name>.sh as /usr/local/sbin/<name>, once per fleet."""
@@ -492,10 +507,7 @@ def without_route_out(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> bool:
 def scratch_commands() -> list[str]:
     """User-data lines that install hpc-scratch as a systemd unit run at every boot, and start it."""
     return [
-        *boot.function("hpc_scratch_tools", [
-            "rpm -q mdadm xfsprogs >/dev/null 2>&1 || hpc_retry 5 dnf install -y mdadm xfsprogs",
-        ]),
-        boot.step("scratch tools (mdadm, xfsprogs)", "hpc_scratch_tools"),
+        boot.install_step("scratch tools (mdadm, xfsprogs)", *SCRATCH_TOOLS),
         *boot.systemd_unit("hpc-scratch.service", "\n".join([
             "[Unit]",
             "Description=Stripe NVMe instance-store disks (RAID0) and mount them at " + SCRATCH_MOUNT_POINT,

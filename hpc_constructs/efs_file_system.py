@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
 from hpc_constructs import boot, paths
+from hpc_constructs.catalog.software import EFS_UTILS
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.efs import EFS_FILE_SYSTEM_POLICY, EFS_READ, EFS_READ_WRITE, EFS_ROOT, EfsSpec, check_efs
 from hpc_constructs.errors import ConfigError
@@ -250,10 +251,7 @@ def efs_mount_lines(file_system_id: str, mount_point: str) -> list[str]:
     """amazon-efs-utils, an fstab entry (TLS, IAM, automount) and the first mount, with retries."""
     entry = f"{file_system_id}:/ {mount_point} efs _netdev,noresvport,tls,iam,x-systemd.automount 0 0"
     return [
-        *boot.function("hpc_efs_client", [
-            "rpm -q amazon-efs-utils >/dev/null 2>&1 || hpc_retry 5 dnf install -y amazon-efs-utils",
-        ]),
-        boot.step("EFS client (amazon-efs-utils)", "hpc_efs_client"),
+        boot.install_step("EFS client (amazon-efs-utils)", EFS_UTILS),
         f"mkdir -p {mount_point}",
         boot.fstab_entry(entry, mount_point, "efs"),
         boot.step(f"mount {mount_point} (EFS)", "/usr/local/sbin/hpc-mount", mount_point, "nfs4"),

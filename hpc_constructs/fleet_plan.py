@@ -274,6 +274,23 @@ def _root_volume(path: str, image: ImagePlan, size: int | None) -> int | None:
 def _efa_software(path: str, efa: bool, image: ImagePlan, *, install_efa_software: bool, version: str | None,
                   fingerprint: str | None, route_out: bool) -> tuple[str, EfaInstaller]:
     """The EFA software rule (11): where the EFA software comes from, and the installer if it is installed."""
+    installer = efa_installer(path, version, fingerprint)
+    if not efa:
+        return "none", installer
+    if (image.public is not None and image.public.efa_software) or not install_efa_software:
+        return "image", installer
+    if not route_out:
+        raise ConfigError(path, "install_efa_software", True,
+                          "an image that already has the EFA software, in a subnet with no route out",
+                          hint="The fleet's subnet is isolated (no NAT gateway, no internet gateway), so the EFA "
+                               f"installer cannot be downloaded from {installer.url}. Pass machine_image= an image "
+                               "built with the EFA installer (an HpcImage) and install_efa_software=False, or put "
+                               "the fleet in a private subnet with a NAT gateway.")
+    return "install", installer
+
+
+def efa_installer(path: str, version: str | None, fingerprint: str | None) -> EfaInstaller:
+    """The EFA installer release and key fingerprint (None: the catalog's pins), checked; ComputeFleet and HpcImage."""
     version = EFA_INSTALLER.version if version is None else version
     fingerprint = EFA_INSTALLER.key_fingerprint if fingerprint is None else fingerprint
     if not isinstance(version, str) or not EFA_INSTALLER_VERSION_PATTERN.match(version) \
@@ -287,19 +304,7 @@ def _efa_software(path: str, efa: bool, image: ImagePlan, *, install_efa_softwar
         raise ConfigError(path, "efa_installer_key_fingerprint", fingerprint,
                           "a 40-digit hexadecimal OpenPGP fingerprint (spaces allowed)",
                           hint=f"AWS documents {EFA_INSTALLER.key_fingerprint} for the EFA installer's key.")
-    installer = EfaInstaller(version, normalized)
-    if not efa:
-        return "none", installer
-    if (image.public is not None and image.public.efa_software) or not install_efa_software:
-        return "image", installer
-    if not route_out:
-        raise ConfigError(path, "install_efa_software", True,
-                          "an image that already has the EFA software, in a subnet with no route out",
-                          hint="The fleet's subnet is isolated (no NAT gateway, no internet gateway), so the EFA "
-                               f"installer cannot be downloaded from {installer.url}. Pass machine_image= an image "
-                               "built with the EFA installer and install_efa_software=False, or put the fleet in "
-                               "a private subnet with a NAT gateway.")
-    return "install", installer
+    return EfaInstaller(version, normalized)
 
 
 def _is_int(value: object) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import jsii
 from aws_cdk import (
@@ -30,7 +31,7 @@ from constructs import Construct, IDependable
 
 from hpc_constructs import boot, mounting, paths
 from hpc_constructs.catalog.limits import HA_INSTANCE
-from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE
+from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, VOLUME_TOOLS
 from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.ebs import EbsSpec
 from hpc_constructs.errors import ConfigError
@@ -47,9 +48,13 @@ from hpc_constructs.ha_instance_plan import (
     ZoneFacts,
     plan_ha_instance,
 )
+from hpc_constructs.image_plan import check_image_for, image_plan_of
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import removal
 from hpc_constructs.nag import acknowledge_wildcards
+
+if TYPE_CHECKING:
+    from hpc_constructs.image import HpcImage
 
 OWNER_TAG = "hpc-constructs:ha-instance"  # value: the construct path, on the group, instances, volumes, snapshots
 GENERATION_TAG = "hpc-constructs:ha-generation"
@@ -98,6 +103,9 @@ class HaInstance(Construct):
       service_name: None. A systemd unit stopped before the termination hook's final snapshot.
       launch_timeout_seconds: 900, termination_timeout_seconds: 300: the lifecycle hooks' heartbeat timeouts.
       key_name: None. An EC2 key pair; Session Manager works without one.
+      machine_image: None: the latest Amazon Linux 2023 at each deploy (boot installs the volume tools and iptables
+                   when missing). An HpcImage (base "al2023", the instance type's architecture) holds them: boot
+                   installs nothing, and the instance is replaced when the image is rebuilt, not at each release.
       removal_policy: RETAIN for the data volume and the Elastic IP (SNAPSHOT for the volume takes a snapshot).
 
     Boot (user data steps, hpc_constructs.boot): the data volume (hpc-ha-volume attach: attach it in this AZ, or
@@ -137,6 +145,7 @@ class HaInstance(Construct):
         termination_timeout_seconds: int = DEFAULT_TERMINATION_TIMEOUT_SECONDS,
         key_name: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        machine_image: HpcImage | None = None,
     ) -> None:
         super().__init__(scope, id)
         path = self.node.path
@@ -230,12 +239,18 @@ class HaInstance(Construct):
         self.node.add_validation(UserDataFits(self, self.user_data))
         # At exit, before the boot report (which exits): the launch hook and CloudFormation get the outcome.
         self.user_data.add_on_exit_commands("hpc_ha_launch_complete", *boot.ON_EXIT)
-        self.user_data.add_commands(*boot.PRELUDE)
-        self.user_data.add_commands(*_boot_commands(self, plan))
+        image = image_plan_of(machine_image)
+        if machine_image is not None and image is None:
+            raise ConfigError(path, "machine_image", machine_image, "an HpcImage or None")
+        if image is not None:
+            check_image_for(path, image, [plan.instance_type], use="fleet")
+        installed = image.contents if image is not None else frozenset()
+        self.user_data.add_commands(*boot.PRELUDE, *boot.image_check(installed))
+        self.user_data.add_commands(*boot.without_installed(_boot_commands(self, plan), installed))
         arch = plan.instance_type.architecture
         self.launch_template = ec2.LaunchTemplate(
             self, "LaunchTemplate",
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(
+            machine_image=machine_image or ec2.MachineImage.latest_amazon_linux2023(
                 cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arch == "arm64" else ec2.AmazonLinuxCpuType.X86_64),
             instance_type=ec2.InstanceType(plan.instance_type.name),
             require_imdsv2=True, http_put_response_hop_limit=1,
@@ -296,7 +311,7 @@ class HaInstance(Construct):
             self.snapshot_schedule = _scheduled_snapshots(self, plan)
 
         self._declare_paths(plan)
-        self.figures: dict[str, object] = _figures(plan, path)
+        self.figures: dict[str, object] = _figures(plan, path, image.description if image is not None else None)
         self.node.add_metadata("hpc:figures", self.figures)
         mounting.adopt(self, user_data=self.user_data, role=self.role,
                        security_group_ids=[self.security_group.security_group_id])
@@ -573,9 +588,7 @@ def _boot_commands(owner: HaInstance, plan: HaPlan) -> list[str]:
     for name in SCRIPTS:
         lines += boot.install_boot_script(name)
     lines += [
-        *boot.function("hpc_ha_tools", ["rpm -q xfsprogs util-linux >/dev/null 2>&1 || "
-                                        "hpc_retry 5 dnf install -y xfsprogs util-linux"]),
-        boot.step("volume tools (xfsprogs)", "hpc_ha_tools"),
+        boot.install_step("volume tools (xfsprogs)", *VOLUME_TOOLS),
         boot.step(f"data volume at {plan.mount_point}", "/usr/local/sbin/hpc-ha-volume", "attach"),
         boot.step(f"address ({plan.address})", "/usr/local/sbin/hpc-ha-address", "take"),
         *boot.systemd_unit("hpc-ha-lifecycle.service", "\n".join([
@@ -666,12 +679,13 @@ def _scheduled_snapshots(owner: HaInstance, plan: HaPlan) -> scheduler.CfnSchedu
                                         "Targets": [{"Key": f"tag:{OWNER_TAG}", "Values": [owner.node.path]}]})))
 
 
-def _figures(plan: HaPlan, path: str) -> dict[str, object]:
+def _figures(plan: HaPlan, path: str, image: str | None = None) -> dict[str, object]:
     f = plan.failover
     schedule = ("Data Lifecycle Manager" if plan.schedule == "dlm"
                 else "EventBridge Scheduler -> Run Command on the instance")
     return {
-        "instance": f"1 x {plan.instance_type.name} (On-Demand, Amazon Linux 2023), Auto Scaling group 1-1-1",
+        "instance": f"1 x {plan.instance_type.name} (On-Demand, {image or 'Amazon Linux 2023'}), "
+                    "Auto Scaling group 1-1-1",
         "availability zones": len(plan.zones),
         "address": plan.address + (f" ({plan.record_name})" if plan.record_name else ""),
         "ports": ", ".join(map(str, plan.ports)) or "none",

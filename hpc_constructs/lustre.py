@@ -27,6 +27,7 @@ from hpc_constructs.catalog.limits import (
     METADATA_IOPS_STEP,
     LustreDeploymentLimits,
 )
+from hpc_constructs.catalog.software import LUSTRE_CLIENT
 from hpc_constructs.errors import ConfigError
 
 DEPLOYMENT_TYPES = ("SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2")
@@ -380,12 +381,7 @@ def lustre_client_lines(*, dns_name: str, mount_name: str, mount_point: str,
     """
     options = ["defaults", "noatime", "flock", "_netdev", "x-systemd.automount",
                "x-systemd.requires=network-online.target", "x-systemd.after=network-online.target"]
-    lines = [
-        *boot.function("hpc_lustre_client", [
-            "rpm -q lustre-client >/dev/null 2>&1 || hpc_retry 5 dnf install -y lustre-client",
-        ]),
-        boot.step("Lustre client", "hpc_lustre_client"),
-    ]
+    lines = [boot.install_step("Lustre client", LUSTRE_CLIENT)]
     if efa_interfaces:
         counts = sorted(set(efa_interfaces.values()))
         args = str(counts[0]) if len(counts) == 1 else " ".join(

@@ -60,6 +60,9 @@ class Nodes:
         self.role = role
         self.security_group_ids = list(security_group_ids)
         self.mounted_storage: set[str] = fleet.mounted_storage if fleet is not None else set()
+        # What the target's image holds (an HpcImage's contents): its installs are left out of the boot lines. A
+        # SlurmCluster keeps every line and leaves them out per node group, whose images differ.
+        self.installed: frozenset[str] = frozenset(getattr(target, "image_contents", None) or ())
         self._scripts: set[str] = set()
         self._mount_points: dict[str, str] = {}
         self._ebs_devices = 0
@@ -103,7 +106,7 @@ class Nodes:
         if self.fleet is not None:
             self.fleet.add_boot_commands(*lines)
         else:
-            self.user_data.add_commands(*lines)
+            self.user_data.add_commands(*boot.without_installed(lines, self.installed))
 
     def install_boot_script(self, name: str) -> None:
         if self.fleet is not None:

@@ -61,9 +61,10 @@ Some paths must stay closed; these kinds are ok when they are:
                  launch template's metadata options, and a firewall rule in its user data: verify/boot_text.py).
 
 Endpoints E: nodes(launcher) (an Auto Scaling group, Batch compute environment, PCS node group or instance: the
-interfaces its launch template gives), groups(ids) (every interface carrying the groups), batch_jobs(environment)
-(the awsvpc interfaces of its multi-node jobs, as Batch chooses their groups), resource(file system or PCS
-cluster), cidr(block), subnets(ids). Each has a "name" for the report.
+interfaces its launch template gives; an Image Builder infrastructure configuration: its build instance),
+groups(ids) (every interface carrying the groups), batch_jobs(environment) (the awsvpc interfaces of its multi-node
+jobs, as Batch chooses their groups), resource(file system or PCS cluster), cidr(block), subnets(ids). Each has a
+"name" for the report.
 
 Other constructs (HaInstance, a dashboard) declare their paths the same way, in the same change that creates their
 resources; a test then deletes the one rule that opens each path and expects it reported blocked.
@@ -87,6 +88,7 @@ SERVICE_NAMES: Mapping[str, str] = {
     "ecs-telemetry": "ECS telemetry", "logs": "CloudWatch Logs", "secretsmanager": "Secrets Manager",
     "pcs": "AWS PCS", "cloudformation": "CloudFormation", "ec2": "EC2", "sts": "STS", "kms": "KMS",
     "monitoring": "CloudWatch", "autoscaling": "Auto Scaling", "route53": "Route 53", "internet": "the internet",
+    "imagebuilder": "EC2 Image Builder",
 }
 SSM = ("ssm", "ssmmessages", "ec2messages")  # Session Manager and the SSM agent (AmazonSSMManagedInstanceCore)
 # What the SSM agent calls for Session Manager: its registration, and the session channels.

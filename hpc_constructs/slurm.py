@@ -33,6 +33,7 @@ from hpc_constructs.slurm_plan import (
 from hpc_constructs.ssh_users import SshUsers
 
 if TYPE_CHECKING:
+    from hpc_constructs.image import HpcImage
     from hpc_constructs.storage import StorageLayer
 
 __all__ = ["LoginNodesSpec", "NodeGroupSpec", "SlurmCluster", "SlurmNodeGroup", "SlurmQueueSpec"]
@@ -82,6 +83,10 @@ class SlurmCluster(Construct):
               of slurm_version. None (and no group AMI) looks up the newest Amazon Linux 2023 PCS sample AMI whose
               description names the version (AWS publishes them for 25.05, 25.11 and 26.05), which needs the
               stack's account and region.
+      image: None. An HpcImage built with slurm_version (the PCS agent and that Slurm, the EFA software, the clients)
+             for every node group that has neither an image nor an ami_id of its own (NodeGroupSpec.image: a GPU
+             group needs an image built with gpu=True). Not together with ami_id. Its nodes download and install
+             nothing at boot: they skip what the image's manifest lists, and check it first.
       image_os: "al2023". What the images run, for every node group that does not say: "al2023", "rhel9" or
                 "rocky9" (the boot steps use dnf; Ubuntu and Amazon Linux 2 images are refused).
       root_device_name: None takes the image OS's root device (/dev/xvda for Amazon Linux 2023, /dev/sda1 for
@@ -145,6 +150,7 @@ class SlurmCluster(Construct):
         login_nodes: LoginNodesSpec | None = None,
         storage: StorageLayer | None = None,
         ami_id: str | None = None,
+        image: HpcImage | None = None,
         image_os: str = "al2023",  # the PCS sample AMIs' too
         root_device_name: str | None = None,
         install_efa_software: bool = True,
@@ -169,7 +175,8 @@ class SlurmCluster(Construct):
             slurm_settings=slurm_settings, accounting=accounting, accounting_purge_days=accounting_purge_days,
             slurm_rest_api=slurm_rest_api, route_out=not without_route_out(vpc, [cluster_subnet]),
             login_subnet_public=login_subnet is not None and _is_public(vpc, login_subnet),
-            sample_ami_lookup=not Token.is_unresolved(stack.account) and not Token.is_unresolved(stack.region))
+            sample_ami_lookup=not Token.is_unresolved(stack.account) and not Token.is_unresolved(stack.region),
+            image=image)
         role_name, role_path = check_node_role(path, node_role_name, node_role_path)
         plan = self.plan
         self._launchers: list[pcs.CfnComputeNodeGroup] = []
@@ -409,13 +416,14 @@ class SlurmCluster(Construct):
         """
         user_data = ec2.UserData.for_linux()
         user_data.add_on_exit_commands("hpc_slurm_drain_on_failure", *boot.ON_EXIT)
-        user_data.add_commands(*boot.PRELUDE, *DRAIN_ON_FAILURE)
+        installed = group.image.contents if group.image is not None else frozenset()
+        user_data.add_commands(*boot.PRELUDE, *DRAIN_ON_FAILURE, *boot.image_check(installed))
         if group.fleet.efa_software == "install":
             installer = group.fleet.efa_installer
             user_data.add_commands(*boot.install_boot_script("hpc-efa-install"), boot.step(
                 f"EFA software {installer.version}", "/usr/local/sbin/hpc-efa-install", installer.version,
                 installer.key_fingerprint))
-        user_data.add_commands(Lazy.string(_Rendered(self.user_data)))
+        user_data.add_commands(Lazy.string(_Rendered(self.user_data, installed)))
         multipart = ec2.MultipartUserData()
         multipart.add_user_data_part(user_data, ec2.MultipartBody.SHELL_SCRIPT, True)
         self.node.add_validation(UserDataFits(self, multipart))
@@ -553,14 +561,15 @@ class SlurmNodeGroup(Construct):
 
 @jsii.implements(IStableStringProducer)
 class _Rendered:
-    """The cluster's shared boot commands as one block, rendered when the template is written (after the storage
-    has added its mounts)."""
+    """The cluster's shared boot commands as one block for one node group, rendered when the template is written
+    (after the storage has added its mounts)."""
 
-    def __init__(self, commands: boot.BootCommands) -> None:
+    def __init__(self, commands: boot.BootCommands, installed: frozenset[str]) -> None:
         self._commands = commands
+        self._installed = installed  # what the node group's image holds: its installs are left out
 
     def produce(self) -> str:
-        return "\n".join(self._commands.lines)
+        return "\n".join(boot.without_installed(self._commands.lines, self._installed))
 
 
 def _custom_settings(kind: Any, pairs: Sequence[tuple[str, str]]) -> Any:

@@ -24,12 +24,21 @@ from hpc_constructs.catalog.limits import (
     PCS_SLURM_SETTINGS,
     PCS_SLURM_SETTINGS_NEED_ACCOUNTING,
 )
-from hpc_constructs.catalog.software import BOOT_PACKAGE_MANAGER, IMAGE_OPERATING_SYSTEMS, ImageOs, version_tuple
+from hpc_constructs.catalog.software import (
+    BOOT_PACKAGE_MANAGER,
+    EFA,
+    IMAGE_OPERATING_SYSTEMS,
+    ImageOs,
+    version_tuple,
+)
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, plan_fleet
+from hpc_constructs.image_plan import ImagePlan, check_image_for, image_plan_of
 
 if TYPE_CHECKING:
     from aws_cdk import aws_ec2 as ec2
+
+    from hpc_constructs.image import HpcImage
 
 NAME = re.compile(PCS.name_pattern)
 AMI_ID = re.compile(PCS.ami_id_pattern)
@@ -65,6 +74,8 @@ class NodeGroupSpec:
     efa: None turns EFA on when every type supports it; True on a type without EFA is a ConfigError.
     placement_group: None adds a cluster placement group when every type supports the cluster strategy.
     ami_id: None uses the cluster's ami_id. An image with the PCS agent and Slurm of the cluster's version.
+    image: None uses the cluster's image. An HpcImage built with the cluster's slurm_version (gpu=True for GPU
+           types): the group's AMI, and what its nodes skip at boot. Not together with ami_id.
     image_os: None uses the cluster's image_os: what the image runs ("al2023", "rhel9", "rocky9"; the boot steps
               need dnf). It names the root device (/dev/xvda, /dev/sda1).
     root_device_name: None takes the image_os's root device.
@@ -84,6 +95,7 @@ class NodeGroupSpec:
     slurm_settings: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     image_os: str | None = None
     root_device_name: str | None = None
+    image: HpcImage | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,7 @@ class LoginNodesSpec:
                    With neither, there is no SSH at all: Session Manager only.
     subnet: None picks the cluster subnet (with a bastion or no SSH) or the VPC's first public subnet.
     name: "login", a node group name like any other (3-20 characters; PCS's name adds 4 hex digits of the type).
-    ami_id: None uses the cluster's ami_id. image_os, root_device_name: None uses the cluster's, as for a
+    ami_id: None uses the cluster's ami_id. image_os, root_device_name, image: None uses the cluster's, as for a
     NodeGroupSpec.
     """
 
@@ -120,6 +132,7 @@ class LoginNodesSpec:
     ami_id: str | None = None
     image_os: str | None = None
     root_device_name: str | None = None
+    image: HpcImage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +144,7 @@ class NodeGroupPlan:
     slurm_settings: tuple[tuple[str, str], ...]
     login: bool = False
     image_os: str = "al2023"
+    image: ImagePlan | None = None  # an HpcImage's plan (ami_id is then its image ID): what boot skips
 
     @property
     def pcs_name(self) -> str:
@@ -236,6 +250,7 @@ def plan_slurm(
     route_out: bool,
     login_subnet_public: bool,
     sample_ami_lookup: bool,
+    image: HpcImage | None = None,
 ) -> SlurmPlan:
     """Validate a SlurmCluster's props. Rules, in order:
 
@@ -245,8 +260,9 @@ def plan_slurm(
     4. scale_down_idle_seconds: 1 to 10,000,000; slurm_settings: names and values as text.
     5. accounting_purge_days: only with accounting, -1 or 1 to 10,000.
     6. node_groups: at least one; names of 3 to 20 characters of PCS's pattern, unique; 0 <= min <= max;
-       ONDEMAND or SPOT; an AMI (the group's or the cluster's; a sample AMI only for a version AWS publishes
-       them for); an image OS whose package manager is dnf (its root device unless given); then
+       ONDEMAND or SPOT; an AMI or an HpcImage (the group's or the cluster's, not both at one level; a sample AMI
+       only for a version AWS publishes them for; an HpcImage with the cluster's Slurm version, for the types'
+       architecture and GPUs); an image OS whose package manager is dnf (its root device unless given); then
        ComputeFleet's plan for the types:
        known, ENA, one architecture, EFA only where supported, Spot only where offered, cluster
        placement only where supported, one subnet, the root volume, the EFA software.
@@ -284,13 +300,15 @@ def plan_slurm(
     for index, spec in enumerate(node_groups):
         if not isinstance(spec, NodeGroupSpec):
             raise ConfigError(path, f"node_groups[{index}]", spec, "a NodeGroupSpec")
-        groups.append(_node_group(path, spec, ami_id=ami_id, root_device_name=root_device_name, image_os=image_os,
+        groups.append(_node_group(path, spec, ami_id=ami_id, image=image, root_device_name=root_device_name,
+                                  image_os=image_os,
                                   install_efa_software=install_efa_software, route_out=route_out,
                                   names=[g.name for g in groups], version=version, accounting=accounting,
                                   sample_ami_lookup=sample_ami_lookup))
     login = None
     if login_nodes is not None:
-        login = _login(path, login_nodes, ami_id=ami_id, root_device_name=root_device_name, image_os=image_os,
+        login = _login(path, login_nodes, ami_id=ami_id, image=image, root_device_name=root_device_name,
+                       image_os=image_os,
                        names=[g.name for g in groups], public_subnet=login_subnet_public, version=version,
                        sample_ami_lookup=sample_ami_lookup)
     everyone = [*groups, *([login.group] if login is not None else [])]
@@ -382,7 +400,8 @@ def _check_int(path: str, prop: str, value: object, low: int, high: int) -> None
         raise ConfigError(path, prop, value, f"a whole number from {low:,} to {high:,}")
 
 
-def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, root_device_name: str | None,
+def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, image: HpcImage | None,
+                root_device_name: str | None,
                 image_os: str, install_efa_software: bool, route_out: bool, names: Sequence[str], version: str,
                 accounting: bool, sample_ami_lookup: bool) -> NodeGroupPlan:
     check_name(path, "node_groups.name", spec.name, PCS.min_name_chars, MAX_NODE_GROUP_NAME_CHARS)
@@ -397,14 +416,18 @@ def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, root_devi
         raise ConfigError(where, "purchase_option", spec.purchase_option, " or ".join(PCS.purchase_options),
                           hint="Capacity Blocks and interruptible capacity reservations need a reservation in the "
                                "launch template, which this construct does not make.")
-    image = _ami(where, spec.ami_id, ami_id, version=version, lookup=sample_ami_lookup)
+    hpc, ami = _image(path, where, spec.image, spec.ami_id, image, ami_id, version=version, lookup=sample_ami_lookup)
     os_name, os = image_operating_system(where, spec.image_os, image_os)
     fleet = plan_fleet(where, spec.instance_types, efa=spec.efa, placement_group=spec.placement_group,
                        spot=spec.purchase_option == "SPOT", min_capacity=spec.min_instances,
                        max_capacity=spec.max_instances, subnet_count=1,
                        root_volume_size_gib=spec.root_volume_size_gib, custom_image=True,
-                       root_device_name=spec.root_device_name or root_device_name or os.root_device_name,
-                       install_efa_software=install_efa_software, route_out=route_out)
+                       root_device_name=spec.root_device_name or (hpc.root_device_name if hpc else None)
+                       or root_device_name or os.root_device_name,
+                       install_efa_software=install_efa_software and not (hpc is not None and EFA in hpc.contents),
+                       route_out=route_out)
+    if hpc is not None:
+        check_image_for(where, hpc, fleet.instance_types, use="slurm", slurm_version=version)
     vcpus = sorted({t.vcpus for t in fleet.instance_types})
     if PCS.same_vcpus_per_node_group and len({t.efa_supported for t in fleet.instance_types}) > 1:
         detail = ", ".join(f"{t.name} ({'EFA' if t.efa_supported else 'no EFA'})" for t in fleet.instance_types)
@@ -416,9 +439,9 @@ def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, root_devi
         raise ConfigError(where, "instance_types", detail, "instance types with the same number of vCPUs",
                           hint="PCS requires one vCPU count, architecture and EFA support per compute node group: "
                                "Slurm defines the group's nodes once. Make one node group per size.")
-    return NodeGroupPlan(spec.name, fleet, spec.purchase_option, image,
+    return NodeGroupPlan(spec.name, fleet, spec.purchase_option, ami,
                          settings(where, "slurm_settings", spec.slurm_settings, level="node_group", version=version,
-                                  accounting=accounting), image_os=os_name)
+                                  accounting=accounting), image_os=os_name, image=hpc)
 
 
 def image_operating_system(where: str, own: str | None, cluster: str) -> tuple[str, ImageOs]:
@@ -435,6 +458,25 @@ def image_operating_system(where: str, own: str | None, cluster: str) -> tuple[s
                           hint=f"{os.name} installs packages with {os.package_manager}; the boot steps (EFA software, "
                                "Lustre client, EFS utilities, the metadata guard) use dnf.")
     return chosen, os
+
+
+def _image(path: str, where: str, own_image: object, own_ami: str | None, cluster_image: object,
+           cluster_ami: str | None, *, version: str, lookup: bool) -> tuple[ImagePlan | None, str | None]:
+    """The node group's HpcImage plan and AMI ID: its own image or ami_id, else the cluster's; one of the two at
+    each level. An HpcImage's AMI ID is its deploy-time image ID."""
+    for where_, prop_image, image, ami in ((where, "image", own_image, own_ami), (path, "image", cluster_image,
+                                                                                    cluster_ami)):
+        if image is not None and ami is not None:
+            raise ConfigError(where_, prop_image, "given with ami_id", "an HpcImage or an ami_id, not both")
+    image = own_image if own_image is not None or own_ami is not None else cluster_image
+    if image is None:
+        return None, _ami(where, own_ami, cluster_ami, version=version, lookup=lookup)
+    plan = image_plan_of(image)
+    if plan is None:
+        raise ConfigError(where, "image", image, "an HpcImage (or an AMI ID as ami_id)")
+    image_id = getattr(image, "image_id", None)
+    assert isinstance(image_id, str)
+    return plan, image_id
 
 
 def _ami(where: str, own: str | None, cluster: str | None, *, version: str, lookup: bool) -> str | None:
@@ -466,7 +508,8 @@ def _ami(where: str, own: str | None, cluster: str | None, *, version: str, look
     return chosen
 
 
-def _login(path: str, spec: LoginNodesSpec, *, ami_id: str | None, root_device_name: str | None, image_os: str,
+def _login(path: str, spec: LoginNodesSpec, *, ami_id: str | None, image: HpcImage | None,
+           root_device_name: str | None, image_os: str,
            names: Sequence[str], public_subnet: bool, version: str, sample_ami_lookup: bool) -> LoginPlan:
     if not isinstance(spec, LoginNodesSpec):
         raise ConfigError(path, "login_nodes", spec, "a LoginNodesSpec or None")
@@ -491,18 +534,21 @@ def _login(path: str, spec: LoginNodesSpec, *, ami_id: str | None, root_device_n
         raise ConfigError(where, "subnet", "a private subnet", "a public subnet for SSH from allowed_cidrs",
                           hint="Login nodes reached from allowed_cidrs need a public IP. Pass a public subnet, or "
                                "reach private login nodes through an HaBastion (bastion=).")
-    image = _ami(where, spec.ami_id, ami_id, version=version, lookup=sample_ami_lookup)
+    hpc, ami = _image(path, where, spec.image, spec.ami_id, image, ami_id, version=version, lookup=sample_ami_lookup)
     os_name, os = image_operating_system(where, spec.image_os, image_os)
     fleet = plan_fleet(where, [spec.instance_type], efa=False, placement_group=False, min_capacity=spec.count,
                        max_capacity=spec.count, subnet_count=1, custom_image=True,
-                       root_device_name=spec.root_device_name or root_device_name or os.root_device_name)
+                       root_device_name=spec.root_device_name or (hpc.root_device_name if hpc else None)
+                       or root_device_name or os.root_device_name)
+    if hpc is not None:
+        check_image_for(where, hpc, fleet.instance_types, use="slurm", slurm_version=version)
     if ssh == "cidrs" and len(fleet.interfaces) > 1:
         raise ConfigError(where, "instance_type", spec.instance_type,
                           "a type with one network card for login nodes with a public IP",
                           hint="EC2 assigns no public IP when an instance launches with several network interfaces "
                                "(one per card here). Choose a smaller type, or reach the login nodes through an "
                                "HaBastion (bastion=).")
-    group = NodeGroupPlan(spec.name, fleet, "ONDEMAND", image, (), login=True, image_os=os_name)
+    group = NodeGroupPlan(spec.name, fleet, "ONDEMAND", ami, (), login=True, image_os=os_name, image=hpc)
     return LoginPlan(group, ssh, tuple(str(c) for c in cidrs))
 
 

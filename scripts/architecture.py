@@ -17,7 +17,8 @@ of construct A to a resource of construct B is a connection A -> B, labelled by 
   their clients) is drawn once, from the side that depends on the other;
 - a Batch compute environment built on another construct's security group, placement group or launch template:
   "environment <name>";
-- a DataSync location on B's bucket or file system: "DataSync <task names>"; an EBS volume of B: "EBS";
+- a DataSync location on B's bucket or file system: "DataSync <task names>"; an EBS volume of B: "EBS"; the image
+  B builds (a launch template's ImageId, a Batch environment's ImageIdOverride, a PCS node group's AmiId): "AMI";
 - a CloudWatch alarm or dashboard, or an EventBridge rule, that names B's resources: "watches";
 - a VPC, subnet or route table of B: a dotted edge B -.-> A, "VPC";
 - anything else, only where nothing above applies: the referenced resource's service ("S3", "IAM", ...).
@@ -45,6 +46,7 @@ LIBRARY_FQN_PREFIXES = ("hpc_constructs.", "hpc-constructs.")
 SIGNATURES: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
     ("HpcDashboard", frozenset({"AWS::CloudWatch::Dashboard"}), frozenset()),
     ("HpcNetwork", frozenset({"AWS::EC2::VPC"}), frozenset()),
+    ("HpcImage", frozenset({"AWS::ImageBuilder::Image"}), frozenset()),
     ("SlurmCluster", frozenset({"AWS::PCS::Cluster"}), frozenset()),
     ("BatchOrchestration", frozenset(), frozenset({"AWS::Batch::ComputeEnvironment", "AWS::Batch::JobQueue"})),
     ("DataTransferLayer", frozenset(), frozenset({
@@ -371,6 +373,8 @@ def build(outdir: str | Path) -> Architecture:
                     specific[(source, dst)].add(" ".join(["DataSync", ", ".join(names)]).strip())
                 elif target.type == "AWS::EC2::Volume":
                     specific[(source, dst)].add("EBS")
+                elif target.type == "AWS::ImageBuilder::Image":
+                    specific[(source, dst)].add("AMI")
                 else:
                     fallback[(source, dst)].add(target.type.split("::")[1] if "::" in target.type else target.type)
 

@@ -40,11 +40,12 @@ HOST_KEYS = ("server_hostname", "hostname", "host")
 HOW = {
     "cidr": "your users' public address ranges (for one machine: curl -s https://checkip.amazonaws.com, then /32)",
     "account": "your account ID: aws sts get-caller-identity --query Account --output text",
-    "ami": "an AMI of your Region with what the nodes need (aws ec2 describe-images --owners self amazon ...)",
-    "ami-slurm": "an AMI with the PCS agent and the cluster's Slurm version: aws ec2 describe-images --owners amazon "
-                 "--filters 'Name=name,Values=aws-pcs-sample_ami-al2023-x86_64*' "
-                 "'Name=description,Values=*<slurm_version>*' --query 'sort_by(Images,&CreationDate)[-1].ImageId' "
-                 "(or remove ami_id and set account and region: the app looks the sample AMI up)",
+    "ami": "an image the app builds (an `images:` entry named by the node kind's `image:`), or an AMI of your "
+           "Region with what the nodes need (aws ec2 describe-images --owners self amazon ...)",
+    "ami-slurm": "an image the app builds with the PCS agent and the cluster's Slurm version (an `images:` entry "
+                 "with slurm_version, named by slurm.image; config/reference.yaml does so), or an AMI with them: aws "
+                 "ec2 describe-images --owners amazon --filters 'Name=name,Values=aws-pcs-sample_ami-al2023-x86_64*' "
+                 "'Name=description,Values=*<slurm_version>*' --query 'sort_by(Images,&CreationDate)[-1].ImageId'",
     "agent": "the ARN of a DataSync agent activated in your data centre (DataSync User Guide, 'Activating your "
              "AWS DataSync agent'; aws datasync list-agents)",
     "host": "the real DNS name or IP address of your server",

@@ -2,7 +2,7 @@
 """`make deploy-local`: the synthesized app through the pinned CDK CLI's real bootstrap, deploy and destroy, on
 the local emulator (scripts/emulator: moto on loopback), with a read-back and an orphan report.
 
-    python scripts/deploy_local.py [--app cdk.out] [--port 0]
+    python scripts/deploy_local.py [--app cdk.out] [--port 0] [--concurrency 4]
 
 The emulator runs in its own process group and is stopped on success, on failure and on Ctrl-C; the script
 then checks that its port is closed. Exit status: 0 when every stack deployed and was destroyed with no
@@ -170,7 +170,7 @@ def print_paths(app: Path) -> None:
         print(f"hpc-verify: {error}")
 
 
-def run(app: Path, port: int) -> int:
+def run(app: Path, port: int, concurrency: int = 1) -> int:
     work = Path(tempfile.mkdtemp(prefix="deploy-local-"))
     log, journal = work / "cdk.log", work / "simulated.json"
     emulator = Emulator(port or free_port(), journal, work / "emulator.log")
@@ -192,7 +192,9 @@ def run(app: Path, port: int) -> int:
             print("cdk bootstrap failed: see the log", file=sys.stderr)
             return 1
         baseline = inventory(client)
-        deployed = cdk(["deploy", "--all", "--require-approval", "never", "--app", str(app)], env, log)
+        # As `make deploy` does: stacks that do not depend on each other at the same time.
+        deployed = cdk(["deploy", "--all", "--require-approval", "never", "--concurrency", str(concurrency),
+                        "--app", str(app)], env, log)
         print("\nRead back through the service APIs:\n")
         print(table(read_back(client)))
         print_paths(app)
@@ -202,7 +204,8 @@ def run(app: Path, port: int) -> int:
         print("Not exercised:")
         print("\n".join(f"  {note}" for note in not_exercised(app)) or "  nothing")
         kept = retained_resources(client, app) if deployed == 0 else []
-        destroyed = cdk(["destroy", "--all", "--force", "--app", str(app)], env, log)
+        destroyed = cdk(["destroy", "--all", "--force", "--concurrency", str(concurrency), "--app", str(app)], env,
+                        log)
         left = sorted(inventory(client) - baseline)
         retained = [item for item in left if is_retained(item[1], kept)]
         orphans = [item for item in left if item not in retained]
@@ -233,13 +236,15 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--app", type=Path, default=ROOT / "cdk.out", help="a synthesized cloud assembly")
     parser.add_argument("--port", type=int, default=0, help="the emulator's port (default: a free one)")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="stacks deployed and destroyed at the same time, dependency permitting (make: 4)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks on kill
     # Ctrl-C interrupts the run even when this process started with SIGINT ignored (a shell's background job, a
     # harness): Python installs its KeyboardInterrupt handler only where SIGINT was not ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return run(args.app.resolve(), args.port)
+        return run(args.app.resolve(), args.port, args.concurrency)
     except KeyboardInterrupt:
         return 130
 

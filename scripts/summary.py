@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Print a one-screen summary of a cloud assembly: stacks, resource counts, template sizes, figures.
+"""Print a one-screen summary of a cloud assembly: stacks, resource counts, template sizes, the deploy waves, the
+boot work of every node kind, figures.
 
 Constructs publish their figures (bandwidth, throughput, capacity) as construct metadata of type
 "hpc:figures"; CDK copies it into the assembly manifest, where this script reads it.
@@ -26,6 +27,7 @@ from scripts import architecture, dashboard  # noqa: E402
 
 RESOURCE_LIMIT = 500
 BYTES_LIMIT = 1_000_000
+LAUNCH_TEMPLATE = "AWS::EC2::LaunchTemplate"
 
 
 def stacks(outdir: Path) -> list[dict[str, Any]]:
@@ -63,12 +65,129 @@ def stacks(outdir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def render(rows: list[dict[str, Any]]) -> str:
+def deploy_waves(outdir: Path) -> tuple[list[list[str]], list[str]]:
+    """The stacks in waves (each wave's stacks depend only on earlier waves: `cdk deploy --concurrency` deploys them
+    together) and the longest chain of dependencies, read from the assembly's manifest."""
+    artifacts = json.loads((outdir / "manifest.json").read_text())["artifacts"]
+    names = [n for n, a in artifacts.items() if a.get("type") == "aws:cloudformation:stack"]
+    deps = {n: [d for d in artifacts[n].get("dependencies", []) if d in names] for n in names}
+    depth: dict[str, int] = {}
+    before: dict[str, str | None] = {}
+
+    def level(name: str) -> int:
+        if name not in depth:
+            parents = deps[name]
+            depth[name] = 1 + max((level(d) for d in parents), default=-1)
+            before[name] = max(parents, key=lambda d: (depth[d], d)) if parents else None
+        return depth[name]
+
+    for name in names:
+        level(name)
+    waves = [[n for n in names if depth[n] == i] for i in range(max(depth.values(), default=-1) + 1)]
+    chain: list[str] = []
+    last: str | None = max(names, key=lambda n: (depth[n], n)) if names else None
+    while last is not None:
+        chain.insert(0, last)
+        last = before[last]
+    return waves, chain
+
+
+def _texts(value: Any) -> list[str]:
+    """The literal strings in a CloudFormation value, a deploy-time value as '<ref>' (user data's Fn::Join parts)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    if isinstance(value, dict):
+        if "Fn::Join" in value:
+            return _texts(value["Fn::Join"][1])
+        if "Fn::Base64" in value:
+            return _texts(value["Fn::Base64"])
+        return ["<ref>"]
+    return []
+
+
+def boot_work_rows(outdir: str | Path) -> list[dict[str, Any]]:
+    """Per node kind (every launch template of every template): its image and what its user data downloads and
+    installs at boot (hpc_constructs.boot.boot_work)."""
+    from hpc_constructs.boot import boot_work  # pure, but the package's import loads aws-cdk-lib: only when asked
+
+    outdir = Path(outdir)
+    templates = {p.name.removesuffix(".template.json"): json.loads(p.read_text())
+                 for p in sorted(outdir.glob("*.template.json"))}
+    rows = []
+    for stack, template in templates.items():
+        resources = template.get("Resources", {})
+        for logical, resource in resources.items():
+            if resource.get("Type") != LAUNCH_TEMPLATE:
+                continue
+            data = resource.get("Properties", {}).get("LaunchTemplateData", {})
+            text = "".join(_texts(data.get("UserData", "")))
+            path = resource.get("Metadata", {}).get("aws:cdk:path", f"{stack}/{logical}")
+            kind = path.removesuffix("/Resource").removesuffix("/LaunchTemplate")
+            image = _image_of(logical, data, resources, templates)
+            rows.append({"kind": kind, "image": image, "work": boot_work(text)})
+    return rows
+
+
+def _image_of(logical: str, data: dict[str, Any], resources: dict[str, Any], templates: dict[str, Any]) -> str:
+    """Where a launch template's nodes get their image: the launch template, or the Batch environment's
+    ImageIdOverride, or the PCS node group's AmiId that uses it."""
+    value = data.get("ImageId")
+    for resource in resources.values():
+        props = resource.get("Properties", {})
+        uses = json.dumps(props).count(f'"Ref": "{logical}"')
+        if not uses:
+            continue
+        if resource["Type"] == "AWS::Batch::ComputeEnvironment":
+            configs = props.get("ComputeResources", {}).get("Ec2Configuration", [])
+            overrides = [c["ImageIdOverride"] for c in configs if "ImageIdOverride" in c]
+            value = overrides[0] if overrides else "Batch: " + " + ".join(c.get("ImageType", "") for c in configs)
+        elif resource["Type"] == "AWS::PCS::ComputeNodeGroup":
+            value = props.get("AmiId", value)
+    return _describe_image(value, resources, templates)
+
+
+def _describe_image(value: Any, resources: dict[str, Any], templates: dict[str, Any]) -> str:
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        return "the instance's default"
+    if "Fn::GetStackOutput" in value:  # a weak reference to another stack's output
+        spec = value["Fn::GetStackOutput"]
+        producer = templates.get(spec.get("StackName", ""), {})
+        output = producer.get("Outputs", {}).get(spec.get("OutputName", ""), {})
+        return _describe_image(output.get("Value"), producer.get("Resources", {}), templates)
+    if "Fn::ImportValue" in value:
+        return "an imported value"
+    if "Fn::GetAtt" in value:
+        target = resources.get(value["Fn::GetAtt"][0], {})
+        if target.get("Type") == "AWS::ImageBuilder::Image":
+            return "HpcImage " + target.get("Metadata", {}).get("aws:cdk:path", value["Fn::GetAtt"][0]).removesuffix(
+                "/Resource")
+    if "Ref" in value:
+        return f"public image (SSM parameter {value['Ref']})"
+    return "a deploy-time value"
+
+
+def render(rows: list[dict[str, Any]], waves: tuple[list[list[str]], list[str]] | None = None,
+           boot: list[dict[str, Any]] | None = None) -> str:
     lines = [f"{'stack':<28} {'resources':>9} {'of':>4} {'template bytes':>15} {'of':>10}"]
     for row in rows:
         lines.append(
             f"{row['name']:<28} {row['resources']:>9} {RESOURCE_LIMIT:>4} {row['bytes']:>15,} {BYTES_LIMIT:>10,}"
         )
+    if waves is not None:
+        lines.append("deploy waves (make deploy: cdk deploy --concurrency, each wave's stacks together):")
+        lines += [f"  {i}: {', '.join(wave)}" for i, wave in enumerate(waves[0], start=1)]
+        lines.append(f"  longest chain ({len(waves[1])} stacks): {' -> '.join(waves[1])}")
+    if boot is not None:
+        lines.append("boot work per node kind (downloads and package installs at first boot):")
+        width = max((len(b["kind"]) for b in boot), default=0)
+        lines += [f"  {b['kind']:<{width}}  {b['work'].describe()}; image: {b['image']}" for b in boot]
+    for row in rows:
+        if row["figures"]:
+            lines.append(f"{row['name']}:")
         for path, data in row["figures"]:
             lines.append(f"  {path}")
             lines.extend(f"    {key}: {value}" for key, value in data.items())
@@ -81,7 +200,8 @@ def over_limits(rows: list[dict[str, Any]]) -> list[str]:
 
 def summary_text(outdir: str | Path) -> str:
     """The human summary that `make synth` prints."""
-    return render(stacks(Path(outdir)))
+    outdir = Path(outdir)
+    return render(stacks(outdir), deploy_waves(outdir), boot_work_rows(outdir))
 
 
 def _md(text: object) -> str:
@@ -92,7 +212,8 @@ def _md(text: object) -> str:
     return out.replace("<", "&lt;")  # `<bucket>` would be taken for an HTML tag
 
 
-def render_markdown(rows: list[dict[str, Any]]) -> str:
+def render_markdown(rows: list[dict[str, Any]], waves: tuple[list[list[str]], list[str]] | None = None,
+                    boot: list[dict[str, Any]] | None = None) -> str:
     lines = [
         "# Synth summary",
         "",
@@ -104,6 +225,19 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
     over = over_limits(rows)
     if over:
         lines += ["", f"**Over CloudFormation's per-template limits:** {', '.join(_md(n) for n in over)}"]
+    if waves is not None:
+        lines += ["", "## Deploy waves", "",
+                  "`make deploy` and `make deploy-local` run `cdk deploy --concurrency`: the stacks of one wave "
+                  "depend only on earlier waves and deploy together.", "",
+                  "| Wave | Stacks |", "| ---: | --- |"]
+        lines += [f"| {i} | {_md(', '.join(wave))} |" for i, wave in enumerate(waves[0], start=1)]
+        lines += ["", f"Longest chain ({len(waves[1])} stacks): {_md(' -> '.join(waves[1]))}"]
+    if boot is not None:
+        lines += ["", "## Boot work per node kind", "",
+                  "What each node kind's user data downloads and installs at first boot (every launch template).",
+                  "", "| Node kind | Downloads | Package installs | Image |", "| --- | ---: | ---: | --- |"]
+        lines += [f"| {_md(b['kind'])} | {len(b['work'].downloads)} | {len(b['work'].packages)} | {_md(b['image'])} |"
+                  for b in boot]
     lines += ["", "## Figures"]
     for row in rows:
         by_path: dict[str, list[tuple[str, Any]]] = {}
@@ -117,7 +251,8 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
 
 def summary_markdown(outdir: str | Path) -> str:
     """summary.md: the stacks as a table (resources and bytes against the limits), then each construct's figures."""
-    return render_markdown(stacks(Path(outdir)))
+    outdir = Path(outdir)
+    return render_markdown(stacks(outdir), deploy_waves(outdir), boot_work_rows(outdir))
 
 
 def write(outdir: str | Path) -> list[Path]:
@@ -135,7 +270,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv[1:])
     outdir = Path(args.outdir)
     rows = stacks(outdir)
-    print(render(rows))
+    print(render(rows, deploy_waves(outdir), boot_work_rows(outdir)))
     if args.write:
         write(outdir)
     over = over_limits(rows)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from aws_cdk import Stack
 from constructs import Construct
 
-from hpc_constructs import HaBastion, HpcNetwork, SshUsers
+from hpc_constructs import HaBastion, HpcImage, HpcNetwork, SshUsers
 from stacks.config import BastionConfig
 
 
@@ -19,6 +21,7 @@ class AccessStack(Stack):
     """
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, bastion: BastionConfig,
-                 ssh_users: SshUsers | None = None, **kwargs: Any) -> None:
+                 ssh_users: SshUsers | None = None, images: Mapping[str, HpcImage] = MappingProxyType({}),
+                 **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
-        self.bastion = HaBastion(self, "Bastion", vpc=network.vpc, ssh_users=ssh_users, **bastion.props())
+        self.bastion = HaBastion(self, "Bastion", vpc=network.vpc, ssh_users=ssh_users, **bastion.props(images))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from aws_cdk import CfnOutput, NestedStack, Stack
 from constructs import Construct
 
-from hpc_constructs import BatchOrchestration, ComputeFleet, HpcNetwork, StorageLayer
+from hpc_constructs import BatchOrchestration, ComputeFleet, HpcImage, HpcNetwork, StorageLayer
 from stacks.config import BatchConfig
 from stacks.nesting import (
     BATCH_GROUP_ID,
@@ -49,7 +50,8 @@ class BatchStack(Stack):
     """
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, storage: StorageLayer | None,
-                 fleets: Mapping[str, ComputeFleet], batch: BatchConfig, license_ports: int = 0, **kwargs: Any) -> None:
+                 fleets: Mapping[str, ComputeFleet], batch: BatchConfig, license_ports: int = 0,
+                 images: Mapping[str, HpcImage] = MappingProxyType({}), **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         facts = {name: FleetFacts(tuple(t.name for t in fleet.instance_types), fleet.plan.efa,
                                   fleet.placement_group is not None) for name, fleet in fleets.items()}
@@ -60,7 +62,7 @@ class BatchStack(Stack):
         self.batch: BatchOrchestration | None = None
         if not self.grouping.nested:
             self.batch = BatchOrchestration(self, "Batch", vpc=network.vpc, storage=storage,
-                                            **batch.props(network, fleets))
+                                            **batch.props(network, fleets, images))
             self.orchestrations = [self.batch]
             return
         self.orchestrations: list[BatchOrchestration] = []
@@ -72,7 +74,7 @@ class BatchStack(Stack):
                 self.node.path, "Batch queues" if part.queues else "Batch environments", part.queue_names(batch),
                 number, len(groups)))
             orchestration = BatchOrchestration(nested, "Batch", vpc=network.vpc, storage=storage,
-                                               **part.config(batch).props(network, fleets))
+                                               **part.config(batch).props(network, fleets, images))
             _outputs(outputs, BATCH_GROUP_ID.format(number), orchestration)
             self.orchestrations.append(orchestration)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from aws_cdk import NestedStack, Stack
 from constructs import Construct
 
-from hpc_constructs import ComputeFleet, HaBastion, HpcNetwork, SshUsers, StorageLayer
+from hpc_constructs import ComputeFleet, HaBastion, HpcImage, HpcNetwork, SshUsers, StorageLayer
 from stacks.config import FleetConfig
 from stacks.nesting import FLEET_GROUP_ID, Grouping, StorageFacts, nested_description, plan_fleets
 
@@ -29,7 +30,8 @@ class ComputeStack(Stack):
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, fleets: Mapping[str, FleetConfig],
                  storage: StorageLayer | None = None, bastion: HaBastion | None = None,
-                 ssh_users: SshUsers | None = None, license_ports: int = 0, **kwargs: Any) -> None:
+                 ssh_users: SshUsers | None = None, license_ports: int = 0,
+                 images: Mapping[str, HpcImage] = MappingProxyType({}), **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.grouping: Grouping = plan_fleets(self.node.path, fleets, storage=StorageFacts.of_layer(storage),
                                               bastion=bastion is not None, ssh_users=ssh_users is not None,
@@ -43,7 +45,7 @@ class ComputeStack(Stack):
         self.fleets: dict[str, ComputeFleet] = {}
         for name, config in fleets.items():
             fleet = ComputeFleet(scopes[name], name, vpc=network.vpc, subnet=network.cluster_subnet,
-                                 ssh_users=ssh_users, **config.props())
+                                 ssh_users=ssh_users, **config.props(images))
             if storage is not None:
                 storage.mount_on(fleet, ebs_volumes=config.ebs_selection)
             if bastion is not None:

@@ -51,6 +51,7 @@ from hpc_constructs import (
     HaBastion,
     HaInstance,
     HpcDashboard,
+    HpcImage,
     HpcNetwork,
     JobQueueSpec,
     LoginNodesSpec,
@@ -73,6 +74,7 @@ __all__ = [
     "ConfigFileError",
     "DataTransferConfig",
     "FleetConfig",
+    "ImageConfig",
     "LicenseServerConfig",
     "MonitoringConfig",
     "NetworkConfig",
@@ -166,6 +168,30 @@ class NetworkConfig(_Section):
         return self.given()
 
 
+_IMAGE = HpcImage.__init__
+
+
+class ImageConfig(_Section):
+    """HpcImage props (the image builds in the network's first private subnet). Fleets, Batch environments, the
+    bastion and Slurm node groups name an image by its key in `images`."""
+
+    base: StrictStr = _default(_IMAGE, "base")
+    gpu: StrictBool = _default(_IMAGE, "gpu")
+    architecture: StrictStr = _default(_IMAGE, "architecture")
+    efa: StrictBool = _default(_IMAGE, "efa")
+    packages: Strings = ()
+    slurm_version: StrictStr | None = _default(_IMAGE, "slurm_version")
+    pcs_agent_release: StrictStr | None = _default(_IMAGE, "pcs_agent_release")
+    slurm_installer_release: StrictStr | None = _default(_IMAGE, "slurm_installer_release")
+    efa_installer_version: StrictStr | None = _default(_IMAGE, "efa_installer_version")
+    efa_installer_key_fingerprint: StrictStr | None = _default(_IMAGE, "efa_installer_key_fingerprint")
+    build_instance_type: StrictStr | None = _default(_IMAGE, "build_instance_type")
+    root_volume_size_gib: StrictInt | None = _default(_IMAGE, "root_volume_size_gib")
+
+    def props(self) -> dict[str, Any]:
+        return self.given()
+
+
 _FLEET = ComputeFleet.__init__
 MountEbs = Annotated[Annotated[StrictBool, Tag("bool")] | Annotated[Strings, Tag("list")],
                      _one_of("true, false or a list of EBS volume names", _bool_or_list_tag)]
@@ -188,9 +214,13 @@ class FleetConfig(_Section):
     efa_installer_key_fingerprint: StrictStr | None = _default(_FLEET, "efa_installer_key_fingerprint")
     # StorageLayer.mount_on(fleet, ebs_volumes=...): true (every volume), false (none) or volume names.
     mount_ebs: MountEbs = True
+    image: StrictStr | None = None  # a key of `images`: the fleet's machine_image
 
-    def props(self) -> dict[str, Any]:
-        return self.given(exclude=("mount_ebs",))
+    def props(self, images: Mapping[str, HpcImage]) -> dict[str, Any]:
+        props = self.given(exclude=("mount_ebs", "image"))
+        if self.image is not None:
+            props["machine_image"] = images[self.image]
+        return props
 
     @property
     def ebs_selection(self) -> bool | list[str]:
@@ -456,6 +486,7 @@ class ComputeEnvironmentConfig(_Section):
     fargate: StrictBool = _default(ComputeEnvironmentSpec, "fargate")
     efa: StrictBool | None = _default(ComputeEnvironmentSpec, "efa")
     root_volume_size_gib: StrictInt = _default(ComputeEnvironmentSpec, "root_volume_size_gib")
+    image: StrictStr | None = None  # a key of `images` (an image with base: ecs)
 
     @model_validator(mode="after")
     def _fleet_or_subnet(self) -> "ComputeEnvironmentConfig":
@@ -464,8 +495,11 @@ class ComputeEnvironmentConfig(_Section):
                         "(the environment takes the fleet's subnet)", at="cluster_subnet")
         return self
 
-    def spec(self, network: HpcNetwork, fleets: Mapping[str, ComputeFleet]) -> ComputeEnvironmentSpec:
-        props = self.given(exclude=("fleet", "cluster_subnet"))
+    def spec(self, network: HpcNetwork, fleets: Mapping[str, ComputeFleet],
+             images: Mapping[str, HpcImage]) -> ComputeEnvironmentSpec:
+        props = self.given(exclude=("fleet", "cluster_subnet", "image"))
+        if self.image is not None:
+            props["image"] = images[self.image]
         if self.fleet is not None:
             props["fleet"] = fleets[self.fleet]
         elif self.cluster_subnet:
@@ -548,9 +582,10 @@ class BatchConfig(_Section):
     def environment_names(self) -> list[str]:
         return [e.name for e in self.compute_environments]
 
-    def props(self, network: HpcNetwork, fleets: Mapping[str, ComputeFleet]) -> dict[str, Any]:
+    def props(self, network: HpcNetwork, fleets: Mapping[str, ComputeFleet],
+              images: Mapping[str, HpcImage]) -> dict[str, Any]:
         return {
-            "compute_environments": [e.spec(network, fleets) for e in self.compute_environments],
+            "compute_environments": [e.spec(network, fleets, images) for e in self.compute_environments],
             "job_queues": [JobQueueSpec(**q.given()) for q in self.job_queues],
             "multi_node_jobs": [j.spec() for j in self.multi_node_jobs],
             "container_jobs": [ContainerJobSpec(**j.given()) for j in self.container_jobs],
@@ -587,9 +622,13 @@ class BastionConfig(_Section):
     allow_open_ssh: StrictStr | None = _default(_BASTION, "allow_open_ssh")
     ssh_log_retention_days: StrictInt = _default(_BASTION, "ssh_log_retention_days")
     acl_rule_quota: StrictInt = _default(_BASTION, "acl_rule_quota")
+    image: StrictStr | None = None  # a key of `images`: the bastions' machine_image
 
-    def props(self) -> dict[str, Any]:
-        return self.given()
+    def props(self, images: Mapping[str, HpcImage]) -> dict[str, Any]:
+        props = self.given(exclude=("image",))
+        if self.image is not None:
+            props["machine_image"] = images[self.image]
+        return props
 
 
 # -- license server --------------------------------------------------------------------------------------------
@@ -617,11 +656,14 @@ class LicenseServerConfig(_Section):
     launch_timeout_seconds: StrictInt = _default(_HA, "launch_timeout_seconds")
     termination_timeout_seconds: StrictInt = _default(_HA, "termination_timeout_seconds")
     key_name: StrictStr | None = _default(_HA, "key_name")
+    image: StrictStr | None = None  # a key of `images`: the server's machine_image
 
-    def props(self) -> dict[str, Any]:
-        props = self.given(exclude=("data_volume",))
+    def props(self, images: Mapping[str, HpcImage]) -> dict[str, Any]:
+        props = self.given(exclude=("data_volume", "image"))
         if self.data_volume is not None:
             props["data_volume"] = self.data_volume.spec()
+        if self.image is not None:
+            props["machine_image"] = images[self.image]
         return props
 
 
@@ -642,9 +684,10 @@ class SlurmNodeGroupConfig(_Section):
     root_device_name: StrictStr | None = _default(NodeGroupSpec, "root_device_name")
     root_volume_size_gib: StrictInt | None = _default(NodeGroupSpec, "root_volume_size_gib")
     slurm_settings: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    image: StrictStr | None = None  # a key of `images`
 
-    def spec(self) -> NodeGroupSpec:
-        return NodeGroupSpec(**self.given())
+    def spec(self, images: Mapping[str, HpcImage]) -> NodeGroupSpec:
+        return NodeGroupSpec(**_with_image(self.given(exclude=("image",)), self.image, images))
 
 
 class SlurmQueueConfig(_Section):
@@ -670,9 +713,10 @@ class LoginNodesConfig(_Section):
     ami_id: StrictStr | None = _default(LoginNodesSpec, "ami_id")
     image_os: StrictStr | None = _default(LoginNodesSpec, "image_os")
     root_device_name: StrictStr | None = _default(LoginNodesSpec, "root_device_name")
+    image: StrictStr | None = None  # a key of `images`
 
-    def spec(self, bastion: HaBastion | None) -> LoginNodesSpec:
-        props = self.given(exclude=("bastion",))
+    def spec(self, bastion: HaBastion | None, images: Mapping[str, HpcImage]) -> LoginNodesSpec:
+        props = _with_image(self.given(exclude=("bastion", "image")), self.image, images)
         if self.bastion and bastion is not None:
             props["bastion"] = bastion
         return LoginNodesSpec(**props)
@@ -702,14 +746,22 @@ class SlurmConfig(_Section):
     node_role_name: StrictStr | None = _default(_SLURM, "node_role_name")
     node_role_path: StrictStr | None = _default(_SLURM, "node_role_path")
     mount_storage: StrictBool = True
+    image: StrictStr | None = None  # a key of `images`: every node group's that names none of its own
 
-    def props(self, bastion: HaBastion | None) -> dict[str, Any]:
-        props = self.given(exclude=("node_groups", "queues", "login_nodes", "mount_storage"))
-        props["node_groups"] = [g.spec() for g in self.node_groups]
+    def props(self, bastion: HaBastion | None, images: Mapping[str, HpcImage]) -> dict[str, Any]:
+        props = _with_image(self.given(exclude=("node_groups", "queues", "login_nodes", "mount_storage", "image")),
+                            self.image, images)
+        props["node_groups"] = [g.spec(images) for g in self.node_groups]
         props["queues"] = [q.spec() for q in self.queues]
         if self.login_nodes is not None:
-            props["login_nodes"] = self.login_nodes.spec(bastion)
+            props["login_nodes"] = self.login_nodes.spec(bastion, images)
         return props
+
+
+def _with_image(props: dict[str, Any], name: str | None, images: Mapping[str, HpcImage]) -> dict[str, Any]:
+    if name is not None:
+        props["image"] = images[name]
+    return props
 
 
 # -- monitoring -------------------------------------------------------------------------------------------------
@@ -747,6 +799,7 @@ class ReferenceConfig(_Section):
     account: StrictStr | None = None
     region: StrictStr | None = None
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+    images: dict[StrictStr, ImageConfig] = Field(default_factory=dict)
     ssh_users: tuple[SshUserConfig, ...] = ()
     fleets: dict[StrictStr, FleetConfig] = Field(default_factory=dict)
     storage: StorageConfig | None = None
@@ -780,6 +833,23 @@ def _reference_problems(config: ReferenceConfig) -> Iterator[tuple[str, str]]:
     if (config.account is None) != (config.region is None):
         missing, given = ("region", "account") if config.region is None else ("account", "region")
         yield missing, f"required key missing; expected a string (with {given}: both or neither)"
+    images = list(config.images)
+    named: list[tuple[str, str | None]] = [(f"fleets{_key(n)}.image", f.image) for n, f in config.fleets.items()]
+    if config.batch is not None:
+        named += [(f"batch.compute_environments[{i}].image", e.image)
+                  for i, e in enumerate(config.batch.compute_environments)]
+    if config.bastion is not None:
+        named.append(("bastion.image", config.bastion.image))
+    if config.license_server is not None:
+        named.append(("license_server.image", config.license_server.image))
+    if config.slurm is not None:
+        named.append(("slurm.image", config.slurm.image))
+        named += [(f"slurm.node_groups[{i}].image", g.image) for i, g in enumerate(config.slurm.node_groups)]
+        if config.slurm.login_nodes is not None:
+            named.append(("slurm.login_nodes.image", config.slurm.login_nodes.image))
+    for key, name in named:
+        if name is not None and name not in images:
+            yield key, f"{name!r} is not allowed; expected an image name (images: {_names(images)})"
     volumes = config.storage.ebs_volume_names if config.storage is not None else []
     for name, fleet in config.fleets.items():
         if isinstance(fleet.mount_ebs, tuple):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from hpc_constructs import HaInstance, HpcNetwork
+from hpc_constructs import HaInstance, HpcImage, HpcNetwork
 from stacks.config import LicenseServerConfig
 
 
@@ -20,9 +22,9 @@ class LicenseStack(Stack):
     """
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, license_server: LicenseServerConfig,
-                 **kwargs: Any) -> None:
+                 images: Mapping[str, HpcImage] = MappingProxyType({}), **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
-        self.server = HaInstance(self, "LicenseServer", vpc=network.vpc, **license_server.props())
+        self.server = HaInstance(self, "LicenseServer", vpc=network.vpc, **license_server.props(images))
 
     def allow_clients(self, *clients: ec2.IConnectable) -> None:
         """Open the server's ports to every client (fleets, Batch orchestrations, Slurm clusters)."""

@@ -6,12 +6,13 @@ from typing import Any
 
 from aws_cdk import App, Stack, Tags
 
-from hpc_constructs import Monitored, enable_cdk_nag
+from hpc_constructs import HpcImage, Monitored, enable_cdk_nag
 from stacks.access_stack import AccessStack
 from stacks.batch_stack import BatchStack
 from stacks.compute_stack import ComputeStack
 from stacks.config import ReferenceConfig
 from stacks.data_transfer_stack import DataTransferStack
+from stacks.image_stack import ImageStack
 from stacks.license_stack import LicenseStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
@@ -22,15 +23,22 @@ from stacks.storage_stack import StorageStack
 def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) -> dict[str, Stack]:
     """Add the reference stacks to `app`, with cdk-nag's AwsSolutions checks over all of them unless `nag` is False.
 
-    The network stack always; storage, data transfer, access (bastion), license server, compute (fleets), batch and
-    slurm when the config has the section. The license server admits every fleet, Batch environment and Slurm node.
-    Last, monitoring (one HpcDashboard over all of them) when the config has that section. With account and region,
-    every stack gets that environment.
+    The network stack always; images, storage, data transfer, access (bastion), license server, compute (fleets),
+    batch and slurm when the config has the section. The license server admits every fleet, Batch environment and
+    Slurm node. Last, monitoring (one HpcDashboard over all of them) when the config has that section. With account
+    and region, every stack gets that environment.
     """
     common: dict[str, Any] = {} if config.environment is None else {"env": config.environment}
     network = NetworkStack(app, f"{config.name}Network", network=config.network, ssh_users=config.ssh_users,
                            description="hpc-constructs reference environment: network and SSH users", **common)
     stacks: dict[str, Stack] = {"network": network}
+    images: dict[str, HpcImage] = {}
+    if config.images:
+        image_stack = ImageStack(app, f"{config.name}Images", network=network.network, images=config.images,
+                                 description="hpc-constructs reference environment: node images (EC2 Image Builder)",
+                                 **common)
+        stacks["images"] = image_stack
+        images = dict(image_stack.images)
     storage = None
     if config.storage is not None:
         storage_stack = StorageStack(app, f"{config.name}Storage", network=network.network, storage=config.storage,
@@ -46,7 +54,7 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
     bastion = None
     if config.bastion is not None:
         access = AccessStack(app, f"{config.name}Access", network=network.network, bastion=config.bastion,
-                             ssh_users=network.ssh_users,
+                             ssh_users=network.ssh_users, images=images,
                              description="hpc-constructs reference environment: SSH bastions behind an NLB", **common)
         stacks["access"] = access
         bastion = access.bastion
@@ -56,25 +64,26 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
     if config.license_server is not None:
         license = LicenseStack(
             app, f"{config.name}License", network=network.network, license_server=config.license_server,
+            images=images,
             description="hpc-constructs reference environment: license server (HaInstance)", **common)
         stacks["license"] = license
     if config.fleets:
         stacks["compute"] = ComputeStack(app, f"{config.name}Compute", network=network.network,
                                          fleets=config.fleets, storage=storage, bastion=bastion,
-                                         ssh_users=network.ssh_users, license_ports=license_ports,
+                                         ssh_users=network.ssh_users, license_ports=license_ports, images=images,
                                          description="hpc-constructs reference environment: compute fleets", **common)
     if config.batch is not None:
         compute = stacks.get("compute")
         stacks["batch"] = BatchStack(
             app, f"{config.name}Batch", network=network.network, storage=storage,
             fleets=compute.fleets if isinstance(compute, ComputeStack) else {}, batch=config.batch,
-            license_ports=license_ports,
+            license_ports=license_ports, images=images,
             description="hpc-constructs reference environment: AWS Batch (queues, MPI jobs over EFA, job events)",
             **common)
     if config.slurm is not None:
         stacks["slurm"] = SlurmStack(
             app, f"{config.name}Slurm", network=network.network, slurm=config.slurm, storage=storage, bastion=bastion,
-            ssh_users=network.ssh_users,
+            ssh_users=network.ssh_users, images=images,
             description="hpc-constructs reference environment: Slurm on AWS PCS (queues over EFA, login nodes)",
             **common)
     if license is not None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from hpc_constructs import HaBastion, HpcNetwork, SlurmCluster, SshUsers, StorageLayer
+from hpc_constructs import HaBastion, HpcImage, HpcNetwork, SlurmCluster, SshUsers, StorageLayer
 from stacks.config import SlurmConfig
 
 
@@ -20,11 +22,12 @@ class SlurmStack(Stack):
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, slurm: SlurmConfig,
                  storage: StorageLayer | None = None, bastion: HaBastion | None = None,
-                 ssh_users: SshUsers | None = None, **kwargs: Any) -> None:
+                 ssh_users: SshUsers | None = None, images: Mapping[str, HpcImage] = MappingProxyType({}),
+                 **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.cluster = SlurmCluster(self, "Slurm", vpc=network.vpc, subnet=network.cluster_subnet,
                                     storage=storage if slurm.mount_storage else None, ssh_users=ssh_users,
-                                    **slurm.props(bastion))
+                                    **slurm.props(bastion, images))
         CfnOutput(self, "ClusterId", value=self.cluster.cluster.attr_id,
                   description="aws pcs get-cluster --cluster-identifier <this>")
         CfnOutput(self, "ClusterArn", value=self.cluster.cluster.attr_arn)

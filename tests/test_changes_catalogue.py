@@ -87,9 +87,18 @@ def _slurm_size(config: Config) -> None:
     config["slurm"]["size"] = sizes[sizes.index(config["slurm"].get("size", sizes[0])) + 1]
 
 
+# The logical IDs of the Slurm images' component, recipe and image (HpcImages/<image>/...).
+_IMAGE_IDS = {"SlurmCpu": ("SlurmCpuComponent37C2388A", "SlurmCpuRecipeD58513D7", "SlurmCpuD6569001"),
+              "SlurmGpu": ("SlurmGpuComponent3A7DFFE1", "SlurmGpuRecipe9123EC33", "SlurmGpuE01A0A37")}
+
+
 def _slurm_version(config: Config) -> None:
+    """The cluster's pin and the images built for it move together (SlurmCluster refuses an image of another)."""
     current = config["slurm"].get("slurm_version", PCS.slurm_versions[-1])
     config["slurm"]["slurm_version"] = next(v for v in reversed(PCS.slurm_versions) if v != current)
+    for image in config.get("images", {}).values():
+        if image.get("slurm_version") == current:
+            image["slurm_version"] = config["slurm"]["slurm_version"]
 
 
 def _app_wide_tag(config: Config) -> None:
@@ -166,8 +175,16 @@ CATALOGUE = (
           for q in _SLURM_QUEUES),
     )),
     # 25.4: the reference pins slurm_version; moving the pin updates the cluster in place (Scheduler is not
-    # create-only): no line.
-    Edit("change the Slurm version", _slurm_version),
+    # create-only), and the node groups take the new images' AMIs in place (AmiId is not create-only). 29: the two
+    # images built for that version are rebuilt: a new component, recipe and image each, under names that carry the
+    # digest of what the build depends on, so none fails on a name still taken.
+    Edit("change the Slurm version", _slurm_version, tuple(
+        line for image in ("SlurmCpu", "SlurmGpu") for line in (
+            ("HpcImages", _IMAGE_IDS[image][0], "AWS::ImageBuilder::Component", REPLACED, f'Name "HpcImages-{image}-'),
+            ("HpcImages", _IMAGE_IDS[image][1], "AWS::ImageBuilder::ImageRecipe", REPLACED,
+             f'Name "HpcImages-{image}-'),
+            ("HpcImages", _IMAGE_IDS[image][2], "AWS::ImageBuilder::Image", REPLACED, "ImageRecipeArn changes"),
+        ))),
     # 24.5: app-wide tags stay off the environments' and placement groups' create-only Tags: no line.
     Edit("change an app-wide tag", _app_wide_tag),
     # CloudFormation's reference documents PerUnitStorageThroughput as "Update requires: Replacement" (the FSx API

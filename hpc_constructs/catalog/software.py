@@ -135,3 +135,81 @@ GPU_BASE_IMAGES: dict[str, PublicImage] = {
         root_device_name=AL2023_ROOT_DEVICE, families=("g5g", "p6e-gb200", "p6e-gb300"),
         efa_software=True, gpu_driver=True, source=DLAMI_SOURCE),
 }
+
+# -- what an image may hold, and what a node then skips at boot ------------------------------------------------
+
+ECS_SOURCE = (
+    "Amazon ECS Developer Guide, 'Retrieving Amazon ECS-optimized Linux AMI metadata' (parameters "
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id, .../amazon-linux-2023/arm64/..., "
+    ".../amazon-linux-2023/gpu/...), and AWS Batch User Guide, 'Compute resource AMIs' (ECS_AL2023, "
+    "ECS_AL2023_NVIDIA; a custom AMI through Ec2Configuration.ImageIdOverride). The ECS agent sets iptables rules for "
+    "task IAM roles in host and awsvpc network modes, so the ECS-optimized images ship iptables; "
+    f"checked {CHECKED}"
+)
+# The ECS-optimized Amazon Linux 2023 images Batch uses (ECS_AL2023, ECS_AL2023_NVIDIA), as an HpcImage's parent.
+ECS_IMAGES: dict[tuple[str, bool], PublicImage] = {
+    (arch, False): PublicImage(
+        name="Amazon ECS-optimized Amazon Linux 2023", architecture=arch,
+        ssm_parameter="/aws/service/ecs/optimized-ami/amazon-linux-2023/"
+                      + ("arm64/" if arch == "arm64" else "") + "recommended/image_id",
+        root_device_name=AL2023_ROOT_DEVICE, families=(), efa_software=False, gpu_driver=False, source=ECS_SOURCE)
+    for arch in ("x86_64", "arm64")
+}
+ECS_IMAGES[("x86_64", True)] = PublicImage(
+    name="Amazon ECS-optimized Amazon Linux 2023 GPU", architecture="x86_64",
+    ssm_parameter="/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id",
+    root_device_name=AL2023_ROOT_DEVICE, families=(), efa_software=False, gpu_driver=True, source=ECS_SOURCE)
+
+# The names a node's boot steps know software by, and what each public image already holds. "efa" is the EFA
+# installer's software; the others are dnf packages of Amazon Linux 2023 (the boot steps install them with
+# `hpc_install`); "pcs-agent" and "slurm-<version>" are the PCS installers'.
+EFA = "efa"
+PCS_AGENT = "pcs-agent"
+IPTABLES = "iptables-nft"  # hpc-imds-guard's rules
+LUSTRE_CLIENT = "lustre-client"
+EFS_UTILS = "amazon-efs-utils"
+CLOUDWATCH_AGENT = "amazon-cloudwatch-agent"
+RSYSLOG = "rsyslog"
+SCRATCH_TOOLS = ("mdadm", "xfsprogs")
+VOLUME_TOOLS = ("xfsprogs", "util-linux")  # HaInstance: the data volume's mkfs.xfs, blkid and findmnt
+ECS_IMAGE_CONTENTS = frozenset({IPTABLES})
+DLAMI_CONTENTS = frozenset({EFA})
+
+
+def slurm_item(version: str) -> str:
+    """The name an image's manifest gives the Slurm of one PCS version: slurm-26.05."""
+    return f"slurm-{version}"
+
+
+PCS_INSTALLERS_SOURCE = (
+    "AWS PCS User Guide, 'Custom Amazon Machine Images (AMIs) for AWS PCS': 'Step 2 - Install the AWS PCS agent' "
+    "(https://aws-pcs-repo-<region>.s3.<region>.amazonaws.com/aws-pcs-agent/aws-pcs-agent-v<release>.tar.gz, "
+    "'replacing the version number with latest ... aws-pcs-agent-v1-latest.tar.gz'; its .sig; installer.sh; "
+    "/opt/aws/pcs/version) and 'Step 3 - Install Slurm' (.../aws-pcs-slurm/aws-pcs-slurm-<version>-installer-"
+    "<release>.tar.gz, 'aws-pcs-slurm-25.05-installer-latest.tar.gz'; installer.sh -y; "
+    "/opt/aws/pcs/scheduler/slurm-<version>/version); both: the public key "
+    "https://aws-pcs-repo-public-keys-<region>.s3.<region>.amazonaws.com/aws-pcs-public-key.pub, \"gpg "
+    "--fingerprint 7EEF030EDDF5C21C ... should return a fingerprint that is identical to 1C24 32C1 862F 64D1 F90A "
+    "239A 7EEF 030E DDF5 C21C\", \"Don't run the ... installation script if the fingerprint doesn't match\"; "
+    f"checked {CHECKED}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PcsInstallers:
+    """The AWS PCS agent and Slurm installers an image is built with, and the key that signs them.
+
+    agent_release: "1-latest" (AWS's name for the newest agent of major version 1) or a release such as "1.3.1-1".
+    slurm_release: "latest" (the newest installer of the Slurm version) or a release such as "25.05.5-1".
+    The image build records the versions it installed (/etc/hpc-constructs/image-contents).
+    """
+
+    agent_release: str = "1-latest"
+    slurm_release: str = "latest"
+    key_fingerprint: str = "1C2432C1862F64D1F90A239A7EEF030EDDF5C21C"
+    source: str = PCS_INSTALLERS_SOURCE
+
+
+PCS_INSTALLERS = PcsInstallers()
+PCS_AGENT_RELEASE_PATTERN = re.compile(r"^1(-latest|\.\d+\.\d+-\d+)$")
+PCS_SLURM_RELEASE_PATTERN = re.compile(r"^(latest|\d+\.\d+\.\d+-\d+)$")

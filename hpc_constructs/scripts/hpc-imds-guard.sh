@@ -38,10 +38,8 @@ for arg in "$@"; do
 done
 [ "$non_root" = yes ] || [ "$ecs_tasks" = yes ] || fail "nothing to do: give --non-root and/or --ecs-tasks"
 
-if ! command -v iptables >/dev/null 2>&1; then
-  # Amazon Linux 2023 images without it (the ECS-optimized ones have it): the nftables-based iptables.
-  dnf install -y iptables-nft >/dev/null || fail "iptables is missing and could not be installed"
-fi
+# The boot step before it installs iptables-nft on images without it (boot.imds_guard); an HpcImage holds it.
+command -v iptables >/dev/null 2>&1 || fail "iptables is missing (the image holds no iptables-nft, and its boot step did not install it)"
 
 if [ "$ecs_tasks" = yes ]; then
   # The cgroup match resolves its path when the rule is added: the slice must exist before the first task

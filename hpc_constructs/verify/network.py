@@ -446,6 +446,8 @@ class NetworkModel:
             return self._pcs_cluster(ref), ref.path
         if kind in ("AWS::FSx::FileSystem", "AWS::EFS::FileSystem"):
             return self._file_system(ref), ref.path
+        if kind == "AWS::ImageBuilder::InfrastructureConfiguration":
+            return self._build_instance(ref), ref.path
         return [], f"{ref.path} ({kind}) starts no nodes hpc-verify knows"
 
     def batch_job_placements(self, value: Any) -> tuple[list[Placement], str]:
@@ -498,6 +500,8 @@ class NetworkModel:
             yield from self._pcs_node_group(ref)
         for ref in a.resources("AWS::EC2::Instance"):
             yield from self._instance(ref)
+        for ref in a.resources("AWS::ImageBuilder::InfrastructureConfiguration"):
+            yield from self._build_instance(ref)
         for ref in a.resources("AWS::PCS::Cluster"):
             yield from self._pcs_cluster(ref)
         for ref in a.resources("AWS::FSx::FileSystem", "AWS::EFS::FileSystem"):
@@ -600,6 +604,15 @@ class NetworkModel:
         interfaces = self._interfaces(template, tuple(map(str, a.prop(ref, "SecurityGroupIds", []))))
         subnet = a.prop(ref, "SubnetId")
         return self._place([str(subnet)] if subnet else [], interfaces, ref.path)
+
+    def _build_instance(self, ref: Ref) -> list[Placement]:
+        """EC2 Image Builder's build instance: in the infrastructure configuration's subnet, with its groups (none
+        given: the VPC's default group)."""
+        a = self.assembly
+        subnet = a.prop(ref, "SubnetId")
+        return self._place([str(subnet)] if subnet else [], [{
+            "groups": tuple(map(str, a.prop(ref, "SecurityGroupIds", []))), "efa": False, "primary": True,
+            "subnet": None, "public_ip": None}], f"{ref.path} (the build instance)")
 
     def _pcs_cluster(self, ref: Ref) -> list[Placement]:
         networking = self.assembly.prop(ref, "Networking", {})

@@ -1,11 +1,12 @@
 """Read-only API actions for what `state.Store` keeps, so that the read-back and the orphan report see those
-resources through the same service APIs (EC2, Direct Connect, FSx, PCS) that they would call on AWS.
+resources through the same service APIs (EC2, Direct Connect, FSx, PCS, Image Builder) that they would call on AWS.
 
 PCS is a service moto does not know at all, so besides its actions it needs a route: moto's two dispatchers (the
 botocore stubber behind `mock_aws`, and the server's `DomainDispatcherApplication`) both find a service by matching
 `https://pcs.REGION.amazonaws.com` against `moto.backend_index.backend_url_patterns` (the server first turns the
 SigV4 credential scope, `.../REGION/pcs/aws4_request`, into that host), then ask `moto.backends.get_backend(name)`
 for the handlers of its URLs. `install()` adds the pattern and answers `get_backend("pcs")`; nothing else changes.
+EC2 Image Builder is a REST-JSON service moto does not know either: the same route, by URL path (/ListImages ...).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from moto.directconnect.responses import DirectConnectResponse
 from moto.ec2.responses import EC2Response
 from moto.fsx.responses import FSxResponse
 
-from scripts.emulator.handlers import PcsNotFoundError, pcs_cluster
+from scripts.emulator.handlers import ImageBuilderNotFoundError, PcsNotFoundError, pcs_cluster
 from scripts.emulator.state import store
 
 
@@ -118,7 +119,51 @@ class PcsResponse(BaseResponse):
         return ActionResult({"queue": self._member("queue", queues, "queueIdentifier")})
 
 
+class ImageBuilderResourceNotFound(ServiceException):
+    code = "ResourceNotFoundException"
+
+
+class ImageBuilderResponse(BaseResponse):
+    """The read-only half of the Image Builder API (REST-JSON: GET /ListComponents ...), parsed and serialized from
+    botocore's model by moto. Filters are not applied; one page holds all."""
+
+    def __init__(self) -> None:
+        super().__init__(service_name="imagebuilder")
+        self.automated_parameter_parsing = True
+
+    def _store(self) -> Any:
+        return store(self.current_account, self.region)
+
+    def list_components(self) -> ActionResult:
+        keys = ("arn", "name", "version", "platform", "type", "owner", "description", "dateCreated")
+        return ActionResult({"componentVersionList": [{k: c[k] for k in keys}
+                                                      for c in self._store().imagebuilder_components.values()]})
+
+    def list_image_recipes(self) -> ActionResult:
+        keys = ("arn", "name", "platform", "owner", "parentImage", "dateCreated")
+        return ActionResult({"imageRecipeSummaryList": [{k: r[k] for k in keys}
+                                                        for r in self._store().imagebuilder_recipes.values()]})
+
+    def list_infrastructure_configurations(self) -> ActionResult:
+        keys = ("arn", "name", "description", "dateCreated", "instanceTypes", "instanceProfileName")
+        records = self._store().imagebuilder_infrastructure.values()
+        return ActionResult({"infrastructureConfigurationSummaryList": [{k: r[k] for k in keys} for r in records]})
+
+    def list_images(self) -> ActionResult:
+        keys = ("arn", "name", "type", "version", "platform", "owner", "dateCreated", "buildType")
+        return ActionResult({"imageVersionList": [{k: i[k] for k in keys}
+                                                  for i in self._store().imagebuilder_images.values()]})
+
+    def get_image(self) -> ActionResult:
+        arn = self._get_param("imageBuildVersionArn")
+        images = self._store().imagebuilder_images
+        if arn not in images:
+            raise ImageBuilderResourceNotFound(str(ImageBuilderNotFoundError(f"Image Builder image {arn}")))
+        return ActionResult({"image": images[arn]})
+
+
 _PCS_URL = r"https?://pcs\.(.+)\.amazonaws\.com"
+_IMAGEBUILDER_URL = r"https?://imagebuilder\.(.+)\.amazonaws\.com"
 
 
 class _PcsRoutes:
@@ -129,17 +174,27 @@ class _PcsRoutes:
     flask_paths: ClassVar[dict[str, Any]] = {"/": PcsResponse.dispatch}
 
 
+class _ImageBuilderRoutes:
+    urls: ClassVar[dict[str, Any]] = {_IMAGEBUILDER_URL + "/.*$": ImageBuilderResponse.dispatch}
+    flask_paths: ClassVar[dict[str, Any]] = {"/<path:route>": ImageBuilderResponse.dispatch}
+
+
+_ROUTES: dict[str, tuple[str, Any]] = {"pcs": (_PCS_URL, _PcsRoutes), "imagebuilder": (_IMAGEBUILDER_URL,
+                                                                                          _ImageBuilderRoutes)}
 _ORIGINAL_GET_BACKEND = moto.backends.get_backend
 
 
 def _get_backend(name: str) -> Any:
     """Not a `BackendDict`, so both dispatchers take the handlers from its "global" entry."""
-    return {"global": _PcsRoutes()} if name == "pcs" else _ORIGINAL_GET_BACKEND(name)  # type: ignore[call-overload]
+    if name in _ROUTES:
+        return {"global": _ROUTES[name][1]()}
+    return _ORIGINAL_GET_BACKEND(name)  # type: ignore[call-overload]
 
 
 def _route_pcs() -> None:
-    if not any(service == "pcs" for service, _ in moto.backend_index.backend_url_patterns):
-        moto.backend_index.backend_url_patterns.append(("pcs", re.compile(_PCS_URL)))
+    for name, (url, _) in _ROUTES.items():
+        if not any(service == name for service, _ in moto.backend_index.backend_url_patterns):
+            moto.backend_index.backend_url_patterns.append((name, re.compile(url)))
     moto.backends.get_backend = _get_backend
 
 

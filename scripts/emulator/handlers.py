@@ -3,8 +3,9 @@
 Each handler does what CloudFormation's own handler does with the same properties, through moto's backends
 where moto models the service (EC2, FSx, DataSync, S3, SNS, SQS, Secrets Manager, ELBv2) and through
 `state.Store` where it does not (placement groups, Direct Connect gateways and associations, FSx data
-repository associations, AWS Parallel Computing Service). No handler checks a value: the constructs' rules decide
-what is valid. A handler only fails where AWS would find that something it names does not exist.
+repository associations, AWS Parallel Computing Service, EC2 Image Builder). No handler checks a value: the
+constructs' rules decide what is valid. A handler only fails where AWS would find that something it names does
+not exist.
 """
 
 from __future__ import annotations
@@ -1048,6 +1049,127 @@ class PcsQueue(Emulated):
                    lambda: state.pcs_queues.pop(queue_id, None))
 
 
+# --- EC2 Image Builder: moto has none. The records live in `state.Store`, in the Image Builder API's shape (api.py
+# serves the List/Get actions). Ref returns the ARN. An image builds nothing here: the handler registers an AMI in
+# moto's EC2, tagged as Image Builder tags its AMIs, which the launch templates get through Fn::GetAtt ImageId.
+
+class ImageBuilderNotFoundError(LookupError):
+    """What Image Builder answers (ResourceNotFoundException) when a resource names an ARN that does not exist."""
+
+
+def _imagebuilder_arn(region_name: str, account_id: str, kind: str, *parts: str) -> str:
+    return f"arn:aws:imagebuilder:{region_name}:{account_id}:{kind}/{'/'.join(p.lower() for p in parts)}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _require(records: dict[str, dict[str, Any]], arn: str, what: str) -> dict[str, Any]:
+    if arn not in records:
+        raise ImageBuilderNotFoundError(f"{what} {arn} does not exist")
+    return records[arn]
+
+
+class ImageBuilderComponent(Emulated):
+    TYPE = "AWS::ImageBuilder::Component"
+    ATTRIBUTES = ("Arn", "Name", "Type", "Encrypted")
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        arn = _imagebuilder_arn(region_name, account_id, "component", props["Name"], props["Version"], "1")
+        components = store(account_id, region_name).imagebuilder_components
+        components[arn] = {"arn": arn, "name": props["Name"], "version": props["Version"],
+                           "platform": props["Platform"], "type": "BUILD", "owner": account_id,
+                           "description": props.get("Description", ""), "dateCreated": _now(),
+                           "data": props.get("Data", "")}
+        return cls(arn, {"Arn": arn, "Name": props["Name"], "Type": "BUILD", "Encrypted": True},
+                   lambda: components.pop(arn, None))
+
+
+class ImageBuilderImageRecipe(Emulated):
+    TYPE = "AWS::ImageBuilder::ImageRecipe"
+    ATTRIBUTES = ("Arn", "Name")
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        state = store(account_id, region_name)
+        for component in props.get("Components", []):
+            _require(state.imagebuilder_components, component["ComponentArn"], "Image Builder component")
+        arn = _imagebuilder_arn(region_name, account_id, "image-recipe", props["Name"], props["Version"])
+        state.imagebuilder_recipes[arn] = {
+            "arn": arn, "name": props["Name"], "version": props["Version"], "platform": "Linux", "owner": account_id,
+            "parentImage": props["ParentImage"], "dateCreated": _now(),
+            "components": [{"componentArn": c["ComponentArn"]} for c in props.get("Components", [])]}
+        return cls(arn, {"Arn": arn, "Name": props["Name"]}, lambda: state.imagebuilder_recipes.pop(arn, None))
+
+
+class ImageBuilderInfrastructureConfiguration(Emulated):
+    TYPE = "AWS::ImageBuilder::InfrastructureConfiguration"
+    ATTRIBUTES = ("Arn",)
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        from moto.iam.models import iam_backends
+
+        iam_backends[account_id]["aws"].get_instance_profile(props["InstanceProfileName"])  # must exist
+        ec2 = ec2_backends[account_id][region_name]
+        if "SubnetId" in props:
+            ec2.get_subnet(props["SubnetId"])
+        if props.get("SecurityGroupIds"):
+            ec2.describe_security_groups(group_ids=list(props["SecurityGroupIds"]))
+        arn = _imagebuilder_arn(region_name, account_id, "infrastructure-configuration", props["Name"])
+        records = store(account_id, region_name).imagebuilder_infrastructure
+        records[arn] = {"arn": arn, "name": props["Name"], "description": props.get("Description", ""),
+                        "dateCreated": _now(), "instanceTypes": list(props.get("InstanceTypes", [])),
+                        "instanceProfileName": props["InstanceProfileName"]}
+        return cls(arn, {"Arn": arn}, lambda: records.pop(arn, None))
+
+
+class ImageBuilderImage(Emulated):
+    """Registers the AMI a build would produce (no instance runs here), tagged as Image Builder tags its AMIs. With
+    DeletionSettings the AMI goes when the image does, as on AWS; without, it stays (Image Builder's DeleteImage
+    "does not delete any EC2 AMIs")."""
+
+    TYPE = "AWS::ImageBuilder::Image"
+    ATTRIBUTES = ("Arn", "Name", "ImageId", "ImageUri")
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        state = store(account_id, region_name)
+        recipe = _require(state.imagebuilder_recipes, props["ImageRecipeArn"], "Image Builder image recipe")
+        _require(state.imagebuilder_infrastructure, props["InfrastructureConfigurationArn"],
+                 "Image Builder infrastructure configuration")
+        arn = _imagebuilder_arn(region_name, account_id, "image", recipe["name"], recipe["version"], "1")
+        ec2 = ec2_backends[account_id][region_name]
+        ami = ec2.register_image(name=f"{recipe['name']} {datetime.now(UTC):%Y-%m-%dT%H-%M-%S}",
+                                 description=f"Image Builder image {arn} (emulated: nothing was built)")
+        ami.add_tag("CreatedBy", "EC2 Image Builder")
+        ami.add_tag("Ec2ImageBuilderArn", arn)
+        state.imagebuilder_images[arn] = {
+            "arn": arn, "name": recipe["name"], "type": "AMI", "version": recipe["version"], "platform": "Linux",
+            "owner": account_id, "dateCreated": _now(), "buildType": "USER_INITIATED",
+            "state": {"status": "AVAILABLE"}, "imageRecipe": {"arn": recipe["arn"], "name": recipe["name"],
+                                                              "parentImage": recipe["parentImage"]},
+            "infrastructureConfiguration": {"arn": props["InfrastructureConfigurationArn"]},
+            "outputResources": {"amis": [{"region": region_name, "image": ami.id, "name": ami.name}]}}
+        record_simulated(f"{context.get('LogicalId', name)} ({cls.TYPE})",
+                         f"registered AMI {ami.id} for recipe {recipe['name']} without a build (on AWS the build "
+                         "instance runs the recipe's components, for minutes)")
+        deletes_ami = "DeletionSettings" in props
+
+        def delete() -> None:
+            state.imagebuilder_images.pop(arn, None)
+            if deletes_ami and ami.id in ec2.amis:
+                ec2.deregister_image(ami.id)
+
+        return cls(arn, {"Arn": arn, "Name": recipe["name"], "ImageId": ami.id, "ImageUri": ""}, delete)
+
+
 HANDLERS: dict[str, type[Emulated]] = {
     handler.TYPE: handler
     for handler in (
@@ -1057,7 +1179,8 @@ HANDLERS: dict[str, type[Emulated]] = {
         DirectConnectGateway, DirectConnectGatewayAssociation, BatchComputeEnvironment, BatchJobDefinition, KmsKey,
         BucketPolicy, TopicPolicy, Subscription, QueuePolicy, Secret, SecretResourcePolicy, SsmParameter,
         RestrictDefaultSecurityGroup, IamPropagationWait, HostedZone, Schedule,
-        PcsCluster, PcsComputeNodeGroup, PcsQueue, CloudWatchAlarm, MetricFilter,
+        PcsCluster, PcsComputeNodeGroup, PcsQueue, CloudWatchAlarm, MetricFilter, ImageBuilderComponent,
+        ImageBuilderImageRecipe, ImageBuilderInfrastructureConfiguration, ImageBuilderImage,
     )
 }
 

@@ -4,6 +4,8 @@ What changes, and why (each is a gap of stock moto 5.2.5, not a rule of ours):
 - Resource types: `handlers.HANDLERS` first, then moto's models. A type that neither knows fails the stack
   (stock moto skips it with a warning and reports CREATE_COMPLETE).
 - `Fn::GetStackOutput` (CDK's weak cross-stack references) resolves from the named stack's outputs.
+- A change set named by its name is looked up within the named stack (stacks deployed at the same time each
+  have a change set of the same name).
 - A change set creates resources in dependency order (DependsOn, Ref, Fn::GetAtt, Fn::Sub), with an event per
   resource; a failure rolls the stack back (ROLLBACK_COMPLETE) with the error as the event's reason, where
   stock moto answers HTTP 500 and leaves a CREATE_COMPLETE stack. Updates of an existing stack are refused:
@@ -23,6 +25,8 @@ from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.cloudformation.custom_model import CustomModel
 from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.core import TaggedEC2Resource
 
@@ -171,11 +175,33 @@ def _delete_resources(stack: Any, order: list[str], failed_status: str) -> list[
     return remaining
 
 
+def _change_set_key(backend: Any, change_set_name: str, stack_name: str | None) -> str:
+    """A change set by ARN, or by name within the named stack: every `cdk deploy` change set is called
+    cdk-deploy-change-set, and with `--concurrency` several stacks have one at once (stock moto takes the first of
+    that name, another stack's)."""
+    if change_set_name in backend.change_sets:
+        return str(change_set_name)
+    for key, change_set in backend.change_sets.items():
+        if change_set.change_set_name == change_set_name and stack_name in (None, change_set.stack_name,
+                                                                             change_set.stack_id):
+            return str(key)
+    raise ValidationError(message=f"ChangeSet [{change_set_name}] does not exist")
+
+
+def _describe_change_set(self: Any) -> ActionResult:
+    backend = self.cloudformation_backend
+    return ActionResult(backend.change_sets[_change_set_key(backend, self._get_param("ChangeSetName"),
+                                                            self._get_param("StackName"))])
+
+
+def _delete_change_set(self: Any) -> ActionResult:
+    backend = self.cloudformation_backend
+    del backend.change_sets[_change_set_key(backend, self._get_param("ChangeSetName"), self._get_param("StackName"))]
+    return EmptyResult()
+
+
 def _execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
-    change_set = self.change_sets.get(change_set_name) or next(
-        (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None)
-    if change_set is None:
-        raise ValidationError(stack_name)
+    change_set = self.change_sets[_change_set_key(self, change_set_name, stack_name)]
     stack = self.stacks[change_set.stack_id]
     if change_set.change_set_type != "CREATE":
         raise ValidationError(message="the local emulator creates stacks but does not update them: "
@@ -287,6 +313,8 @@ def install() -> None:
     parsing.resource_class_from_type = _resource_class
     parsing.ResourceMap.parse_ssm_parameter = _parse_ssm_parameter  # type: ignore[method-assign]
     cfn_models.CloudFormationBackend.execute_change_set = _execute_change_set  # type: ignore[method-assign]
+    CloudFormationResponse.describe_change_set = _describe_change_set  # type: ignore[method-assign]
+    CloudFormationResponse.delete_change_set = _delete_change_set  # type: ignore[method-assign]
     cfn_models.Stack.delete = _stack_delete  # type: ignore[method-assign]
     cfn_models.CloudFormationBackend.delete_stack = _delete_stack  # type: ignore[method-assign]
     cfn_models.Stack.stack_resources = property(_stack_resources)  # type: ignore[assignment,method-assign]

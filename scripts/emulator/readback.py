@@ -226,6 +226,21 @@ def monitoring(client: Callable[[str], Any]) -> list[Row]:
     return rows
 
 
+def images(client: Callable[[str], Any]) -> list[Row]:
+    """Each Image Builder image with the AMI it produced, and every AMI of the account (what launch templates use)."""
+    api = client("imagebuilder")
+    rows: list[Row] = []
+    for summary in api.list_images()["imageVersionList"]:
+        image = api.get_image(imageBuildVersionArn=summary["arn"])["image"]
+        amis = ", ".join(a["image"] for a in image.get("outputResources", {}).get("amis", []))
+        rows.append(("Image Builder image", image["name"], f"{image['state']['status']}, AMI {amis or '(none)'}, "
+                     f"parent {image.get('imageRecipe', {}).get('parentImage', '?')}"))
+    for ami in client("ec2").describe_images(Owners=["self"])["Images"]:
+        tags = {t["Key"]: t["Value"] for t in ami.get("Tags", [])}
+        rows.append(("AMI", ami["ImageId"], f"{ami.get('Name', '')}" + (
+            f", built by {tags['Ec2ImageBuilderArn'].rsplit('/', 3)[-3]}" if "Ec2ImageBuilderArn" in tags else "")))
+    return rows
+
 
 HA_OWNER_TAG = "hpc-constructs:ha-instance"  # hpc_constructs.ha_instance.OWNER_TAG (the read-back imports no CDK)
 
@@ -301,8 +316,8 @@ def _ha_ingress(ec2: Any, rows: list[Row]) -> list[Row]:
     return out
 
 
-READBACK = (launch_templates, placement_groups, file_systems, volumes, batch, load_balancers, data_transfer, pcs,
-            ha_instances, monitoring)
+READBACK = (images, launch_templates, placement_groups, file_systems, volumes, batch, load_balancers, data_transfer,
+            pcs, ha_instances, monitoring)
 
 
 def read_back(client: Callable[[str], Any]) -> list[Row]:
@@ -356,6 +371,7 @@ def inventory(client: Callable[[str], Any]) -> set[tuple[str, str]]:
                   lambda g: g.get("State") != "deleted")
     found |= _ids(ec2.describe_placement_groups()["PlacementGroups"], "GroupName", "placement group")
     found |= _ids(ec2.describe_flow_logs()["FlowLogs"], "FlowLogId", "flow log")
+    found |= _ids(ec2.describe_images(Owners=["self"])["Images"], "ImageId", "AMI", label=lambda i: i.get("Name", ""))
     found |= {("instance", i["InstanceId"]) for r in ec2.describe_instances()["Reservations"]
               for i in r["Instances"] if i["State"]["Name"] not in ("terminated", "shutting-down")}
     iam = client("iam")
@@ -411,6 +427,12 @@ def inventory(client: Callable[[str], Any]) -> set[tuple[str, str]]:
                   "Name", "SSM document")
     found |= _ids(client("ssm").describe_parameters()["Parameters"], "Name", "SSM parameter",
                   lambda p: not p["Name"].startswith("/aws/service/"))  # AWS's public parameters
+    builder = client("imagebuilder")
+    found |= _ids(builder.list_images()["imageVersionList"], "arn", "Image Builder image")
+    found |= _ids(builder.list_image_recipes()["imageRecipeSummaryList"], "arn", "Image Builder recipe")
+    found |= _ids(builder.list_components()["componentVersionList"], "arn", "Image Builder component")
+    found |= _ids(builder.list_infrastructure_configurations()["infrastructureConfigurationSummaryList"], "arn",
+                  "Image Builder infrastructure configuration")
     return found | _pcs_inventory(client("pcs"))
 
 

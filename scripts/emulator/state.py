@@ -9,8 +9,9 @@ from typing import Any
 
 @dataclass
 class Store:
-    """One account and region: placement groups, Direct Connect gateways and associations, FSx DRAs, and AWS
-    Parallel Computing Service clusters, compute node groups and queues (moto has no PCS at all). PCS records are
+    """One account and region: placement groups, Direct Connect gateways and associations, FSx DRAs, AWS Parallel
+    Computing Service clusters, compute node groups and queues (moto has no PCS at all), and EC2 Image Builder
+    components, recipes, infrastructure configurations and images (nor Image Builder). PCS records are
     kept in the PCS API's own shape (camelCase members), keyed by ID, so that the API actions return them as is."""
 
     placement_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -21,6 +22,11 @@ class Store:
     pcs_clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
     pcs_node_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     pcs_queues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # EC2 Image Builder (moto has none): by ARN, in the Image Builder API's shape
+    imagebuilder_components: dict[str, dict[str, Any]] = field(default_factory=dict)
+    imagebuilder_recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    imagebuilder_infrastructure: dict[str, dict[str, Any]] = field(default_factory=dict)
+    imagebuilder_images: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _STORES: dict[tuple[str, str], Store] = defaultdict(Store)

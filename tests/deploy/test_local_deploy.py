@@ -126,6 +126,13 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert groups["spot"].startswith("c7i.8xlarge, c7i-flex.8xlarge, 0-16 instances, SPOT")
     assert sorted(d.rsplit("-", 1)[0] for d in _detail(rows, "PCS queue")) == ["-> cpu", "-> gpu", "-> spot"]
     assert any("Custom::VpcRestrictDefaultSG" in s["resource"] for s in SIMULATED)
+    # the six images of HpcImages, each with the AMI that the launch templates, Batch and PCS use
+    images = _detail(rows, "Image Builder image")
+    assert len(images) == 6 and all(i.startswith("AVAILABLE, AMI ami-") for i in images)
+    # the AMIs Image Builder made (tagged with their image); the account may hold others, registered by other tests
+    # that share the in-process moto backends on this worker
+    amis = {name for kind, name, detail in rows if kind == "AMI" and ", built by " in detail}
+    assert amis == {i.split("AMI ")[1].split(",")[0] for i in images}
 
 
 def test_read_back_shows_the_dashboard_alarms_filter_and_rules(deployed: dict[str, Any]) -> None:

@@ -20,8 +20,8 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-STACKS = ["HpcNetwork", "HpcStorage", "HpcDataTransfer", "HpcAccess", "HpcLicense", "HpcCompute", "HpcBatch",
-          "HpcSlurm", "HpcMonitoring"]
+STACKS = ["HpcNetwork", "HpcImages", "HpcStorage", "HpcDataTransfer", "HpcAccess", "HpcLicense", "HpcCompute",
+          "HpcBatch", "HpcSlurm", "HpcMonitoring"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -15,8 +15,10 @@ from scripts import architecture
 from tests.support import ROOT
 
 FLEETS = ("Cpu", "Gpu", "Viz")
+IMAGES = ("Cpu", "Gpu", "SlurmCpu", "SlurmGpu", "BatchCpu", "BatchGpu")
 REFERENCE_NODES = {
     "HpcNetwork": {"Network": "HpcNetwork", "SshUsers": "SshUsers"},
+    "HpcImages": dict.fromkeys(IMAGES, "HpcImage"),
     "HpcStorage": {"Storage": "StorageLayer"},
     "HpcDataTransfer": {"DataTransfer": "DataTransferLayer"},
     "HpcAccess": {"Bastion": "HaBastion"},
@@ -270,3 +272,15 @@ def test_import_value_unknown_constructs_and_ambiguous_ids(tmp_path: Path, with_
     }
     assert diagram.edges == {("Nodes", "BaseStore"): "NFS 2049"}
     assert diagram.dotted == {("Net", "Nodes"): "VPC", ("Net", "BaseStore"): "VPC"}
+
+
+def test_every_node_kind_is_drawn_on_the_image_it_boots(diagram: Diagram) -> None:
+    """Launch templates (fleets, the bastions), Batch's ImageIdOverride and PCS's AmiId name their HpcImage."""
+    uses = {("HpcCompute", "Cpu"): {"Cpu"}, ("HpcCompute", "Gpu"): {"Gpu"}, ("HpcCompute", "Viz"): {"Gpu"},
+            ("HpcAccess", "Bastion"): {"Cpu"}, ("HpcBatch", "Batch"): {"BatchCpu", "BatchGpu"},
+            ("HpcSlurm", "Slurm"): {"SlurmCpu", "SlurmGpu"}}
+    images = {diagram.node("HpcImages", name): name for name in IMAGES}
+    for (stack, name), expected in uses.items():
+        source = diagram.node(stack, name)
+        drawn = {images[b] for (a, b), label in diagram.edges.items() if a == source and b in images and "AMI" in label}
+        assert drawn == expected, (stack, name)

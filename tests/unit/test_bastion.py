@@ -368,7 +368,7 @@ def test_ssh_logs_go_to_a_retained_log_group_with_a_stated_retention(
     assert group["Properties"]["RetentionInDays"] == 365 and group["DeletionPolicy"] == "Retain"
     user_data = json.dumps(template["Resources"][_logical(bastion, bastion.launch_template)]["Properties"]
                            ["LaunchTemplateData"]["UserData"])
-    assert "dnf install -y rsyslog amazon-cloudwatch-agent" in user_data  # AL2023 has no /var/log/secure without it
+    assert "hpc_install rsyslog amazon-cloudwatch-agent" in user_data  # AL2023 has no /var/log/secure without it
     assert '\\"file_path\\": \\"/var/log/secure\\"' in user_data
     assert "amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s" in user_data
     assert _logical(bastion, bastion.log_group) in user_data

@@ -54,8 +54,22 @@ BAD_CONFIGS: dict[str, tuple[str, list[str]]] = {
         name: Hpc
         colour: red
         """,
-        ["colour: unknown key; allowed: account, bastion, batch, data_transfer, fleets, license_server, monitoring, "
-         "name, network, region, slurm, ssh_users, storage, tags"]),
+        ["colour: unknown key; allowed: account, bastion, batch, data_transfer, fleets, images, license_server, "
+         "monitoring, name, network, region, slurm, ssh_users, storage, tags"]),
+    "a node kind naming an image the config does not build": (
+        """
+        images:
+          cpu: {}
+        fleets:
+          Cpu: {instance_types: [c7i.large], image: gpu}
+        bastion: {allowed_cidrs: [10.0.0.0/8], image: cpu}
+        slurm:
+          image: slurm
+          node_groups:
+            - {name: cpu, instance_types: [c7i.large], image: cpu}
+        """,
+        ["fleets.Cpu.image: 'gpu' is not allowed; expected an image name (images: cpu)",
+         "slurm.image: 'slurm' is not allowed; expected an image name (images: cpu)"]),
     "slurm queue naming an unknown node group": (
         """
         slurm:

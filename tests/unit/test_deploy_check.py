@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -20,14 +21,31 @@ def test_the_reference_config_names_each_example_value_once() -> None:
     assert keys == ["ssh_users[0].public_keys[0]",
                     "data_transfer.datasync_tasks[0].source.nfs.server_hostname",
                     "data_transfer.datasync_tasks[0].source.nfs.agent_arns[0]",
-                    "bastion.allowed_cidrs[0]", "slurm.ami_id"]
+                    "bastion.allowed_cidrs[0]"]  # no example AMI: the reference builds its images (images:)
     assert all("; replace it with " in line for line in found)
-    assert "aws-pcs-sample_ami-al2023" in found[-1]  # the Slurm AMI: how to find a PCS image
+
+
+def test_the_reference_config_names_no_ami_it_does_not_build() -> None:
+    config = yaml.safe_load((ROOT / "config" / "reference.yaml").read_text())
+    assert "ami_id" not in json.dumps(config)
+    named = [config["slurm"]["image"], config["bastion"]["image"],
+             *(f["image"] for f in config["fleets"].values()),
+             *(e["image"] for e in config["batch"]["compute_environments"]),
+             *(g["image"] for g in config["slurm"]["node_groups"] if "image" in g)]
+    assert set(named) == set(config["images"])  # every image is used, every node kind names one
+
+
+def test_an_example_slurm_ami_is_refused_with_the_way_to_a_real_image() -> None:
+    (line,) = problems({"slurm": {"ami_id": "ami-0123456789abcdef0"}})
+    assert line.startswith("slurm.ami_id: 'ami-0123456789abcdef0': an example AMI ID")
+    assert "slurm_version, named by slurm.image" in line and "aws-pcs-sample_ami-al2023" in line
+    (line,) = problems({"slurm": {"node_groups": [{"ami_id": "ami-1234567890abcdef0"}]}})
+    assert line.startswith("slurm.node_groups[0].ami_id:") and "slurm.image" in line
 
 
 def test_the_reference_config_marks_each_value_to_replace() -> None:
     lines = (ROOT / "config" / "reference.yaml").read_text().splitlines()
-    for value in ("- name: alice", "server_hostname:", "agent_arns:", "allowed_cidrs:", "ami_id:"):
+    for value in ("- name: alice", "server_hostname:", "agent_arns:", "allowed_cidrs:"):
         index = next(i for i, line in enumerate(lines) if line.strip().startswith(value))
         before = "\n".join(lines[max(0, index - 6):index])
         assert "REPLACE before `make deploy`" in before, value
@@ -60,7 +78,7 @@ def test_the_example_account_anywhere_is_refused() -> None:
 def test_the_command_exits_1_with_one_line_per_value_and_0_on_a_clean_config(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "scripts/deploy_check.py", "config/reference.yaml"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1 and len(re.findall(r"^  \S", result.stderr, re.M)) == 5
+    assert result.returncode == 1 and len(re.findall(r"^  \S", result.stderr, re.M)) == 4
     clean = tmp_path / "clean.yaml"
     clean.write_text("name: Clean\nbastion:\n  allowed_cidrs: [10.20.0.0/16]\n")
     assert main([str(clean)]) == 0

@@ -86,14 +86,18 @@ def test_no_option_or_an_unknown_one_is_an_error(tmp_path: Path) -> None:
     assert code == 1 and "unknown option --everyone" in out
 
 
-def test_iptables_is_installed_when_the_image_lacks_it(tmp_path: Path) -> None:
+def test_without_iptables_the_guard_fails_and_says_why(tmp_path: Path) -> None:
+    """The boot step before the guard installs iptables-nft (boot.imds_guard); the script itself installs nothing."""
     stubs = {k: v for k, v in STUBS.items() if k != "iptables"}
-    stubs["dnf"] = 'cp "$(dirname "$0")/iptables.later" "$(dirname "$0")/iptables"; exit 0'
-    bin_dir = tmp_path / "bin"
-    install_stubs(bin_dir, tmp_path / "calls.log", {"iptables.later": STUBS["iptables"]})
     code, calls, out = _run(tmp_path, ["--non-root"], stubs=stubs)
-    assert code == 0, out
-    assert calls[0] == "dnf install -y iptables-nft"
+    assert code == 1 and "iptables is missing" in out
+    assert not [c for c in calls if c.startswith("dnf")]
+
+
+def test_the_guard_steps_install_iptables_first_unless_the_image_holds_it() -> None:
+    lines = boot.imds_guard()
+    assert lines[0] == "hpc_step 'iptables for the metadata guard' hpc_install iptables-nft"
+    assert not [line for line in boot.without_installed(lines, frozenset({"iptables-nft"})) if "hpc_install" in line]
 
 
 def test_the_unit_runs_the_guard_before_anyone_is_let_in() -> None:

@@ -262,6 +262,9 @@ REFERENCE = ROOT / "config" / "reference.yaml"
 def _mixed(storage: bool) -> dict[str, Any]:
     """Every kind of fleet and Batch unit the estimates know, and with storage enough to nest both stacks."""
     reference = yaml.safe_load(REFERENCE.read_text())
+    for fleet in reference["fleets"].values():  # the estimates are for the public images' boot steps, the larger
+        fleet.pop("image", None)
+    reference["bastion"].pop("image", None)
     fleets: dict[str, Any] = {
         "Cpu": reference["fleets"]["Cpu"], "Gpu": reference["fleets"]["Gpu"], "Viz": reference["fleets"]["Viz"],
         "Mixed": {"instance_types": [f"m7i.{s}" for s in ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge")],

@@ -189,7 +189,7 @@ def _user_data(template: Template) -> str:
 def test_mount_on_mounts_through_fstab_automount_and_retried_steps(mounted: Any) -> None:
     _, _, _, template = mounted
     user_data = _user_data(template)
-    assert "dnf install -y lustre-client" in user_data
+    assert "hpc_step 'Lustre client' hpc_install lustre-client" in user_data
     assert "grep -qs ' /fsx lustre ' /etc/fstab ||" in user_data
     assert "grep -qs ' /shared/home efs ' /etc/fstab ||" in user_data
     # systemd mounts both at every boot on first access, and again after a failure

@@ -17,8 +17,12 @@ CPU_LUSTRE = ("HpcCompute/Cpu nodes to HpcStorage/Storage Lustre: TCP 988 and 10
               "client, both sides open connections)")
 CPU_EFS = "HpcCompute/Cpu nodes to HpcStorage/Storage EFS: TCP 2049 (NFS, to the mount target in the client's AZ)"
 CPU_SSM = "HpcCompute/Cpu nodes to Systems Manager (ssm, ssmmessages, ec2messages): HTTPS (Session Manager)"
-CPU_EFA_DOWNLOAD = ("HpcCompute/Cpu nodes to the internet: HTTPS (EFA installer download at first boot, "
-                    "efa-installer.amazonaws.com)")
+# The Cpu fleet boots from HpcImages/Cpu: the EFA installer is downloaded by the image's build instance, not by a node.
+BUILD = "HpcImages/Cpu build instance to"
+BUILD_SSM = (f"{BUILD} Systems Manager (ssm, ssmmessages, ec2messages): HTTPS (Image Builder runs the build through "
+             "the SSM agent)")
+BUILD_COMPONENT = f"{BUILD} EC2 Image Builder: HTTPS (the component, read by AWSTOE)"
+BUILD_EFA_DOWNLOAD = f"{BUILD} the internet: HTTPS (EFA installer download, efa-installer.amazonaws.com)"
 LUSTRE_SERVERS = ("HpcStorage/Storage Lustre servers to each other: TCP 988 and 1018-1023, both directions (between "
                   "file servers)")
 SLURMCTLD = "HpcSlurm/Slurm nodes to HpcSlurm/Slurm controller: TCP 6817 (slurmctld)"
@@ -144,8 +148,21 @@ def test_a_prefix_list_rule_opens_the_s3_gateway_endpoint_and_nothing_else(refer
 
     license_server = ("HpcCompute/Cpu HpcCompute/Cpu/SecurityGroup to HpcLicense/LicenseServer instance: TCP 27000 "
                       "and 27001 (the server's clients)")
-    assert newly_blocked(reference, edit) == {CPU_SSM, CPU_EFA_DOWNLOAD, CPU_LUSTRE, CPU_EFS, license_server}
+    assert newly_blocked(reference, edit) == {CPU_SSM, CPU_LUSTRE, CPU_EFS, license_server}
     s3 = results(variant(reference, edit))["HpcCompute/Cpu nodes to S3: HTTPS (Amazon Linux packages at boot)"]
+    assert s3[0] == "ok" and "gateway endpoint" in s3[1]
+
+
+def test_the_image_build_needs_its_groups_egress_except_for_s3(reference: Assembly) -> None:
+    """The Cpu image's build instance: a prefix-list rule on 443 in place of its open egress keeps the Amazon Linux
+    packages (S3, through the gateway endpoint) and closes SSM (Image Builder drives the build through the SSM
+    agent), Image Builder's own API and the EFA installer's download."""
+    def edit(t: Templates) -> None:
+        resource(t["HpcImages"], "HpcImages/Cpu/SecurityGroup")["Properties"]["SecurityGroupEgress"] = [
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "DestinationPrefixListId": "pl-63a5400a"}]
+
+    assert newly_blocked(reference, edit) == {BUILD_SSM, BUILD_COMPONENT, BUILD_EFA_DOWNLOAD}
+    s3 = results(variant(reference, edit))[f"{BUILD} S3: HTTPS (Amazon Linux packages)"]
     assert s3[0] == "ok" and "gateway endpoint" in s3[1]
 
 
@@ -296,8 +313,8 @@ def test_an_interface_endpoints_group_must_admit_the_nodes(reference: Assembly) 
     edit = lambda t: _interface_endpoints(t, ("ssm",), ingress=[])  # noqa: E731
     closed = newly_blocked(reference, edit)
     assert closed == {p for p in blocked(variant(reference, edit)) if "to Systems Manager" in p}
-    # 3 fleets, the bastions, the license server, 3 Batch environments, 4 node groups
-    assert CPU_SSM in closed and len(closed) == 12
+    # 3 fleets, the bastions, the license server, 3 Batch environments, 4 node groups, the 6 images' build instances
+    assert CPU_SSM in closed and BUILD_SSM in closed and len(closed) == 18
 
 
 def test_an_efs_mount_target_serves_the_clients_of_its_az(reference: Assembly) -> None:
