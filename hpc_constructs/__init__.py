@@ -5,7 +5,7 @@ Only the names below are public; everything else may change without notice.
 
 from hpc_constructs import catalog
 from hpc_constructs.bastion import HaBastion
-from hpc_constructs.batch import BatchComputeEnvironment, BatchOrchestration
+from hpc_constructs.batch import BatchComputeEnvironment, BatchJobDefinition, BatchJobQueue, BatchOrchestration
 from hpc_constructs.batch_plan import (
     ComputeEnvironmentSpec,
     ContainerJobSpec,
@@ -36,6 +36,8 @@ from hpc_constructs.storage import StorageLayer
 
 __all__ = [
     "BatchComputeEnvironment",
+    "BatchJobDefinition",
+    "BatchJobQueue",
     "BatchOrchestration",
     "BucketSpec",
     "ComputeEnvironmentSpec",

@@ -28,6 +28,7 @@ from hpc_constructs.catalog.limits import NETWORK_ACL
 from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE
 from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.ssh_users import SshUsers
 
 ROOT_VOLUME_GIB = 16  # Amazon Linux 2023 needs 8; the rest is room for logs and packages
@@ -124,6 +125,7 @@ class HaBastion(Construct):
     name), plan (bastion_plan.BastionPlan), more_blocked_cidrs_that_fit (per IP family, for the figures).
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,

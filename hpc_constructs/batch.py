@@ -11,16 +11,19 @@ made from the plan instead.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import jsii
 from aws_cdk import (
     Acknowledgment,
+    Annotations,
+    Aspects,
     Aws,
     CfnOutput,
     Duration,
+    IAspect,
     IStableAnyProducer,
     Lazy,
     RemovalPolicy,
@@ -65,11 +68,12 @@ from hpc_constructs.compute_fleet import (
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
 from hpc_constructs.job_events import JobEvents
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.mounting import nodes_of, removal
 from hpc_constructs.nag import acknowledge_wildcards
-from hpc_constructs.storage import StorageLayer
+from hpc_constructs.storage import Mountable, StorageLayer, mount_storage, storage_items
 
-__all__ = ["BatchComputeEnvironment", "BatchOrchestration"]
+__all__ = ["BatchComputeEnvironment", "BatchJobDefinition", "BatchJobQueue", "BatchOrchestration"]
 
 ECS_INSTANCE_POLICY = "service-role/AmazonEC2ContainerServiceforEC2Role"
 SSM_POLICY = "AmazonSSMManagedInstanceCore"
@@ -85,6 +89,42 @@ ECS_AGENT_SETTINGS = (
     "ECS_AWSVPC_BLOCK_IMDS=true",
 )
 VPC_RESTRICTION_ID = "RestrictDefaultSecurityGroupCustomResource"  # ec2.Vpc's child when it empties the group
+
+
+@dataclass(frozen=True)
+class BatchJobQueue:
+    """One job queue of a BatchOrchestration: `orchestration.queue("high")`.
+
+    name: its JobQueueSpec's name. job_queue_name: Batch's name for it, <top-level stack>-<name> (with
+    <nested stack id>- between them inside a nested stack): what `aws batch submit-job --job-queue` takes.
+    job_queue_arn. compute_environments: the environments it takes, in order. job_definitions: the names of the
+    job definitions whose jobs can run on it. resource: the CfnJobQueue.
+    """
+
+    name: str
+    job_queue_name: str
+    job_queue_arn: str
+    compute_environments: tuple[str, ...]
+    job_definitions: tuple[str, ...]
+    resource: batch.CfnJobQueue
+
+
+@dataclass(frozen=True)
+class BatchJobDefinition:
+    """One job definition of a BatchOrchestration: `orchestration.job_definition("mpi")`.
+
+    name: its spec's name. job_definition_name: Batch's name for it, named like the queues. job_definition_arn:
+    the ARN of the revision CloudFormation registered (…:job-definition/<job_definition_name>:<revision>), which
+    is what Batch authorizes SubmitJob against. kind: "multinode" or "container". queues: the names of the
+    queues its jobs can run on. resource: the CfnJobDefinition.
+    """
+
+    name: str
+    job_definition_name: str
+    job_definition_arn: str
+    kind: str
+    queues: tuple[str, ...]
+    resource: batch.CfnJobDefinition
 
 
 @jsii.implements(ec2.IConnectable)
@@ -108,6 +148,7 @@ class BatchComputeEnvironment(Construct):
     its multi-node jobs get, as Batch chooses them), plan.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc, plan: EnvironmentPlan,
                  subnets: Sequence[ec2.ISubnet], fleet: ComputeFleet | None, root_volume_size_gib: int,
                  update_job_timeout_minutes: int = BATCH.default_update_job_execution_timeout_minutes,
@@ -250,9 +291,14 @@ class BatchOrchestration(Construct):
       multi_node_jobs: (). MultiNodeJobSpec per MPI job definition; their environment gets one subnet and
                        a cluster placement group and, with EFA, an EFA interface on every card.
       container_jobs: (). ContainerJobSpec per single-container job definition.
-      storage: None. A StorageLayer mounted on every EC2 environment's nodes as on a fleet's (Lustre at
-               /fsx, EFS; not EBS volumes), and into every EC2 job's container at the same paths; the
-               jobs' role may read and write its bucket and EFS.
+      storage: None. A StorageLayer, a LustreFileSystem or an EfsFileSystem (made alone or imported:
+               LustreFileSystem.from_lustre_file_system_attributes, EfsFileSystem.from_file_system), or a list of
+               them: mounted on every EC2 environment's nodes as on a fleet's (Lustre at its mount point, EFS;
+               not EBS volumes), and into every EC2 job's containers at the same paths; the jobs' role may read
+               and write a StorageLayer's bucket. A tier mounted later on one environment
+               (`tier.mount_on(batch.environment_constructs["cpu"])`) reaches the containers of the jobs that
+               run only there; a path mounted on some but not all of a job's environments is left out of its
+               containers, with a warning.
       job_events: True: FAILED and SUCCEEDED jobs of these queues go to an encrypted SNS topic and on to an
                   SQS queue ("default") with a dead-letter queue; subscribe_queue / subscribe_function add
                   consumers. False: none.
@@ -288,6 +334,7 @@ class BatchOrchestration(Construct):
     subscribe_function(function).
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,
@@ -298,7 +345,7 @@ class BatchOrchestration(Construct):
         job_queues: Sequence[JobQueueSpec] = (),
         multi_node_jobs: Sequence[MultiNodeJobSpec] = (),
         container_jobs: Sequence[ContainerJobSpec] = (),
-        storage: StorageLayer | None = None,
+        storage: Mountable | Sequence[Mountable] | None = None,
         job_events: bool = True,
         log_retention_days: int = 30,
         vpc_default_security_group: ec2.ISecurityGroup | None = None,
@@ -322,11 +369,10 @@ class BatchOrchestration(Construct):
         cast(logs.CfnLogGroup, self.log_group.node.default_child).retention_in_days = log_retention_days
         self.job_role = iam.Role(self, "JobRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
                                  description=f"{self.node.path}: what the jobs' containers may do")
-        self._mount_points: list[str] = []
-        if storage is not None:
-            if storage.bucket is not None:
-                self._grant_bucket(storage.bucket)
-            self._mount_points = [t.mount_point for t in (storage.lustre, storage.efs) if t is not None]
+        self.storage: tuple[Mountable, ...] = storage_items(storage)
+        for item in self.storage:
+            if isinstance(item, StorageLayer) and item.bucket is not None:
+                self._grant_bucket(item.bucket)
 
         self.environment_constructs: dict[str, BatchComputeEnvironment] = {}
         self.compute_environments: dict[str, batch.CfnComputeEnvironment] = {}
@@ -334,7 +380,7 @@ class BatchOrchestration(Construct):
         if self.job_interface_security_group is not None:
             self._connections.add_security_group(self.job_interface_security_group)
         for name, environment in plan.environments.items():
-            self.compute_environments[name] = self._environment(vpc, specs[name], environment, subnets[name], storage)
+            self.compute_environments[name] = self._environment(vpc, specs[name], environment, subnets[name])
 
         self.job_queues: dict[str, batch.CfnJobQueue] = {}
         for queue in plan.queues:
@@ -354,6 +400,7 @@ class BatchOrchestration(Construct):
             self.job_definitions[job.spec.name] = self._multi_node_job(job)
         for container_job in plan.container_jobs:
             self.job_definitions[container_job.spec.name] = self._container_job(container_job)
+        Aspects.of(self).add(_PartlyMounted(self))
 
         self.events: JobEvents | None = None
         if job_events:
@@ -369,6 +416,67 @@ class BatchOrchestration(Construct):
         for name, events_queue in self.event_queues.items():
             CfnOutput(self, f"EventQueue{name}Url", value=events_queue.queue_url,
                       description=f"Job events queue {name} (aws sqs receive-message --queue-url ...)")
+
+    # -- queues, job definitions, submitters -----------------------------------------------------------
+
+    @check_kinds
+    def queue(self, name: str) -> BatchJobQueue:
+        """The job queue `name` (a JobQueueSpec's name; "default" when job_queues was left empty)."""
+        if name not in self.job_queues:
+            raise ConfigError(self.node.path, "queue(name)", name, f"one of the queues: {', '.join(self.job_queues)}")
+        plan = next(q for q in self.plan.queues if q.name == name)
+        resource = self.job_queues[name]
+        return BatchJobQueue(name, _physical_name(self.node.path, physical_name_prefix(self), name),
+                             resource.attr_job_queue_arn, plan.environments,
+                             tuple(j for j, environments in self._runs_on().items()
+                                   if set(environments) & set(plan.environments)),
+                             resource)
+
+    @check_kinds
+    def job_definition(self, name: str) -> BatchJobDefinition:
+        """The job definition `name` (a MultiNodeJobSpec's or ContainerJobSpec's name)."""
+        if name not in self.job_definitions:
+            raise ConfigError(self.node.path, "job_definition(name)", name,
+                              f"one of the job definitions: {', '.join(self.job_definitions) or 'none'}")
+        resource = self.job_definitions[name]
+        environments = set(self._runs_on()[name])
+        return BatchJobDefinition(
+            name, _physical_name(self.node.path, physical_name_prefix(self), name), resource.attr_job_definition_arn,
+            "multinode" if any(j.spec.name == name for j in self.plan.multi_node_jobs) else "container",
+            tuple(q.name for q in self.plan.queues if environments & set(q.environments)), resource)
+
+    @check_kinds
+    def grant_submit_job(self, grantee: iam.IGrantable, queue: str | BatchJobQueue, *,
+                         job_definitions: Sequence[str] | None = None) -> iam.Grant:
+        """Let `grantee` submit jobs to `queue` (its name or BatchJobQueue) with the job definitions whose jobs
+        can run there (or the named ones): batch:SubmitJob on the queue's ARN and on each job definition's ARN,
+        nothing else (Batch authorizes SubmitJob against both, the job definition with its revision). No
+        wildcard: the policy names the revision CloudFormation registered and follows it when a deploy registers
+        a new one.
+        """
+        chosen = self.queue(queue if isinstance(queue, str) else queue.name)
+        names = chosen.job_definitions if job_definitions is None else tuple(job_definitions)
+        for name in names:
+            if name not in chosen.job_definitions:
+                runs = self.job_definition(name)
+                raise ConfigError(self.node.path, "grant_submit_job(job_definitions)", name,
+                                  f"job definitions whose jobs can run on {chosen.name}: "
+                                  f"{', '.join(chosen.job_definitions) or 'none'}",
+                                  hint=f"{name}'s jobs run on the queues {', '.join(runs.queues) or 'none'}.")
+        if not names:
+            raise ConfigError(self.node.path, "grant_submit_job(queue)", chosen.name,
+                              "a queue on which one of the job definitions of this orchestration runs",
+                              hint="Batch authorizes SubmitJob against the queue and the job definition together; "
+                                   f"none of this orchestration's job definitions runs on {chosen.name}.")
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["batch:SubmitJob"],
+            resource_arns=[chosen.job_queue_arn, *(self.job_definition(n).job_definition_arn for n in names)])
+
+    def _runs_on(self) -> dict[str, tuple[str, ...]]:
+        """Each job definition's name -> the environments its jobs may run on."""
+        runs: dict[str, tuple[str, ...]] = {j.spec.name: (j.environment,) for j in self.plan.multi_node_jobs}
+        runs.update({j.spec.name: j.environments for j in self.plan.container_jobs})
+        return runs
 
     def _grant_bucket(self, bucket: s3.IBucket) -> None:
         """Jobs list, read and write the storage's bucket (results with `aws s3 cp`); they never delete in it."""
@@ -456,7 +564,7 @@ class BatchOrchestration(Construct):
     # -- compute environments ----------------------------------------------------------------------
 
     def _environment(self, vpc: ec2.IVpc, spec: ComputeEnvironmentSpec, plan: EnvironmentPlan,
-                     subnets: Sequence[ec2.ISubnet], storage: StorageLayer | None) -> batch.CfnComputeEnvironment:
+                     subnets: Sequence[ec2.ISubnet]) -> batch.CfnComputeEnvironment:
         if plan.fargate:
             scope = Construct(self, f"Environment{plan.name}")
             group = ec2.SecurityGroup(scope, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
@@ -481,8 +589,8 @@ class BatchOrchestration(Construct):
         self.environment_constructs[plan.name] = environment
         for environment_group in environment.connections.security_groups:
             self._connections.add_security_group(environment_group)
-        if storage is not None:
-            storage.mount_on(environment, ebs_volumes=False)
+        for item in self.storage:
+            mount_storage(item, environment)
         network = plan.network
         self.figures[f"environment {plan.name}"] = (
             f"{'Spot' if plan.resource_type == 'SPOT' else 'On-Demand'} {', '.join(plan.instance_types)}, "
@@ -499,7 +607,7 @@ class BatchOrchestration(Construct):
     # -- job definitions -------------------------------------------------------------------------------
 
     def _container(self, image: str, command: Sequence[str], environment: dict[str, str], vcpus: float,
-                   memory_mib: int, gpus: int, *, host_volumes: bool) -> dict[str, Any]:
+                   memory_mib: int, gpus: int, *, environments: Sequence[str]) -> dict[str, Any]:
         requirements = [{"Type": "VCPU", "Value": f"{vcpus:g}"}, {"Type": "MEMORY", "Value": str(memory_mib)}]
         if gpus:
             requirements.append({"Type": "GPU", "Value": str(gpus)})
@@ -514,20 +622,29 @@ class BatchOrchestration(Construct):
         # The metadata service is refused to jobs, so SDKs cannot read the Region there (Fargate sets these itself).
         environment = {"AWS_REGION": Aws.REGION, "AWS_DEFAULT_REGION": Aws.REGION, **environment}
         container["Environment"] = [{"Name": k, "Value": v} for k, v in sorted(environment.items())]
-        if host_volumes and self._mount_points:
-            names = [f"storage{i}" for i in range(len(self._mount_points))]
-            container["Volumes"] = [{"Name": n, "Host": {"SourcePath": p}} for n, p in zip(names, self._mount_points,
-                                                                                           strict=True)]
-            container["MountPoints"] = [{"SourceVolume": n, "ContainerPath": p, "ReadOnly": False}
-                                        for n, p in zip(names, self._mount_points, strict=True)]
+        if environments:
+            # Read when the template is written: storage mounted on an environment after this (a tier's
+            # mount_on(orchestration.environment_constructs[...])) reaches the containers as well.
+            volumes = _ContainerVolumes(self, environments)
+            container["Volumes"] = Lazy.any(_Produce(volumes.volumes), omit_empty_array=True)
+            container["MountPoints"] = Lazy.any(_Produce(volumes.mount_points), omit_empty_array=True)
         return container
+
+    def mount_points(self, environments: Sequence[str]) -> tuple[str, ...]:
+        """The host paths mounted on every one of `environments` (BatchComputeEnvironment names), in mount order:
+        what a job that may run on any of them sees in its containers at the same paths."""
+        shared: list[str] | None = None
+        for name in environments:
+            on_hosts = nodes_of(self.node.path, self.environment_constructs[name]).mount_points
+            shared = list(on_hosts) if shared is None else [p for p in shared if p in on_hosts]
+        return tuple(shared or ())
 
     def _multi_node_job(self, job: MultiNodeJobPlan) -> batch.CfnJobDefinition:
         spec, t = job.spec, job.instance_type
         ranges = []
         for start, end, command in job.ranges:
             container = self._container(spec.image, command, dict(spec.environment), job.resources.vcpus,
-                                        job.resources.memory_mib, job.resources.gpus, host_volumes=True)
+                                        job.resources.memory_mib, job.resources.gpus, environments=(job.environment,))
             container["InstanceType"] = t.name
             # MPI and EFA pin memory for RDMA: without an unlimited memlock, registering buffers fails.
             container["Ulimits"] = [{"Name": "memlock", "SoftLimit": -1, "HardLimit": -1}]
@@ -553,7 +670,8 @@ class BatchOrchestration(Construct):
         definition = self._definition(spec.name, "container", spec.timeout_minutes, spec.attempts,
                                       [platform])
         container = self._container(spec.image, spec.command, dict(spec.environment), job.resources.vcpus,
-                                    job.resources.memory_mib, job.resources.gpus, host_volumes=not job.fargate)
+                                    job.resources.memory_mib, job.resources.gpus,
+                                    environments=() if job.fargate else job.environments)
         if job.fargate:
             container["ExecutionRoleArn"] = self._fargate_execution_role().role_arn
             container["NetworkConfiguration"] = {"AssignPublicIp": "DISABLED"}
@@ -587,6 +705,61 @@ class BatchOrchestration(Construct):
                    f"{TASK_EXECUTION_POLICY}]",
                 reason="The AWS-maintained execution policy Fargate needs to pull images and write logs."))
         return self._execution_role
+
+
+@jsii.implements(IStableAnyProducer)
+class _Produce:
+    """A value computed when the template is written (after every mount_on), for Lazy.any."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self._function = function
+
+    def produce(self) -> Any:
+        return self._function()
+
+
+class _ContainerVolumes:
+    """A job definition's host volumes: the paths mounted on every environment the job may run on."""
+
+    def __init__(self, orchestration: BatchOrchestration, environments: Sequence[str]) -> None:
+        self._orchestration = orchestration
+        self._environments = tuple(environments)
+
+    def volumes(self) -> list[dict[str, Any]]:
+        return [{"Name": f"storage{i}", "Host": {"SourcePath": p}}
+                for i, p in enumerate(self._orchestration.mount_points(self._environments))]
+
+    def mount_points(self) -> list[dict[str, Any]]:
+        return [{"SourceVolume": f"storage{i}", "ContainerPath": p, "ReadOnly": False}
+                for i, p in enumerate(self._orchestration.mount_points(self._environments))]
+
+
+@jsii.implements(IAspect)
+class _PartlyMounted:
+    """At synth, after every mount_on: warn about a path mounted on some but not all of a job's environments (its
+    containers do not see it: on the others the host path would be an empty local directory)."""
+
+    def __init__(self, orchestration: BatchOrchestration) -> None:
+        self._orchestration = orchestration
+
+    def visit(self, node: IConstruct) -> None:
+        if node is not self._orchestration:
+            return
+        orchestration = self._orchestration
+        fargate = {j.spec.name for j in orchestration.plan.container_jobs if j.fargate}
+        for name, environments in orchestration._runs_on().items():
+            if name in fargate:
+                continue
+            shared = set(orchestration.mount_points(environments))
+            for environment in environments:
+                hosts = nodes_of(orchestration.node.path, orchestration.environment_constructs[environment])
+                for path in hosts.mount_points:
+                    if path not in shared:
+                        Annotations.of(orchestration.job_definitions[name]).add_warning_v2(
+                            "hpc-constructs:batch-partly-mounted",
+                            f"{path} is mounted on {environment} but not on every environment job {name} may run "
+                            f"on ({', '.join(environments)}): its containers do not see {path}. Mount it on all of "
+                            "them (storage= mounts on every EC2 environment).")
 
 
 @jsii.implements(IStableAnyProducer)

@@ -298,7 +298,8 @@ def plan_batch(path: str, environments: Sequence[EnvironmentInput], queues: Sequ
     """
     _check_names(path, environments, queues, multi_node_jobs, container_jobs)
     basics = {e.spec.name: _environment_basics(path, e) for e in environments}
-    mnp_plans_pending = [_multi_node_basics(path, job, basics) for job in multi_node_jobs]
+    fleets = {e.spec.name: e.fleet for e in environments}
+    mnp_plans_pending = [_multi_node_basics(path, job, basics, fleets) for job in multi_node_jobs]
     environment_plans = {
         e.spec.name: _finish_environment(path, e, basics[e.spec.name],
                                          [(job, t, efa) for job, t, efa in mnp_plans_pending
@@ -362,12 +363,15 @@ def _environment_basics(path: str, environment: EnvironmentInput) -> _Basics:
                               spec.instance_types, str) else "")
     names = tuple(spec.instance_types)
     if environment.fleet is not None:
-        fleet_types = environment.fleet.instance_types
-        if names not in (("optimal",), fleet_types):
-            raise ConfigError(where, "instance_types", list(names), f"the fleet's types ({', '.join(fleet_types)})",
-                              hint=f"{environment.fleet.path}'s EFA layout and placement were decided for its own "
-                                   "types; leave instance_types out to use them.")
-        names = fleet_types
+        fleet = environment.fleet
+        if names not in (("optimal",), fleet.instance_types):
+            extra = [n for n in names if n not in fleet.instance_types]
+            wanted = [t for n in extra for t in _expand(where, n)]
+            hint = ("An environment made from a fleet launches all of the fleet's types: leave instance_types out."
+                    if not extra else _fleet_way_out(spec.name, fleet, wanted, given=list(names)))
+            raise ConfigError(where, "instance_types", list(names),
+                              f"the fleet's types ({', '.join(fleet.instance_types)}), or left out", hint=hint)
+        names = fleet.instance_types
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(where, "instance_types", list(names), "each instance type once",
@@ -456,8 +460,8 @@ def _image_types(where: str, types: Sequence[InstanceType]) -> tuple[str, ...]:
     return tuple(images)
 
 
-def _multi_node_basics(path: str, job: MultiNodeJobSpec,
-                       basics: Mapping[str, _Basics]) -> tuple[MultiNodeJobSpec, InstanceType, bool]:
+def _multi_node_basics(path: str, job: MultiNodeJobSpec, basics: Mapping[str, _Basics],
+                       fleets: Mapping[str, FleetFacts | None]) -> tuple[MultiNodeJobSpec, InstanceType, bool]:
     where = f"{path}/{job.name}"
     if job.compute_environment not in basics:
         raise ConfigError(where, "compute_environment", job.compute_environment,
@@ -476,14 +480,36 @@ def _multi_node_basics(path: str, job: MultiNodeJobSpec,
                                "job.")
     t = catalog.instance_type(job.instance_type, path=where, prop="instance_type")
     if t.name not in {x.name for x in environment.launchable}:
+        fleet = fleets.get(job.compute_environment)
+        hint = ("All nodes of a multi-node job run this one type: add it to the environment's instance_types."
+                if fleet is None else _fleet_way_out(job.compute_environment, fleet, [t]))
         raise ConfigError(where, "instance_type", t.name,
                           f"a type that {job.compute_environment} launches ({', '.join(environment.instance_types)})",
-                          hint="All nodes of a multi-node job run this one type: add it to the environment's "
-                               "instance_types.")
+                          hint=hint)
     if job.efa and not t.efa_supported:
         raise ConfigError(where, "efa", True, "EFA only on instance types whose catalog entry says EfaSupported",
                           hint=f"{t.name} has no EFA support.")
     return job, t, t.efa_supported if job.efa is None else bool(job.efa)
+
+
+def _fleet_way_out(environment: str, fleet: FleetFacts, wanted: Sequence[InstanceType], *,
+                   given: Sequence[str] = ()) -> str:
+    """How an environment made from a fleet gets more instance types: only by the fleet, whose EFA layout and
+    placement were decided for its own types, or by an environment of its own (without fleet=)."""
+    names = [t.name for t in wanted]
+    own = list(given) or sorted({*names})
+    alone = (f"give {environment} its own types: ComputeEnvironmentSpec({environment!r}, "
+             f"instance_types={own!r}) without fleet= (it then makes its own launch template, placement group "
+             "and EFA layout)")
+    fleet_types = [catalog.instance_type(n) for n in fleet.instance_types]
+    fits = all(t.architecture == fleet_types[0].architecture and (t.efa_supported or not fleet.efa)
+               and (t.supports_cluster_placement or not fleet.placement_group) for t in wanted)
+    if not fits:
+        return (f"{environment} is made from {fleet.path} and launches its types only, with which "
+                f"{', '.join(names)} cannot share an EFA layout and placement group: {alone}.")
+    return (f"{environment} is made from {fleet.path} and launches its types only. Add {', '.join(names)} to that "
+            f"fleet: ComputeFleet(..., instance_types={[*fleet.instance_types, *names]!r}), and leave the "
+            f"environment's instance_types out; or {alone}.")
 
 
 def _finish_environment(path: str, environment: EnvironmentInput, basics: _Basics,

@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.mounting import removal
 
 
@@ -45,6 +46,7 @@ class DataBucket(Construct):
     is not mounted as a file system.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, spec: BucketSpec | None = None,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN, owner: Construct | None = None) -> None:
         super().__init__(scope, id)

@@ -36,6 +36,7 @@ from hpc_constructs.datasync import (
 from hpc_constructs.direct_connect import DirectConnectSpec, check_direct_connect
 from hpc_constructs.efs_file_system import EfsFileSystem
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.mounting import inner_subnets, removal
 from hpc_constructs.nag import acknowledge_wildcards
@@ -106,6 +107,7 @@ class DataTransferLayer(Construct):
     snowball_import_role, snowball_key (None without them), figures.
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,

@@ -14,6 +14,7 @@ from hpc_constructs import boot
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs_volumes
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.mounting import MountTarget, Nodes, removal, rules_scope, start_mount
 from hpc_constructs.nag import flatten_cfn_reference
 
@@ -43,6 +44,7 @@ class EbsVolumes(Construct):
     attach the volumes to their own instances, and nobody gets more.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, volumes: Sequence[EbsSpec], subnet: ec2.ISubnet,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN, owner: Construct | None = None) -> None:
         super().__init__(scope, id)

@@ -14,6 +14,7 @@ from hpc_constructs import boot
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.efs import EFS_FILE_SYSTEM_POLICY, EFS_READ, EFS_READ_WRITE, EFS_ROOT, EfsSpec, check_efs
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.lustre import check_mount_point
 from hpc_constructs.mounting import (
     MountTarget,
@@ -53,6 +54,7 @@ class EfsFileSystem(Construct):
     one in file_system.connections.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc | None, spec: EfsSpec | None = None,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN, owner: Construct | None = None,
                  _imported: aws_efs.IFileSystem | None = None) -> None:

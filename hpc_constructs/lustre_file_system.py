@@ -14,6 +14,7 @@ from constructs import Construct
 from hpc_constructs.catalog.limits import LUSTRE_CLIENT_PORTS, LUSTRE_EFA_MAX_CONNECTIONS
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.lustre import (
     LustrePlan,
     LustreSpec,
@@ -64,6 +65,7 @@ class LustreFileSystem(Resource):
     made elsewhere, so that mount_on works for it.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc | None, subnet: ec2.ISubnet | None,
                  spec: LustreSpec | None = None, bucket: s3.IBucket | None = None,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN, owner: Construct | None = None,

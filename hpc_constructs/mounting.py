@@ -17,7 +17,7 @@ import hashlib
 import re
 import weakref
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 import jsii
 from aws_cdk import Annotations, CfnElement, CfnResource, IAspect, RemovalPolicy, Stack, Tags
@@ -112,6 +112,11 @@ class Nodes:
             self._scripts.add(name)
             self.add_boot_commands(*boot.install_boot_script(name))
 
+    @property
+    def mount_points(self) -> tuple[str, ...]:
+        """The mount points claimed on the nodes so far, in the order they were mounted."""
+        return tuple(self.fleet.mount_points if self.fleet is not None else self._mount_points)
+
     def claim_mount_point(self, mount_point: str, owner: str) -> None:
         if self.fleet is not None:
             self.fleet.claim_mount_point(mount_point, owner)
@@ -165,8 +170,10 @@ def nodes_of(owner: str, target: MountTarget | ComputeFleet) -> Nodes:
         raise ConfigError(owner, "mount_on(target)", target.node.path, "a target with a security group",
                           hint="Rules for NFS and Lustre are made between security groups.")
     nodes = Nodes(target, fleet=None, user_data=user_data, role=role, security_group_ids=groups)
-    user_data.add_on_exit_commands(*boot.ON_EXIT)
-    user_data.add_commands(*boot.PRELUDE)
+    # Boot commands shared by node groups (SlurmCluster) are registered by shared_boot_nodes, never seen here.
+    rendered = cast(ec2.UserData, user_data)
+    rendered.add_on_exit_commands(*boot.ON_EXIT)
+    rendered.add_commands(*boot.PRELUDE)
     Annotations.of(target).add_info(
         f"hpc-constructs mounts storage on {target.node.path} at boot with dnf and systemd (Amazon Linux 2023 "
         "or a RHEL 9 family image); failed steps make the user data exit 1.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsii
 from aws_cdk import Acknowledgment, Annotations, IStableStringProducer, Lazy, Stack, Token, Validations
@@ -19,6 +19,7 @@ from hpc_constructs.catalog.limits import PCS, PCS_PORTS
 from hpc_constructs.compute_fleet import UserDataFits, cluster_placement_group, select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.mounting import shared_boot_nodes
 from hpc_constructs.slurm_plan import (
     LoginNodesSpec,
@@ -30,9 +31,7 @@ from hpc_constructs.slurm_plan import (
     plan_slurm,
 )
 from hpc_constructs.ssh_users import SshUsers
-
-if TYPE_CHECKING:
-    from hpc_constructs.storage import StorageLayer
+from hpc_constructs.storage import Mountable, mount_storage, storage_items
 
 __all__ = ["LoginNodesSpec", "NodeGroupSpec", "SlurmCluster", "SlurmNodeGroup", "SlurmQueueSpec"]
 
@@ -74,9 +73,10 @@ class SlurmCluster(Construct):
       queues: () makes one queue per compute node group, named after it; else SlurmQueueSpec per queue.
       login_nodes: None. A LoginNodesSpec: a static node group for users (SSH through an HaBastion or from
                    allowed_cidrs; Session Manager always).
-      storage: None. A StorageLayer mounted on every node (compute and login) through the same boot steps
-               that fleets use: Lustre at its mount point (/fsx), EFS (e.g. /shared/home). EBS volumes are
-               not mounted on Slurm nodes.
+      storage: None. A StorageLayer, a LustreFileSystem or an EfsFileSystem (made alone or imported), or a list
+               of them, mounted on every node (compute and login) through the same boot steps that fleets use:
+               Lustre at its mount point (/fsx), EFS (e.g. /shared/home). EBS volumes are not mounted on Slurm
+               nodes.
       ami_id: None. The AMI of every node group that has none of its own. It must carry the PCS agent and Slurm
               of slurm_version. None (and no group AMI) looks up the newest Amazon Linux 2023 PCS sample AMI whose
               description names the version (AWS publishes them for 25.05, 25.11 and 26.05), which needs the
@@ -129,6 +129,7 @@ class SlurmCluster(Construct):
     StorageLayer.mount_on(cluster) mounts storage on every node group (a mounting.MountTarget).
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,
@@ -142,7 +143,7 @@ class SlurmCluster(Construct):
         size: str = "SMALL",
         queues: Sequence[SlurmQueueSpec] = (),
         login_nodes: LoginNodesSpec | None = None,
-        storage: StorageLayer | None = None,
+        storage: Mountable | Sequence[Mountable] | None = None,
         ami_id: str | None = None,
         image_os: str = "al2023",  # the PCS sample AMIs' too
         root_device_name: str | None = None,
@@ -275,8 +276,8 @@ class SlurmCluster(Construct):
                 + (f", yet its {self.node_groups[name].plan.min_instances} static nodes run and cost money."
                    if self.node_groups[name].plan.min_instances else "."))
 
-        if storage is not None:
-            storage.mount_on(self, ebs_volumes=False)
+        for item in storage_items(storage):
+            mount_storage(item, self)
         self._figures()
 
     # -- mounting.MountTarget -------------------------------------------------------------------------
@@ -428,6 +429,7 @@ class SlurmNodeGroup(Construct):
     placement_group (None without one), plan.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, plan: NodeGroupPlan, cluster: pcs.CfnCluster,
                  subnet: ec2.ISubnet, security_groups: Sequence[ec2.ISecurityGroup], user_data: ec2.UserData,
                  image_id: str, instance_profile_arn: str, public_ip: bool) -> None:

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from hpc_constructs import boot
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.ssh_users_plan import SshUser, SshUsersPlan, plan_ssh_users
 
 __all__ = ["SshUser", "SshUsers"]
@@ -45,6 +46,7 @@ class SshUsers(Construct):
     Attributes: parameter (the ssm.StringParameter), plan (ssh_users_plan.SshUsersPlan), sync_minutes.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, users: Sequence[SshUser], sync_minutes: int = 5) -> None:
         super().__init__(scope, id)
         self.plan: SshUsersPlan = plan_ssh_users(self.node.path, users)
@@ -62,8 +64,11 @@ class SshUsers(Construct):
 
     def grant_read(self, role: iam.IRole) -> None:
         """`role` (a node's) may read the list; nothing else."""
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ssm:GetParameter"],
-                                                         resources=[self.parameter.parameter_arn]))
+        role.add_to_principal_policy(self.read_statement())
+
+    def read_statement(self) -> iam.PolicyStatement:
+        """What a node's role needs to sync the users: ssm:GetParameter on the list, nothing else."""
+        return iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self.parameter.parameter_arn])
 
     def boot_commands(self, scope: Construct) -> list[str]:
         """What a node's user data runs: the sync script, its service and timer, and a first sync now."""

@@ -24,6 +24,7 @@ from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs_volumes
 from hpc_constructs.ebs_volumes import EbsVolumes
 from hpc_constructs.efs import EfsSpec, check_efs
 from hpc_constructs.efs_file_system import EfsFileSystem
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.lustre import LustrePlan, LustreSpec, check_repository_paths, plan_lustre
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.mounting import KeepLogicalIds, MountTarget, inner_subnets, rules_scope, start_mount
@@ -73,6 +74,7 @@ class StorageLayer(Construct):
     iam.Grant; mount_on(target).
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,
@@ -226,3 +228,25 @@ def _validate(path: str, ebs_volumes: Sequence[EbsSpec], lustre: LustreSpec | No
     if efs_spec is not None:
         check_efs(path, efs_spec)
     return figures, plan
+
+
+# What BatchOrchestration and SlurmCluster take as storage=: a StorageLayer, or one of its file-system tiers made on
+# its own or imported (LustreFileSystem.from_lustre_file_system_attributes, EfsFileSystem.from_file_system).
+Mountable = StorageLayer | LustreFileSystem | EfsFileSystem
+
+
+def storage_items(storage: Mountable | Sequence[Mountable] | None) -> tuple[Mountable, ...]:
+    """`storage=` as a tuple: None is (), one StorageLayer or tier is (it,)."""
+    if storage is None:
+        return ()
+    if isinstance(storage, StorageLayer | LustreFileSystem | EfsFileSystem):
+        return (storage,)
+    return tuple(storage)
+
+
+def mount_storage(storage: Mountable, target: MountTarget) -> None:
+    """Mount a StorageLayer's file systems (not its EBS volumes, which need a ComputeFleet) or one tier on `target`."""
+    if isinstance(storage, StorageLayer):
+        storage.mount_on(target, ebs_volumes=False)
+    else:
+        storage.mount_on(target)
