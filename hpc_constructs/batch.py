@@ -67,6 +67,8 @@ from hpc_constructs.compute_fleet import (
 )
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
+from hpc_constructs.given import add_managed_policies, warn_fixed_role
+from hpc_constructs.given import self_rules as given_self_rules
 from hpc_constructs.job_events import JobEvents
 from hpc_constructs.kinds import check_kinds
 from hpc_constructs.mounting import nodes_of, removal
@@ -152,33 +154,35 @@ class BatchComputeEnvironment(Construct):
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc, plan: EnvironmentPlan,
                  subnets: Sequence[ec2.ISubnet], fleet: ComputeFleet | None, root_volume_size_gib: int,
                  update_job_timeout_minutes: int = BATCH.default_update_job_execution_timeout_minutes,
-                 job_interface_security_group: ec2.ISecurityGroup | None = None) -> None:
+                 job_interface_security_group: ec2.ISecurityGroup | None = None,
+                 security_groups: Sequence[ec2.ISecurityGroup] = (), instance_role: iam.IRole | None = None) -> None:
         super().__init__(scope, id)
         self.plan = plan
-        self.security_group = ec2.SecurityGroup(
+        given = list(security_groups)
+        self.security_group: ec2.ISecurityGroup = given[0] if given else ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
             description=f"{self.node.path}: Batch nodes of {plan.name}")
         self_rules: list[Construct] = []
         if plan.runs_multi_node or plan.efa:
             # MPI between the nodes (and, for EFA, its OS-bypass traffic, which is not IP: the 0.0.0.0/0
             # egress rule does not cover it).
-            group = self.security_group.security_group_id
-            self_rules = [
-                ec2.CfnSecurityGroupIngress(self, "SelfIngress", group_id=group, ip_protocol="-1",
-                                            source_security_group_id=group,
-                                            description="All traffic from the environment's nodes (MPI, EFA)"),
-                ec2.CfnSecurityGroupEgress(self, "SelfEgress", group_id=group, ip_protocol="-1",
-                                           destination_security_group_id=group,
-                                           description="All traffic to the environment's nodes (EFA is not IP)")]
-        groups: list[ec2.ISecurityGroup] = [self.security_group]
+            self_rules = given_self_rules(self, self.security_group, (
+                "All traffic from the environment's nodes (MPI, EFA)",
+                "All traffic to the environment's nodes (EFA is not IP)"), what="the environment's nodes")
+        groups: list[ec2.ISecurityGroup] = [self.security_group, *given[1:]]
         if fleet is not None:
             groups.append(fleet.security_group)
         self._connections = ec2.Connections(security_groups=groups)
 
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-                             description=f"{self.node.path}: ECS container instances of {plan.name}",
-                             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(ECS_INSTANCE_POLICY),
-                                               iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY)])
+        self.role: iam.IRole = instance_role or iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"{self.node.path}: ECS container instances of {plan.name}",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(ECS_INSTANCE_POLICY),
+                              iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY)])
+        if instance_role is not None:
+            missing = add_managed_policies(self, instance_role, [ECS_INSTANCE_POLICY, SSM_POLICY])
+            warn_fixed_role(self, instance_role, [f"the AWS managed policy {m}" for m in missing],
+                            why="the ECS agent (joining the cluster, pulling images) and Session Manager")
         Validations.of(self.role).acknowledge(
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
                               f"{ECS_INSTANCE_POLICY}]",
@@ -567,15 +571,17 @@ class BatchOrchestration(Construct):
                      subnets: Sequence[ec2.ISubnet]) -> batch.CfnComputeEnvironment:
         if plan.fargate:
             scope = Construct(self, f"Environment{plan.name}")
-            group = ec2.SecurityGroup(scope, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
-                                      description=f"{scope.node.path}: Fargate jobs of {plan.name}")
-            self._connections.add_security_group(group)
+            fargate_groups = list(spec.security_groups) or [ec2.SecurityGroup(
+                scope, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
+                description=f"{scope.node.path}: Fargate jobs of {plan.name}")]
+            for group in fargate_groups:
+                self._connections.add_security_group(group)
             self.figures[f"environment {plan.name}"] = f"{plan.resource_type}, up to {plan.max_vcpus:,} vCPUs"
             fargate = batch.CfnComputeEnvironment(
                 scope, "Resource", type="MANAGED", state="ENABLED",
                 compute_resources=batch.CfnComputeEnvironment.ComputeResourcesProperty(
                     type=plan.resource_type, maxv_cpus=plan.max_vcpus, subnets=[s.subnet_id for s in subnets],
-                    security_group_ids=[group.security_group_id]))
+                    security_group_ids=[g.security_group_id for g in fargate_groups]))
             tags_on_instances(fargate, fargate=True)
             return fargate
         fleet = spec.fleet
@@ -583,7 +589,8 @@ class BatchOrchestration(Construct):
         environment = BatchComputeEnvironment(
             self, f"Environment{plan.name}", vpc=vpc, plan=plan, subnets=subnets, fleet=fleet,
             root_volume_size_gib=spec.root_volume_size_gib, update_job_timeout_minutes=update_minutes,
-            job_interface_security_group=self.job_interface_security_group if plan.network is not None else None)
+            job_interface_security_group=self.job_interface_security_group if plan.network is not None else None,
+            security_groups=spec.security_groups, instance_role=spec.instance_role)
         if plan.runs_multi_node and plan.network is not None and self._job_interface_rules:
             environment.resource.node.add_dependency(*self._job_interface_rules)
         self.environment_constructs[plan.name] = environment
@@ -891,6 +898,15 @@ def _validate(path: str, vpc: ec2.IVpc, specs: Sequence[ComputeEnvironmentSpec],
             raise ConfigError(path, "compute_environments", type(spec).__name__, "ComputeEnvironmentSpec values")
         where = f"{path}/{spec.name}"
         fleet = spec.fleet
+        groups = max(len(spec.security_groups), 1) + (fleet is not None)
+        if groups > BATCH.max_security_groups_per_compute_environment:
+            raise ConfigError(where, "security_groups", f"{groups} security groups",
+                              f"at most {BATCH.max_security_groups_per_compute_environment} security groups, the "
+                              "fleet's included", hint="Batch (and each network interface) takes at most five "
+                                                       "security groups; merge rules into fewer groups.")
+        if spec.fargate and spec.instance_role is not None:
+            raise ConfigError(where, "instance_role", "a role", "None on Fargate (Fargate runs no instances)",
+                              hint="Fargate jobs act with their job role (BatchOrchestration.job_role).")
         if fleet is not None:
             if spec.subnet is not None or spec.vpc_subnets is not None:
                 raise ConfigError(where, "subnet", "given with fleet", "the fleet's subnet (leave subnet out)")

@@ -24,6 +24,7 @@ from hpc_constructs.fleet_plan import ENA_EXPLANATION, NetworkPlan, plan_network
 
 if TYPE_CHECKING:
     from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_iam as iam
 
     from hpc_constructs.compute_fleet import ComputeFleet
 
@@ -69,6 +70,12 @@ class ComputeEnvironmentSpec:
     efa: None turns EFA on when a multi-node job on this environment uses it. True needs every
          type to support EFA.
     root_volume_size_gib: 64, an encrypted gp3 root volume (room for container images).
+    security_groups: () makes one group for the nodes. Groups of yours instead (at most 5 with the fleet's): the
+                     first takes the rules the environment needs (all traffic to and from itself for multi-node
+                     jobs and EFA) and the storage's; the others are only attached. Fargate: the jobs' groups.
+    instance_role: None makes the ECS instance role (AmazonEC2ContainerServiceforEC2Role, Session Manager). A
+                   role of yours instead: a role made in the app gets both managed policies attached; an
+                   imported one must have them (a warning names them). Not on Fargate.
     """
 
     name: str
@@ -82,6 +89,8 @@ class ComputeEnvironmentSpec:
     fargate: bool = False
     efa: bool | None = None
     root_volume_size_gib: int = 64
+    security_groups: Sequence[ec2.ISecurityGroup] = ()
+    instance_role: iam.IRole | None = None
 
 
 @dataclass(frozen=True)

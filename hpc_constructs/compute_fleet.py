@@ -17,7 +17,14 @@ from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, launch_template_interfaces, plan_fleet
-from hpc_constructs.given import add_managed_policies, add_statement, self_rules, warn_fixed_role
+from hpc_constructs.given import (
+    add_managed_policies,
+    add_statement,
+    self_rules,
+    takes_rules,
+    warn_fixed_group,
+    warn_fixed_role,
+)
 from hpc_constructs.kinds import check_kinds
 from hpc_constructs.ssh_users import SshUsers
 
@@ -303,6 +310,8 @@ class ComputeFleet(Construct):
         stack and refers to the peer's security group, so a bastion in another stack is deployed first.
         """
         where = peer.node.path if isinstance(peer, Construct) else "peer"
+        if not takes_rules(self.security_group):
+            warn_fixed_group(self, self.security_group.node.path, [f"TCP 22 from {where}"], why="SSH to the nodes")
         self._connections.allow_from(peer, ec2.Port.tcp(22), f"SSH from {where}")
 
     @property

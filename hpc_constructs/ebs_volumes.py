@@ -237,11 +237,12 @@ class EbsVolumes(Construct):
         volume_arns = [stack.format_arn(service="ec2", resource="volume", resource_name=v.ref) for v in volumes]
         instance_arn = stack.format_arn(service="ec2", resource="instance", resource_name="*")
         role = nodes.role
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:AttachVolume"], resources=volume_arns))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ec2:AttachVolume"], resources=[instance_arn],
-            conditions={"StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value}}))
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:DescribeVolumes"], resources=["*"]))
+        nodes.grant_or_warn([
+            iam.PolicyStatement(actions=["ec2:AttachVolume"], resources=volume_arns),
+            iam.PolicyStatement(actions=["ec2:AttachVolume"], resources=[instance_arn],
+                                conditions={"StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value}}),
+            iam.PolicyStatement(actions=["ec2:DescribeVolumes"], resources=["*"])],
+            why=f"attaching {self._owner.node.path}'s volumes at boot")
         Validations.of(role).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             reason="ec2:DescribeVolumes has no resource-level permissions.",

@@ -14,6 +14,7 @@ from hpc_constructs import boot
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.efs import EFS_FILE_SYSTEM_POLICY, EFS_READ, EFS_READ_WRITE, EFS_ROOT, EfsSpec, check_efs
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.given import role_takes_statements, warn_fixed_group, warn_fixed_role
 from hpc_constructs.kinds import check_kinds
 from hpc_constructs.lustre import check_mount_point
 from hpc_constructs.mounting import (
@@ -154,8 +155,19 @@ class EfsFileSystem(Construct):
     def mount(self, nodes: Nodes, rules: Construct, *, root_access: bool) -> str:
         """The rules, grant and boot lines of one mount (mount_on and StorageLayer.mount_on)."""
         for i, group in unruled_groups(self, nodes):
-            self.allow_client(rules, group, i)
-        self._grant(nodes.role, EFS_ROOT if root_access else EFS_READ_WRITE)
+            fixed = group in nodes.fixed_groups
+            restricted = group in nodes.egress_groups
+            self.allow_client(rules, group, i, client_egress=restricted and not fixed)
+            if fixed and restricted:
+                efs_sg = self.connections.security_groups[0].node.path
+                warn_fixed_group(nodes.target, nodes.group_name(group), [f"TCP 2049 to {efs_sg} (outbound)"],
+                                 why=f"the EFS file system {self._owner.node.path}")
+        if role_takes_statements(nodes.role):
+            self._grant(nodes.role, EFS_ROOT if root_access else EFS_READ_WRITE)
+        else:
+            warn_fixed_role(nodes.target, nodes.role, [
+                f"{', '.join(EFS_ROOT if root_access else EFS_READ_WRITE)} on {self._owner.node.path}'s file system "
+                "(condition elasticfilesystem:AccessedViaMountTarget true)"], why=f"mounting {self.mount_point}")
         if self.file_system is not None:
             # Instances must not boot before the mount targets exist, or the first mount fails.
             nodes.wait_for(self.file_system.mount_targets_available)

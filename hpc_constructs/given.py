@@ -77,7 +77,7 @@ def self_rules(owner: Construct, group: ec2.ISecurityGroup, descriptions: tuple[
     `descriptions`; the same two for every construct given the same group. [] and a warning when the group takes no
     rules."""
     if not takes_rules(group):
-        warn_fixed_group(owner, group, ["all traffic from itself (inbound)", "all traffic to itself (outbound)"],
+        warn_fixed_group(owner, _name(group), ["all traffic from itself (inbound)", "all traffic to itself (outbound)"],
                          why=f"MPI and EFA between {what}")
         return []
     made = _SELF_RULES.setdefault(owner.node.root, {})
@@ -91,11 +91,11 @@ def self_rules(owner: Construct, group: ec2.ISecurityGroup, descriptions: tuple[
     return made[group_id]
 
 
-def warn_fixed_group(owner: IConstruct, group: ec2.ISecurityGroup, rules: Sequence[str], *, why: str) -> None:
-    """A warning on `owner`: `group` takes no rules, so it must have `rules` already."""
+def warn_fixed_group(owner: IConstruct, group: str, rules: Sequence[str], *, why: str) -> None:
+    """A warning on `owner`: the security group at path `group` takes no rules, so it must have `rules` already."""
     Annotations.of(owner).add_warning_v2(
         FIXED_GROUP_WARNING,
-        f"{_name(group)} was imported with mutable=False: CDK adds no rule to it, and neither does hpc-constructs. "
+        f"{group} was imported with mutable=False: CDK adds no rule to it, and neither does hpc-constructs. "
         f"For {why} it must already allow: {'; '.join(rules)}. Import it mutable (the default) to have them added.")
 
 

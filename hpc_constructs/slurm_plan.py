@@ -23,6 +23,7 @@ from hpc_constructs.catalog.limits import (
     PCS_SLURM_SETTING_MIN_VERSION,
     PCS_SLURM_SETTINGS,
     PCS_SLURM_SETTINGS_NEED_ACCOUNTING,
+    SECURITY_GROUPS_PER_INTERFACE,
 )
 from hpc_constructs.catalog.software import BOOT_PACKAGE_MANAGER, IMAGE_OPERATING_SYSTEMS, ImageOs, version_tuple
 from hpc_constructs.errors import ConfigError
@@ -70,6 +71,8 @@ class NodeGroupSpec:
     root_device_name: None takes the image_os's root device.
     root_volume_size_gib: None keeps the image's own root volume size (always encrypted gp3).
     slurm_settings: {} Slurm node parameters PCS allows on a node group (e.g. {"Weight": "10"}).
+    security_groups: () Groups of yours that the group's nodes carry besides the cluster's node group (at most 4
+                     more: 5 per network interface). The library adds no rule to them.
     """
 
     name: str
@@ -84,6 +87,7 @@ class NodeGroupSpec:
     slurm_settings: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     image_os: str | None = None
     root_device_name: str | None = None
+    security_groups: Sequence[ec2.ISecurityGroup] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,8 @@ class LoginNodesSpec:
     name: "login", a node group name like any other (3-20 characters; PCS's name adds 4 hex digits of the type).
     ami_id: None uses the cluster's ami_id. image_os, root_device_name: None uses the cluster's, as for a
     NodeGroupSpec.
+    security_groups: () Groups of yours that the login nodes carry besides the cluster's node group and the SSH
+                     group (at most 3 more). The library adds no rule to them.
     """
 
     instance_type: str = "c7i.large"
@@ -120,6 +126,7 @@ class LoginNodesSpec:
     ami_id: str | None = None
     image_os: str | None = None
     root_device_name: str | None = None
+    security_groups: Sequence[ec2.ISecurityGroup] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +400,7 @@ def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, root_devi
     _check_int(where, "max_instances", spec.max_instances, 0, 1_000_000)
     if spec.min_instances > spec.max_instances:
         raise ConfigError(where, "min_instances", spec.min_instances, f"at most max_instances ({spec.max_instances})")
+    _check_groups(where, spec.security_groups, ours=1)
     if spec.purchase_option not in PCS.purchase_options:
         raise ConfigError(where, "purchase_option", spec.purchase_option, " or ".join(PCS.purchase_options),
                           hint="Capacity Blocks and interruptible capacity reservations need a reservation in the "
@@ -419,6 +427,15 @@ def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, root_devi
     return NodeGroupPlan(spec.name, fleet, spec.purchase_option, image,
                          settings(where, "slurm_settings", spec.slurm_settings, level="node_group", version=version,
                                   accounting=accounting), image_os=os_name)
+
+
+def _check_groups(where: str, groups: Sequence[object], *, ours: int) -> None:
+    """The user's extra groups and the cluster's `ours` on each interface: at most the VPC's 5 per interface."""
+    if len(groups) + ours > SECURITY_GROUPS_PER_INTERFACE:
+        raise ConfigError(where, "security_groups", f"{len(groups)} security groups",
+                          f"at most {SECURITY_GROUPS_PER_INTERFACE - ours} (besides the cluster's {ours})",
+                          hint=f"Each network interface takes {SECURITY_GROUPS_PER_INTERFACE} security groups (Amazon "
+                               "VPC quota); merge rules into fewer groups.")
 
 
 def image_operating_system(where: str, own: str | None, cluster: str) -> tuple[str, ImageOs]:
@@ -476,6 +493,7 @@ def _login(path: str, spec: LoginNodesSpec, *, ami_id: str | None, root_device_n
         raise ConfigError(path, "login_nodes.name", spec.name, "a name no compute node group has",
                           hint="The login nodes are a node group of their own.")
     _check_int(where, "count", spec.count, 1, 1_000_000)
+    _check_groups(where, spec.security_groups, ours=2)
     cidrs = parse_cidrs(where, "allowed_cidrs", spec.allowed_cidrs)
     open_cidrs = [str(c) for c in cidrs if c in OPEN]
     if open_cidrs:
