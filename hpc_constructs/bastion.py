@@ -295,6 +295,14 @@ class HaBastion(Construct):
         # Instances must not boot before the rule that admits the health checks.
         if instance_ingress is not None:
             self.auto_scaling_group.node.add_dependency(instance_ingress)
+        # cdk-nag 3.0's EC26 throws on an Auto Scaling group without a LaunchTemplate property (a ComputeFleet's
+        # mixed-instances group) and reports the error on the next group it checks: a fleet made before the
+        # bastion in the same stack failed the user's synth here ("Rule threw an error").
+        Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-EC26",
+            reason="The launch template's only EBS volume (root) is encrypted, as tests assert; cdk-nag 3.0 reports "
+                   "here an error it meets on another construct's mixed-instances group in the same stack.",
+        ))
         Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-AS3",
             reason="Scaling events are visible in the group's activity history and CloudTrail; the group is "

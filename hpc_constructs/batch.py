@@ -507,10 +507,12 @@ class BatchOrchestration(Construct):
         """The SQS queues that receive job events, by name ({} with job_events=False)."""
         return self.events.queues if self.events is not None else {}
 
+    @check_kinds
     def subscribe_queue(self, queue: sqs.IQueue) -> None:
         """Deliver job events to the user's queue as well (it must have a dead-letter queue)."""
         self._require_events("subscribe_queue").subscribe_queue(queue)
 
+    @check_kinds
     def subscribe_function(self, function: lambda_.IFunction, *, name: str | None = None,
                            function_timeout: Duration | None = None) -> sqs.Queue:
         """Run a Lambda function for every job event, through an events queue of its own with a DLQ, whose

@@ -303,6 +303,7 @@ class ComputeFleet(Construct):
         """The security groups that clients must reach (ec2.IConnectable)."""
         return self._connections
 
+    @check_kinds
     def allow_ssh_from(self, peer: ec2.IConnectable) -> None:
         """Admit SSH (TCP 22) to the nodes from `peer`, e.g. an HaBastion: `fleet.allow_ssh_from(bastion)`.
 

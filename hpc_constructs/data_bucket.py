@@ -87,10 +87,12 @@ class DataBucket(Construct):
         """The security groups that clients must reach (ec2.IConnectable)."""
         return self._connections
 
+    @check_kinds
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read the bucket's objects and list it."""
         return self.bucket.grant_read(grantee)
 
+    @check_kinds
     def grant_read_write(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read, write and delete the bucket's objects."""
         return self.bucket.grant_read_write(grantee)

@@ -89,6 +89,7 @@ class EbsVolumes(Construct):
 
     # -- mounting --------------------------------------------------------------------------------
 
+    @check_kinds
     def mount_on(self, target: MountTarget | ComputeFleet, *, volumes: bool | Sequence[str] = True) -> None:
         """Attach and mount the volumes on the target's nodes at boot (see StorageLayer.mount_on)."""
         nodes = start_mount(self._owner, "EbsVolumes", target)

@@ -91,6 +91,7 @@ class EfsFileSystem(Construct):
         return self._connections
 
     @classmethod
+    @check_kinds
     def from_file_system(cls, scope: Construct, id: str, file_system: aws_efs.IFileSystem, *,
                          mount_point: str = "/efs") -> EfsFileSystem:
         """An EFS file system made elsewhere, to mount_on and grant like one made here."""
@@ -106,14 +107,17 @@ class EfsFileSystem(Construct):
 
     # -- grants ----------------------------------------------------------------------------------
 
+    @check_kinds
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Mount read-only (ClientMount only: writes are refused)."""
         return self._grant(grantee, EFS_READ)
 
+    @check_kinds
     def grant_read_write(self, grantee: iam.IGrantable) -> iam.Grant:
         """Mount read-write as a non-root user (root is squashed, as on any NFS server)."""
         return self._grant(grantee, EFS_READ_WRITE)
 
+    @check_kinds
     def grant_root_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Mount read-write with root access (ClientRootAccess: root is not squashed)."""
         return self._grant(grantee, EFS_ROOT)
@@ -125,6 +129,7 @@ class EfsFileSystem(Construct):
 
     # -- mounting --------------------------------------------------------------------------------
 
+    @check_kinds
     def mount_on(self, target: MountTarget | ComputeFleet, *, root_access: bool = False) -> None:
         """NFS (TCP 2049) from the target, grant_read_write (or grant_root_access), mount at boot.
 

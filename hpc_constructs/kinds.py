@@ -50,6 +50,11 @@ VARIABLE_NAMES = {
     "LustreFileSystem": "lustre",
     "EfsFileSystem": "efs",
 }
+# Structural kinds (typing.Protocol) in the user's words: what satisfies them.
+PROTOCOL_WORDS = {
+    "MountTarget": "a construct with user_data, role and connections (a Batch environment: "
+                   "batch.environment_constructs[name], an AutoScalingGroup, an Instance)",
+}
 _SEQUENCES = (collections.abc.Sequence, list, tuple, collections.abc.Collection, collections.abc.Iterable)
 _MAPPINGS = (collections.abc.Mapping, dict)
 
@@ -392,6 +397,8 @@ def allowed(expected: Any) -> str:
         return "a number"
     if expected is str:
         return "text (a str)"
+    if isinstance(expected, type) and expected.__name__ in PROTOCOL_WORDS and _is_protocol(expected):
+        return PROTOCOL_WORDS[expected.__name__]
     if isinstance(expected, type):
         name = _qualified(expected)
         return f"{_article(name)} {name}"

@@ -124,6 +124,7 @@ class LustreFileSystem(Resource):
         return self._connections
 
     @classmethod
+    @check_kinds
     def from_lustre_file_system_attributes(cls, scope: Construct, id: str, *, file_system_id: str, dns_name: str,
                                            mount_name: str, security_group: ec2.ISecurityGroup,
                                            efa_enabled: bool = False, mount_point: str = "/fsx") -> LustreFileSystem:
@@ -158,6 +159,7 @@ class LustreFileSystem(Resource):
 
     # -- mounting --------------------------------------------------------------------------------
 
+    @check_kinds
     def mount_on(self, target: MountTarget | ComputeFleet) -> None:
         """Open Lustre's ports between the target and the file system, and mount it at boot.
 

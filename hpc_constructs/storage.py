@@ -144,10 +144,12 @@ class StorageLayer(Construct):
 
     # -- grants ----------------------------------------------------------------------------------
 
+    @check_kinds
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read the bucket, and mount EFS read-only (ClientMount only: writes are refused)."""
         return self._combine(grantee, "read", [t.grant_read(grantee) for t in self._granting()])
 
+    @check_kinds
     def grant_read_write(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read and write the bucket, and mount EFS read-write (as a non-root user: root is squashed).
 
@@ -156,6 +158,7 @@ class StorageLayer(Construct):
         """
         return self._combine(grantee, "read and write", [t.grant_read_write(grantee) for t in self._granting()])
 
+    @check_kinds
     def grant_root_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Mount EFS read-write with root access (ClientRootAccess: root is not squashed)."""
         grants = [self.efs.grant_root_access(grantee)] if self.efs is not None else []
@@ -171,6 +174,7 @@ class StorageLayer(Construct):
 
     # -- mounting --------------------------------------------------------------------------------
 
+    @check_kinds
     def mount_on(self, target: MountTarget | ComputeFleet, *, ebs_volumes: bool | Sequence[str] = True,
                  efs_root_access: bool = False) -> None:
         """Open the ports between the target and each file system, and mount everything at boot.
