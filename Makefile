@@ -15,13 +15,15 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := node_modules/.bin/cdk
 
-.PHONY: help setup synth deploy-local deploy destroy diff lock test lint typecheck unit bench fuzz catalog clean
+.PHONY: help setup synth verify deploy-local deploy destroy diff lock test lint typecheck unit bench bench-verify fuzz catalog clean
 
 help:
 	@echo "make deploy-local  set up, synth, deploy the reference environment to a local AWS emulator, read it back,"
 	@echo "                   destroy it and report orphans (no AWS account needed)"
 	@echo "make synth   set up, synthesize the reference environment into cdk.out/, print a summary"
 	@echo "             (cdk.out/summary.md, cdk.out/architecture.md); CONFIG=config/minimal.yaml picks another config"
+	@echo "make verify  synth, then hpc-verify: every declared path (network, IAM) checked from cdk.out, with every AZ up"
+	@echo "             and with each AZ lost; exit 1 when a path is blocked"
 	@echo "make deploy  cdk bootstrap + cdk deploy --all to your AWS account (your credentials)"
 	@echo "make destroy cdk destroy --all (asks first; the stateful storage is retained)"
 	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag)"
@@ -30,6 +32,7 @@ help:
 	@echo "make lock   show the stateful logical-ID lock (tests/lock/); rewrite it with scripts/stateful_lock.py --write"
 	@echo "make bench   measure synth time against bare aws-cdk-lib, scale (1/10/50 queues), the suite's time:"
 	@echo "             writes benchmarks/results.md and benchmarks/scale.md (about 10 minutes)"
+	@echo "make bench-verify  time hpc-verify on the reference app (7 runs, median): writes benchmarks/verify.md"
 	@echo "make fuzz    1,000 hypothesis examples per construct, each synthesized, cfn-lint and cdk-nag checked:"
 	@echo "             writes benchmarks/fuzz.md"
 	@echo "make catalog rebuild the instance catalog (scripts/refresh_catalog.py)"
@@ -54,6 +57,10 @@ synth: setup
 	rm -rf cdk.out
 	$(CDK) synth --quiet -c hpc:config=$(CONFIG)
 	$(BIN)/python scripts/summary.py --write cdk.out >/dev/null  # the app printed the summary; this writes the .md files
+
+# hpc-verify: the paths the constructs declare, checked from cdk.out alone (python -m hpc_constructs.verify).
+verify: synth
+	$(BIN)/python -m hpc_constructs.verify cdk.out --each-az
 
 # The local emulator (scripts/emulator: moto on loopback) gets the same cdk.out that `make deploy` sends to AWS.
 deploy-local: synth
@@ -93,6 +100,9 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py
+
+bench-verify: synth
+	$(BIN)/python benchmarks/verify.py --app cdk.out --out benchmarks/verify.md
 
 fuzz: setup
 	$(BIN)/python benchmarks/fuzz.py --examples 1000 --out benchmarks/fuzz.md

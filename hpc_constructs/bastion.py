@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.bastion_plan import (
     DEFAULT_SSH_LOG_RETENTION_DAYS,
     SSH_PORT,
@@ -28,8 +28,16 @@ from hpc_constructs.catalog.limits import NETWORK_ACL
 from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE
 from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.errors import ConfigError
-from hpc_constructs.given import add_managed_policies, add_statement, takes_rules, warn_fixed_group, warn_fixed_role
+from hpc_constructs.given import (
+    add_managed_policies,
+    add_statement,
+    role_anchor,
+    takes_rules,
+    warn_fixed_group,
+    warn_fixed_role,
+)
 from hpc_constructs.kinds import check_kinds
+from hpc_constructs.nag import acknowledge_ec26_misreport
 from hpc_constructs.ssh_users import SshUsers
 
 ROOT_VOLUME_GIB = 16  # Amazon Linux 2023 needs 8; the rest is room for logs and packages
@@ -227,6 +235,10 @@ class HaBastion(Construct):
         add_statement(self, self.role, iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
             resources=[self.log_group.log_group_arn]), why=why)
+        who = paths.role(self.role, f"{self.node.path} bastion role")
+        anchor = role_anchor(self.role, self.host_keys)
+        paths.declare_iam(anchor, who, ["logs:CreateLogStream", "logs:PutLogEvents"],
+                          [self.log_group.log_group_arn], on=f"the SSH log {self.log_group.node.path}")
         add_statement(self, self.role, iam.PolicyStatement(
             actions=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
             resources=[self.host_keys.secret_arn]), why=why)
@@ -236,8 +248,26 @@ class HaBastion(Construct):
             conditions={"StringEquals": {f"aws:RequestTag/{HOST_KEY_TAG}": str(host_key_generation)},
                         "ForAllValues:StringEquals": {"aws:TagKeys": [HOST_KEY_TAG]}}), why=why)
         self._host_key_policy(host_key_generation, host_key_admins)
+        paths.declare_iam(anchor, who, ["secretsmanager:GetSecretValue"], [self.host_keys.secret_arn],
+                          on=f"the host-key secret {self.host_keys.node.path}", why="first boot step")
+        admins = [paths.role(arn, f"break-glass admin {arn}") for arn in self.host_key_admins]
+        paths.declare_exclusive(self.host_keys, [who, *admins], ["secretsmanager:GetSecretValue"],
+                                [self.host_keys.secret_arn], on=f"the host-key secret {self.host_keys.node.path}",
+                                why="the shared SSH identity: the secret's policy refuses everyone else")
+        written = {f"secretsmanager:ResourceTag/{HOST_KEY_TAG}": str(host_key_generation)}
+        paths.declare_iam(anchor, who, ["secretsmanager:PutSecretValue", "secretsmanager:TagResource"],
+                          [self.host_keys.secret_arn], on=f"the host-key secret {self.host_keys.node.path}",
+                          context={f"aws:RequestTag/{HOST_KEY_TAG}": str(host_key_generation),
+                                   "aws:TagKeys": [HOST_KEY_TAG]},
+                          why="the first bastion of a generation writes its keys and tags the secret with it")
+        paths.declare_iam(anchor, who, ["secretsmanager:PutSecretValue"], [self.host_keys.secret_arn],
+                          on=f"the host-key secret {self.host_keys.node.path} once tagged with its generation",
+                          context=written, denied=True, why="once the keys exist, no bastion may replace them")
         add_statement(self, self.role, iam.PolicyStatement(  # the boot's success or failure, to this stack only
             actions=["cloudformation:SignalResource"], resources=[Stack.of(self).stack_id]), why=why)
+        paths.declare_iam(anchor, who, ["cloudformation:SignalResource"], [Stack.of(self).stack_id],
+                          on="its stack", why="boot signal")
+        paths.declare_iam(anchor, who, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
 
         # -- instances ---------------------------------------------------------------------------------------
         self.user_data = ec2.UserData.for_linux()
@@ -252,6 +282,7 @@ class HaBastion(Construct):
             _check_ssh_users(self.node.path, ssh_users)
             self.user_data.add_commands(*ssh_users.boot_commands(self))
             add_statement(self, self.role, ssh_users.read_statement(), why="the SSH users' sync on the bastions")
+            ssh_users.declare_read(anchor, self.role)
         self.user_data.add_commands(*_boot_commands(self.log_group.log_group_name, self.host_keys.secret_arn,
                                                     Stack.of(self).region, host_key_generation,
                                                     [s.ipv4_cidr_block for s in public]))
@@ -295,14 +326,15 @@ class HaBastion(Construct):
         # Instances must not boot before the rule that admits the health checks.
         if instance_ingress is not None:
             self.auto_scaling_group.node.add_dependency(instance_ingress)
-        # cdk-nag 3.0's EC26 throws on an Auto Scaling group without a LaunchTemplate property (a ComputeFleet's
-        # mixed-instances group) and reports the error on the next group it checks: a fleet made before the
-        # bastion in the same stack failed the user's synth here ("Rule threw an error").
-        Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
-            id="AwsSolutions::AwsSolutions-EC26",
-            reason="The launch template's only EBS volume (root) is encrypted, as tests assert; cdk-nag 3.0 reports "
-                   "here an error it meets on another construct's mixed-instances group in the same stack.",
-        ))
+        self.path_endpoint = paths.nodes(self.auto_scaling_group, f"{self.node.path} bastions")
+        for services, why in ((["secretsmanager"], "the shared host keys, first boot step"),
+                              (["logs"], "the SSH log, CloudWatch agent"), (paths.SSM, "Session Manager"),
+                              (["cloudformation"], "the boot's signal")):
+            paths.declare_services(self.auto_scaling_group, self.path_endpoint, services, why=why)
+        paths.declare_packages(self.auto_scaling_group, self.path_endpoint)
+        paths.declare_imds(self.auto_scaling_group, self.path_endpoint,
+                           why="users who log in are not the role: it reads the host keys")
+        acknowledge_ec26_misreport(self.auto_scaling_group)
         Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-AS3",
             reason="Scaling events are visible in the group's activity history and CloudTrail; the group is "
@@ -328,6 +360,10 @@ class HaBastion(Construct):
                 healthy_threshold_count=HEALTH_CHECK_THRESHOLD, unhealthy_threshold_count=HEALTH_CHECK_THRESHOLD))
         self.listener = self.load_balancer.add_listener(
             "Ssh", port=SSH_PORT, protocol=elbv2.Protocol.TCP, default_target_groups=[self.target_group])
+        for client, hops in self.ssh_entry():
+            paths.declare(self.load_balancer, {
+                "path": f"{client} to {self.path_endpoint['name']}: TCP 22, through the load balancer "
+                        f"{self.load_balancer.node.path} (SSH)", **hops[0]})
 
         # -- network ACL on the public subnets ---------------------------------------------------------------
         self.network_acl = ec2.NetworkAcl(self, "PublicAcl", vpc=vpc)
@@ -410,6 +446,13 @@ class HaBastion(Construct):
     def connections(self) -> ec2.Connections:
         """The bastions' security group, default port 22 (ec2.IConnectable)."""
         return self._connections
+
+    def ssh_entry(self) -> list[tuple[str, list[dict[str, object]]]]:
+        """For hpc_constructs.paths: each allowed CIDR, with the hop from it through the load balancer to the
+        bastions (what a path through a bastion starts with)."""
+        return [(str(cidr), [paths.load_balancer_hop(paths.cidr(str(cidr)), self.load_balancer.load_balancer_arn,
+                                                     SSH_PORT, self.path_endpoint)])
+                for cidr in self.plan.allowed]
 
 
 def _zones(vpc: ec2.IVpc) -> list[tuple[ec2.ISubnet, ec2.ISubnet]]:

@@ -41,7 +41,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.batch_plan import (
     RETRY_ON_STATUS_REASON,
     BatchPlan,
@@ -67,7 +67,7 @@ from hpc_constructs.compute_fleet import (
 )
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
-from hpc_constructs.given import add_managed_policies, warn_fixed_role
+from hpc_constructs.given import add_managed_policies, role_anchor, warn_fixed_role
 from hpc_constructs.given import self_rules as given_self_rules
 from hpc_constructs.job_events import JobEvents
 from hpc_constructs.kinds import check_kinds
@@ -82,6 +82,10 @@ SSM_POLICY = "AmazonSSMManagedInstanceCore"
 TASK_EXECUTION_POLICY = "service-role/AmazonECSTaskExecutionRolePolicy"
 JOB_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
 JOB_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+ECS_SERVICES = ("ecs", "ecs-agent", "ecs-telemetry")  # what the ECS agent calls (ECS Developer Guide, VPC endpoints)
+ECS_AGENT_ACTIONS = ("ecs:RegisterContainerInstance", "ecs:DiscoverPollEndpoint", "ecs:Poll",
+                     "ecs:StartTelemetrySession", "ecr:GetAuthorizationToken", "ecr:BatchGetImage",
+                     "ecr:GetDownloadUrlForLayer", "logs:CreateLogStream", "logs:PutLogEvents")
 # The ECS agent's settings on every node (ECS Developer Guide, 'Amazon ECS task IAM role', additional
 # configuration for EC2 instances; 'Amazon ECS container agent configuration'): jobs get their job role in either
 # network mode Batch uses, and the awsvpc tasks of multi-node jobs cannot reach the instance metadata service.
@@ -273,6 +277,23 @@ class BatchComputeEnvironment(Construct):
         # The nodes must not boot before the rules MPI and EFA need between them.
         if self_rules:
             self.resource.node.add_dependency(*self_rules)
+        self.path_endpoint = paths.nodes(self.resource, f"{self.node.path} nodes")
+        if self_rules:
+            paths.declare_network(self.resource, self.path_endpoint, self.path_endpoint, protocol="all",
+                                  both_directions=True, efa=plan.efa, why="MPI, EFA" if plan.efa else "MPI")
+        for services, why in ((ECS_SERVICES, "the ECS agent"), (["logs"], "the jobs' awslogs driver"),
+                              (paths.SSM, "Session Manager")):
+            paths.declare_services(self.resource, self.path_endpoint, services, why=why)
+        if plan.efa:
+            paths.declare_services(self.resource, self.path_endpoint, ["internet"],
+                                   why="EFA installer download at first boot, efa-installer.amazonaws.com")
+        paths.declare_imds(self.resource, self.path_endpoint, max_hop_limit=1, ecs_tasks_blocked=True,
+                           awsvpc_blocked=plan.runs_multi_node, why="a job gets its job role only")
+        role = paths.role(self.role, f"{self.node.path} instance role")
+        anchor = role_anchor(self.role, self.resource)
+        paths.declare_iam(anchor, role, ECS_AGENT_ACTIONS, ["*"], on="any resource",
+                          why="the ECS agent: register, pull from ECR, awslogs")
+        paths.declare_iam(anchor, role, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
 
     @property
     def connections(self) -> ec2.Connections:
@@ -374,9 +395,11 @@ class BatchOrchestration(Construct):
         self.job_role = iam.Role(self, "JobRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
                                  description=f"{self.node.path}: what the jobs' containers may do")
         self.storage: tuple[Mountable, ...] = storage_items(storage)
+        self._bucket_granted = False
         for item in self.storage:
             if isinstance(item, StorageLayer) and item.bucket is not None:
                 self._grant_bucket(item.bucket)
+                self._bucket_granted = True
 
         self.environment_constructs: dict[str, BatchComputeEnvironment] = {}
         self.compute_environments: dict[str, batch.CfnComputeEnvironment] = {}
@@ -488,6 +511,11 @@ class BatchOrchestration(Construct):
                                                         resources=[bucket.bucket_arn]))
         self.job_role.add_to_policy(iam.PolicyStatement(actions=list(JOB_OBJECT_ACTIONS),
                                                         resources=[bucket.arn_for_objects("*")]))
+        role = paths.role(self.job_role, f"{self.node.path} job role")
+        paths.declare_iam(self.job_role, role, JOB_BUCKET_ACTIONS, [bucket.bucket_arn],
+                          on=f"the bucket {bucket.node.path}")
+        paths.declare_iam(self.job_role, role, JOB_OBJECT_ACTIONS, [bucket.arn_for_objects("*")],
+                          on=f"the objects of {bucket.node.path}")
         acknowledge_wildcards(self.job_role, suffixes=["/*"], reason=(
             "Jobs read and write the objects of the StorageLayer's bucket, the HPC data they process; they "
             "cannot delete objects."))
@@ -496,6 +524,17 @@ class BatchOrchestration(Construct):
     def connections(self) -> ec2.Connections:
         """The security groups of every environment's nodes (ec2.IConnectable)."""
         return self._connections
+
+    def path_sources(self, group_id: str) -> list[dict[str, Any]]:
+        """How hpc-verify names the interfaces that carry `group_id` (a path's source, for a construct that admits
+        this orchestration, as HaInstance.allow_from): the VPC default group is carried by the multi-node jobs'
+        containers of each environment that runs them; any other group: [] (the interfaces that carry it)."""
+        job_group = self.job_interface_security_group
+        if job_group is not None and group_id == job_group.security_group_id:
+            return [paths.batch_jobs(environment.resource, f"{self.node.path} {name}'s multi-node jobs' containers")
+                    for name, environment in self.environment_constructs.items()
+                    if self.plan.environments[name].runs_multi_node]
+        return []
 
     @property
     def events_topic(self) -> sns.Topic | None:
@@ -667,6 +706,13 @@ class BatchOrchestration(Construct):
                                       ["EC2"])
         definition.add_property_override("NodeProperties", {"NumNodes": spec.num_nodes, "MainNode": 0,
                                                             "NodeRangeProperties": ranges})
+        environment = self.environment_constructs[job.environment]
+        containers = paths.batch_jobs(environment.resource, f"{self.node.path} job {spec.name}'s containers")
+        paths.declare_network(definition, containers, containers, protocol="all", both_directions=True,
+                              why="MPI: the child nodes reach AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS")
+        if self._bucket_granted:
+            paths.declare_services(definition, containers, ["s3"], why="the job's data in the storage's bucket")
+        self._declare_image(definition, environment, spec.image)
         self.figures[f"job {spec.name}"] = (
             f"multi-node: {spec.num_nodes} x {t.name} on {job.environment}; EFA interfaces per node: "
             f"{len(job.efa_devices)}; aggregate network bandwidth {spec.num_nodes * job.network_bandwidth_gbps:,g} "
@@ -686,6 +732,9 @@ class BatchOrchestration(Construct):
             container["NetworkConfiguration"] = {"AssignPublicIp": "DISABLED"}
             container["FargatePlatformConfiguration"] = {"PlatformVersion": "LATEST"}
         definition.add_property_override("ContainerProperties", container)
+        for name in job.environments:
+            if name in self.environment_constructs:
+                self._declare_image(definition, self.environment_constructs[name], spec.image)
         self.figures[f"job {spec.name}"] = (
             f"container on {platform}: {job.resources.vcpus:g} vCPUs, {job.resources.memory_mib:,} MiB"
             + (f", {job.resources.gpus} GPU{'s' if job.resources.gpus > 1 else ''}" if job.resources.gpus else "")
@@ -702,6 +751,12 @@ class BatchOrchestration(Construct):
             retry_strategy=batch.CfnJobDefinition.RetryStrategyProperty(attempts=attempts, evaluate_on_exit=[
                 batch.CfnJobDefinition.EvaluateOnExitProperty(action="RETRY", on_status_reason=RETRY_ON_STATUS_REASON),
                 batch.CfnJobDefinition.EvaluateOnExitProperty(action="EXIT", on_reason="*")]))
+
+    def _declare_image(self, definition: batch.CfnJobDefinition, environment: BatchComputeEnvironment,
+                       image: str) -> None:
+        """The environment's nodes pull the job's image (the ECS agent, through the host's network)."""
+        paths.declare_services(definition, environment.path_endpoint, paths.image_services(image),
+                               why=f"pull {image}")
 
     def _fargate_execution_role(self) -> iam.Role:
         if self._execution_role is None:

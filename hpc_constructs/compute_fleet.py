@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IValidation
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.catalog import InstanceType
 from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES
 from hpc_constructs.errors import ConfigError
@@ -20,6 +20,7 @@ from hpc_constructs.fleet_plan import FleetPlan, launch_template_interfaces, pla
 from hpc_constructs.given import (
     add_managed_policies,
     add_statement,
+    role_anchor,
     self_rules,
     takes_rules,
     warn_fixed_group,
@@ -202,6 +203,8 @@ class ComputeFleet(Construct):
                 raise ConfigError(self.node.path, "ssh_users", type(ssh_users).__name__, "an SshUsers")
             self.add_boot_commands(*ssh_users.boot_commands(self))
             add_statement(self, self.role, ssh_users.read_statement(), why="the SSH users' sync on the nodes")
+            if isinstance(self.role, iam.Role):  # else on the Auto Scaling group, once it exists (below)
+                ssh_users.declare_read(self.role, self.role)
         if plan.efa_software == "install":
             self.install_boot_script("hpc-efa-install")
             self.add_boot_commands(boot.step(
@@ -265,6 +268,21 @@ class ComputeFleet(Construct):
         # the first nodes would otherwise start while the rules are still being created.
         if rules:
             self.auto_scaling_group.node.add_dependency(*rules)
+        self.path_endpoint = paths.nodes(self.auto_scaling_group, f"{self.node.path} nodes")
+        paths.declare_network(self.auto_scaling_group, self.path_endpoint, self.path_endpoint, protocol="all",
+                              both_directions=True, efa=plan.efa, why="MPI, EFA" if plan.efa else "MPI")
+        paths.declare_services(self.auto_scaling_group, self.path_endpoint, paths.SSM, why="Session Manager")
+        role_paths = role_anchor(self.role, self.auto_scaling_group)
+        paths.declare_iam(role_paths, paths.role(self.role, f"{self.node.path} node role"), paths.SSM_ACTIONS,
+                          ["*"], on="any resource", why="Session Manager")
+        if ssh_users is not None and not isinstance(self.role, iam.Role):
+            ssh_users.declare_read(role_paths, self.role)
+        paths.declare_imds(self.auto_scaling_group, self.path_endpoint, why="users on the nodes are not the role")
+        if plan.efa_software == "install":
+            paths.declare_services(self.auto_scaling_group, self.path_endpoint, ["internet"],
+                                   why="EFA installer download at first boot, efa-installer.amazonaws.com")
+        if plan.nvme_instance_store:
+            paths.declare_packages(self.auto_scaling_group, self.path_endpoint)
         self.fleet_tag = (FLEET_TAG_KEY, self.node.path)
         Tags.of(self.auto_scaling_group).add(*self.fleet_tag, apply_to_launched_instances=True)
         cfn_group = self.auto_scaling_group.node.default_child
@@ -314,6 +332,7 @@ class ComputeFleet(Construct):
         if not takes_rules(self.security_group):
             warn_fixed_group(self, self.security_group.node.path, [f"TCP 22 from {where}"], why="SSH to the nodes")
         self._connections.allow_from(peer, ec2.Port.tcp(22), f"SSH from {where}")
+        paths.declare_ssh(self.auto_scaling_group, peer, self.path_endpoint)
 
     @property
     def grant_principal(self) -> iam.IPrincipal:

@@ -23,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from hpc_constructs import paths
 from hpc_constructs.catalog.limits import DATASYNC, DIRECT_CONNECT
 from hpc_constructs.data_bucket import BucketSpec, DataBucket
 from hpc_constructs.datasync import (
@@ -36,6 +37,7 @@ from hpc_constructs.datasync import (
 from hpc_constructs.direct_connect import DirectConnectSpec, check_direct_connect
 from hpc_constructs.efs_file_system import EfsFileSystem
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.iam_wait import IamPropagationWait
 from hpc_constructs.kinds import check_kinds
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.mounting import inner_subnets, removal
@@ -229,8 +231,15 @@ class DataTransferLayer(Construct):
                 f"{task.verify_mode}; {task.task_mode.lower()} mode; {kept}")
         if basic_log_groups:
             policy = self._log_policy(basic_log_groups)
-            for cfn_task in self.tasks.values():
+            for key, cfn_task in self.tasks.items():
                 cfn_task.node.add_dependency(policy)
+                if self.log_groups[key] in basic_log_groups:
+                    paths.declare_iam(cfn_task, paths.service_principal(DATASYNC_PRINCIPAL),
+                                      ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                      [self.log_groups[key].log_group_arn],
+                                      on=f"the log group of task {key}", why="task logs",
+                                      context={"aws:SourceArn": cfn_task.attr_task_arn,
+                                               "aws:SourceAccount": Stack.of(self).account})
 
     def _log_policy(self, log_groups: list[logs.LogGroup]) -> logs.ResourcePolicy:
         """One CloudWatch Logs resource policy for the layer's task log groups.
@@ -314,8 +323,16 @@ class DataTransferLayer(Construct):
         made = datasync.CfnLocationS3(
             scope, "Location", s3_bucket_arn=bucket.bucket_arn, subdirectory=subdirectory,
             s3_config=datasync.CfnLocationS3.S3ConfigProperty(bucket_access_role_arn=role.role_arn))
-        # DataSync assumes the role when it creates the location: the role and its policy come first.
-        made.node.add_dependency(role)
+        # DataSync assumes the role when it creates the location: the role and its policy come first, and then
+        # IAM's propagation (CloudFormation's handler fails the location at once if DataSync cannot assume it).
+        made.node.add_dependency(IamPropagationWait(scope, "RoleWait", roles=[role],
+                                                    seconds=DATASYNC.role_propagation_wait_seconds))
+        who = paths.role(role, f"DataSync, as {role.node.path}")
+        trust = {"aws:SourceAccount": stack.account, "aws:SourceArn": made.attr_location_arn}
+        paths.declare_iam(role, who, list(S3_BUCKET_ACTIONS), [bucket.bucket_arn], on=f"the bucket of {location.key}",
+                          assumed_by=DATASYNC_PRINCIPAL, context=trust)
+        paths.declare_iam(role, who, sorted(object_actions), [objects], on=f"the objects under {subdirectory}",
+                          assumed_by=DATASYNC_PRINCIPAL, context=trust)
         return made
 
     def _datasync_group(self) -> tuple[ec2.SecurityGroup, str]:
@@ -336,7 +353,8 @@ class DataTransferLayer(Construct):
         if existing is not None:
             return group_arn, cast(Construct, existing)
         rules = Construct(self, id)
-        tier.allow_client(rules, group.security_group_id, client="DataSync", client_egress=True)
+        tier.allow_client(rules, group.security_group_id, client="DataSync", client_egress=True, anchor=group,
+                          client_name=f"{self.node.path} DataSync interfaces")
         return group_arn, rules
 
     def _efs_location(self, scope: Construct, tier: EfsFileSystem, subdirectory: str) -> CfnResource:
@@ -356,9 +374,16 @@ class DataTransferLayer(Construct):
             # The file system's policy refuses anything but TLS, and an IAM role needs TLS1_2 anyway.
             in_transit_encryption="TLS1_2",
             file_system_access_role_arn=role.role_arn)
-        made.node.add_dependency(rules, role)
+        made.node.add_dependency(rules, IamPropagationWait(scope, "RoleWait", roles=[role],
+                                                           seconds=DATASYNC.role_propagation_wait_seconds))
         if tier.file_system is not None:
             made.node.add_dependency(tier.file_system.mount_targets_available)
+        paths.declare_iam(role, paths.role(role, f"DataSync, as {role.node.path}"),
+                          ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite",
+                           "elasticfilesystem:ClientRootAccess"], [tier.file_system_arn],
+                          on=f"{tier.node.path} EFS", assumed_by=DATASYNC_PRINCIPAL,
+                          context={"aws:SourceAccount": stack.account, "aws:SourceArn": made.attr_location_arn,
+                                   "elasticfilesystem:AccessedViaMountTarget": "true"})
         return made
 
     def _lustre_location(self, scope: Construct, tier: LustreFileSystem, subdirectory: str) -> CfnResource:
@@ -406,6 +431,11 @@ class DataTransferLayer(Construct):
             # virtual gateway with a Direct Connect gateway."
             propagation.node.add_dependency(attachment)
             propagation.node.add_dependency(association)
+            paths.declare_route(self.vpn_gateway, paths.subnets(
+                f"{self.vpc.node.path} private subnets", *[s.subnet_id for s in
+                                                          [*self.vpc.private_subnets, *self.vpc.isolated_subnets]]),
+                self.vpn_gateway.ref, to=f"the data centre through {self.vpn_gateway.node.path}",
+                why="Direct Connect, route propagation")
         if spec.has_virtual_interface:
             self.virtual_interface = directconnect.CfnPrivateVirtualInterface(
                 self, "PrivateVirtualInterface",
@@ -429,6 +459,9 @@ class DataTransferLayer(Construct):
             "covers that one bucket's objects."))
         if bucket.encryption_key is not None:
             bucket.encryption_key.grant_encrypt_decrypt(role)
+        paths.declare_iam(role, paths.role(role, f"Snowball, as {role.node.path}"), list(OBJECT_ACTIONS),
+                          [bucket.arn_for_objects("*")], on="the landing bucket's objects",
+                          assumed_by=SERVICE_PRINCIPAL)
         self.snowball_import_role = role
         key_arn = None
         if spec.kms_key:

@@ -10,7 +10,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs_volumes
 from hpc_constructs.errors import ConfigError
@@ -244,6 +244,15 @@ class EbsVolumes(Construct):
                                 conditions={"StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value}}),
             iam.PolicyStatement(actions=["ec2:DescribeVolumes"], resources=["*"])],
             why=f"attaching {self._owner.node.path}'s volumes at boot")
+        who = paths.role(role, f"{nodes.path} node role")
+        names = ", ".join(str(v.node.id).removeprefix("Volume-") for v in volumes)
+        paths.declare_iam(nodes.path_anchor, who, ["ec2:AttachVolume"], [
+            *volume_arns, {"arn": stack.format_arn(service="ec2", resource="instance", resource_name="i-node"),
+                           "context": {f"aws:ResourceTag/{tag_key}": tag_value}}],
+            on=f"EBS volumes {names} of {self._owner.node.path} and its own instances", why="hpc-ebs-attach")
+        paths.declare_iam(nodes.path_anchor, who, ["ec2:DescribeVolumes"], ["*"], on="any resource",
+                          why="hpc-ebs-attach")
+        paths.declare_services(nodes.path_anchor, nodes.path_endpoint(), ["ec2"], why="hpc-ebs-attach")
         Validations.of(role).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             reason="ec2:DescribeVolumes has no resource-level permissions.",

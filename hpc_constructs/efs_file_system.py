@@ -8,9 +8,9 @@ import jsii
 from aws_cdk import RemovalPolicy, Size, aws_efs
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.efs import EFS_FILE_SYSTEM_POLICY, EFS_READ, EFS_READ_WRITE, EFS_ROOT, EfsSpec, check_efs
 from hpc_constructs.errors import ConfigError
@@ -144,13 +144,19 @@ class EfsFileSystem(Construct):
         nodes.add_figures({f"mounts from {self._owner.node.path}": f"{self.mount_point}: {how}"})
 
     def allow_client(self, rules: Construct, group: str, index: int = 0, *, client: str = "Fleet",
-                     client_egress: bool = False) -> None:
+                     client_egress: bool = False, anchor: IConstruct | None = None,
+                     client_name: str | None = None) -> None:
         """NFS (TCP 2049) from one client security group to the mount targets, created in `rules`.
 
         client names the rule ("Fleet": the id mount_on has always used); client_egress adds the
-        client's own egress rule, for a group without an allow-all egress rule.
+        client's own egress rule, for a group without an allow-all egress rule. anchor: a resource of the
+        client's stack that holds the declaration of the path (hpc_constructs.paths), named client_name.
         """
         efs_sg = self.connections.security_groups[0].security_group_id
+        if anchor is not None:
+            paths.declare_network(anchor, paths.groups(client_name or f"{client} {group}", group),
+                                  paths.resource(self.file_system_id, f"{self._owner.node.path} EFS"),
+                                  ports=[(NFS_PORT, NFS_PORT)], why="NFS, to the mount target in the client's AZ")
         tcp_rule(rules, rule_id(f"EfsFrom{client}", index), group=efs_sg, source=group, ports=(NFS_PORT, NFS_PORT),
                  description="NFS from the fleet" if client == "Fleet" else f"NFS from {client}")
         if client_egress:
@@ -162,17 +168,23 @@ class EfsFileSystem(Construct):
         for i, group in unruled_groups(self, nodes):
             fixed = group in nodes.fixed_groups
             restricted = group in nodes.egress_groups
-            self.allow_client(rules, group, i, client_egress=restricted and not fixed)
+            self.allow_client(rules, group, i, client_egress=restricted and not fixed, anchor=nodes.path_anchor,
+                              client_name=f"{nodes.path} nodes")
             if fixed and restricted:
                 efs_sg = self.connections.security_groups[0].node.path
                 warn_fixed_group(nodes.target, nodes.group_name(group), [f"TCP 2049 to {efs_sg} (outbound)"],
                                  why=f"the EFS file system {self._owner.node.path}")
+        actions = EFS_ROOT if root_access else EFS_READ_WRITE
         if role_takes_statements(nodes.role):
-            self._grant(nodes.role, EFS_ROOT if root_access else EFS_READ_WRITE)
+            self._grant(nodes.role, actions)
         else:
             warn_fixed_role(nodes.target, nodes.role, [
-                f"{', '.join(EFS_ROOT if root_access else EFS_READ_WRITE)} on {self._owner.node.path}'s file system "
+                f"{', '.join(actions)} on {self._owner.node.path}'s file system "
                 "(condition elasticfilesystem:AccessedViaMountTarget true)"], why=f"mounting {self.mount_point}")
+        paths.declare_iam(nodes.path_anchor, paths.role(nodes.role, f"{nodes.path} node role"), actions,
+                          [self.file_system_arn], on=f"{self._owner.node.path} EFS",
+                          context={"elasticfilesystem:AccessedViaMountTarget": "true"}, why="mount with IAM")
+        paths.declare_packages(nodes.path_anchor, nodes.path_endpoint())
         if self.file_system is not None:
             # Instances must not boot before the mount targets exist, or the first mount fails.
             nodes.wait_for(self.file_system.mount_targets_available)

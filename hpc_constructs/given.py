@@ -29,6 +29,7 @@ __all__ = [
     "FIXED_ROLE_WARNING",
     "add_managed_policies",
     "add_statement",
+    "role_anchor",
     "role_takes_statements",
     "self_rules",
     "takes_rules",
@@ -156,3 +157,10 @@ def _name(construct: Any) -> str:
         return f"{construct.node.path}"
     except Exception:
         return "the given resource"
+
+
+def role_anchor(role: iam.IRole, fallback: IConstruct) -> IConstruct:
+    """Where the hpc:paths declarations about `role` live (hpc_constructs.paths): on the role when it is made in the
+    app, else on `fallback`, a resource of the construct that uses it: an imported role has no resource in the
+    template to carry them."""
+    return role if isinstance(role, iam.Role) else fallback

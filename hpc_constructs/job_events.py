@@ -25,6 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
+from hpc_constructs import paths
 from hpc_constructs.batch_plan import check_name
 from hpc_constructs.catalog.limits import (
     BATCH,
@@ -154,6 +155,7 @@ class JobEvents(Construct):
                                    detail={"status": list(FINAL_STATES), "jobQueue": [arns[i] for i in batch]}))
             rule.add_target(_TopicTarget(self.topic, self.target_dead_letter_queue))
             self.rules.append(rule)
+            self._declare_publishing(rule)
         self.rule = self.rules[0]
         self._admit_eventbridge()
         self.queues: dict[str, sqs.Queue] = {}
@@ -198,9 +200,29 @@ class JobEvents(Construct):
                           retention_period=QUEUE_RETENTION, visibility_timeout=visibility_timeout,
                           dead_letter_queue=sqs.DeadLetterQueue(queue=dead, max_receive_count=MAX_RECEIVE_COUNT))
         self._subscribe(queue)
+        paths.declare_iam(queue, paths.service_principal("sns.amazonaws.com"), ["sqs:SendMessage"],
+                          [queue.queue_arn], on=f"the events queue {queue.node.path}",
+                          context={"aws:SourceArn": self.topic.topic_arn}, why=f"from {self.topic.node.path}")
         self.queues[name] = queue
         self.dead_letter_queues[name] = dead
         return queue
+
+    def _declare_publishing(self, rule: events.Rule) -> None:
+        """EventBridge publishes the rule's events to the encrypted topic: the topic's policy and the key's."""
+        context = {"aws:SourceArn": rule.rule_arn, "aws:SourceAccount": Stack.of(self).account}
+        events_principal = paths.service_principal(EVENTS_PRINCIPAL)
+        paths.declare_iam(self.topic, events_principal, ["sns:Publish"], [self.topic.topic_arn],
+                          on=f"the topic {self.topic.node.path}", context=context, why=f"rule {rule.node.path}")
+        paths.declare_iam(self.topic, events_principal, ["kms:GenerateDataKey", "kms:Decrypt"], [self.key.key_arn],
+                          on=f"the topic's key {self.key.node.path}", context=context, why=f"rule {rule.node.path}")
+        if rule is self.rules[0]:  # once: whatever the rules, another account's must be refused
+            for actions, resource, what in (
+                    (["sns:Publish"], self.topic.topic_arn, f"the topic {self.topic.node.path}"),
+                    (["kms:GenerateDataKey"], self.key.key_arn, f"the topic's key {self.key.node.path}")):
+                paths.declare_exclusive(self.topic, [{**paths.service_principal(EVENTS_PRINCIPAL),
+                                                      "name": "this account's EventBridge rules"}], actions, [resource],
+                                        on=what, against=["foreign_sources"],
+                                        why="this account's rules: another account's cannot inject events")
 
     def _subscribe(self, queue: sqs.IQueue) -> None:
         self.topic.add_subscription(subscriptions.SqsSubscription(

@@ -122,14 +122,30 @@ def _dataclass_hints(cls: type) -> dict[str, Any]:
 
 
 def _namespace(module: types.ModuleType) -> dict[str, Any]:
-    """Every public name of the package's modules (aws_cdk aliases included), the module's own names first:
-    annotations name classes imported only under TYPE_CHECKING (to avoid import cycles)."""
-    names: dict[str, Any] = {}
+    """Every public name of the package's loaded modules (aws_cdk aliases included), the module's own names first:
+    annotations name classes imported only under TYPE_CHECKING (to avoid import cycles). A public name of the
+    package whose module is not loaded yet (hpc_constructs imports its names on first use) is imported when an
+    annotation asks for it."""
+    names = _PackageNames()
     for name, loaded in list(sys.modules.items()):
         if name == "hpc_constructs" or name.startswith("hpc_constructs."):
             names.update({k: v for k, v in vars(loaded).items() if not k.startswith("_")})
     names.update(vars(module))
     return names
+
+
+class _PackageNames(dict[str, Any]):
+    """eval() looks a missing name up through __missing__ when the locals are a dict subclass."""
+
+    def __missing__(self, key: str) -> Any:
+        import hpc_constructs
+
+        try:
+            value = getattr(hpc_constructs, key)
+        except AttributeError:
+            raise KeyError(key) from None
+        self[key] = value
+        return value
 
 
 # -- the check ------------------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from aws_cdk import Annotations, RemovalPolicy, Resource, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
+from hpc_constructs import paths
 from hpc_constructs.catalog.limits import LUSTRE_CLIENT_PORTS, LUSTRE_EFA_MAX_CONNECTIONS
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.errors import ConfigError
@@ -108,6 +109,10 @@ class LustreFileSystem(Resource):
         for port in [ec2.Port.all_traffic()] if spec.efa else _lustre_ports():
             self.connections.allow_internally(port, "Lustre traffic between file servers")
         self.file_system = _make_file_system(self, plan, subnet, group)
+        servers = paths.resource(self.file_system, f"{path} Lustre servers")
+        paths.declare_network(self.file_system, servers, servers, protocol="all" if spec.efa else "tcp",
+                              ports=[] if spec.efa else LUSTRE_CLIENT_PORTS, both_directions=True,
+                              why="between file servers")
         self.file_system.apply_removal_policy(removal(removal_policy))
         self._id, self._dns, self._mount = (self.file_system.ref, self.file_system.attr_dns_name,
                                             self.file_system.attr_lustre_mount_name)
@@ -174,16 +179,25 @@ class LustreFileSystem(Resource):
         nodes.add_figures({f"mounts from {self._owner.node.path}": f"{self.mount_point}: {how}"})
 
     def allow_client(self, rules: Construct, group: str, index: int = 0, *, client: str = "Fleet",
-                     client_egress: bool = False, client_ingress: bool = True) -> None:
+                     client_egress: bool = False, client_ingress: bool = True, anchor: IConstruct | None = None,
+                     client_name: str | None = None) -> None:
         """The rules between the file system and one client security group, created in `rules`.
 
         TCP 988 and 1018-1023 both ways (clients and servers both open connections); all traffic both
         ways for an EFA-enabled file system, as FSx requires. client names the rules ("Fleet": the ids
         mount_on has always used); client_egress adds the client's own egress rules, for a group
         without an allow-all egress rule; client_ingress=False leaves the client's group alone (a group the user
-        imported with mutable=False).
+        imported with mutable=False). anchor: a resource of the client's stack that holds the declaration of the
+        path (hpc_constructs.paths), named client_name.
         """
         lustre_sg = self.security_group.security_group_id
+        if anchor is not None:
+            paths.declare_network(
+                anchor, paths.groups(client_name or f"{client} {group}", group),
+                paths.resource(self.file_system if self.file_system is not None else self._id,
+                               f"{self._owner.node.path} Lustre"),
+                protocol="all" if self.efa_enabled else "tcp", ports=[] if self.efa_enabled else LUSTRE_CLIENT_PORTS,
+                both_directions=True, why="Lustre client, both sides open connections")
         if self.efa_enabled:
             _all_traffic_rules(rules, index, lustre_sg, group, client=client, client_side=client_ingress)
             return
@@ -203,7 +217,8 @@ class LustreFileSystem(Resource):
         """The rules and boot lines of one mount (mount_on and StorageLayer.mount_on); how it mounts."""
         for i, group in unruled_groups(self, nodes):
             fixed = group in nodes.fixed_groups
-            self.allow_client(rules, group, i, client_ingress=not fixed, client_egress=group in nodes.egress_groups)
+            self.allow_client(rules, group, i, client_ingress=not fixed, client_egress=group in nodes.egress_groups,
+                              anchor=nodes.path_anchor, client_name=f"{nodes.path} nodes")
             if fixed:
                 ports = "all traffic" if self.efa_enabled else "TCP 988 and 1018-1023"
                 needs = [f"{ports} from {self.security_group.node.path} (inbound)"]
@@ -211,6 +226,7 @@ class LustreFileSystem(Resource):
                     needs.append(f"{ports} to {self.security_group.node.path} (outbound)")
                 warn_fixed_group(nodes.target, nodes.group_name(group), needs,
                                  why=f"the Lustre file system {self._owner.node.path}")
+        paths.declare_packages(nodes.path_anchor, nodes.path_endpoint())
         types = nodes.instance_types
         interfaces = {t.name: efa_client_interfaces(t) for t in types}
         over_efa = self.efa_enabled and nodes.efa and bool(interfaces) and all(interfaces.values())

@@ -25,7 +25,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct, IDependable, Node
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.catalog import InstanceType, instance_type
 from hpc_constructs.compute_fleet import FLEET_TAG_KEY, ComputeFleet, claim_mount_point, ebs_device_name
 from hpc_constructs.errors import ConfigError
@@ -161,6 +161,23 @@ class Nodes:
         for statement in statements:
             add_statement(self.target, self.role, statement, why=why)
 
+    # -- what the tiers declare for hpc-verify (hpc_constructs.paths) -----------------------------------------
+
+    @property
+    def path_anchor(self) -> IConstruct:
+        """The resource that holds the path declarations of what is mounted here: the fleet's Auto Scaling group,
+        else the target's own resource (a Batch environment, a PCS cluster, an instance)."""
+        if self.fleet is not None:
+            return self.fleet.auto_scaling_group
+        return paths.anchor_of(self.target)
+
+    def path_endpoint(self) -> dict[str, object]:
+        """The nodes as a path's end: the fleet's or target's own endpoint, else what its default child launches."""
+        own = getattr(self.fleet if self.fleet is not None else self.target, "path_endpoint", None)
+        if isinstance(own, dict):
+            return own
+        return paths.nodes(paths.anchor_of(self.target), f"{self.path} nodes")
+
 
 _PLAIN: weakref.WeakKeyDictionary[object, Nodes] = weakref.WeakKeyDictionary()
 
@@ -203,6 +220,13 @@ def shared_boot_nodes(target: Construct, *, commands: boot.BootCommands, role: i
     nodes = Nodes(target, fleet=None, user_data=commands, role=role, security_groups=security_groups)
     _PLAIN[target] = nodes
     return nodes
+
+
+def adopt(target: Construct, *, user_data: ec2.UserData, role: iam.IRole,
+          security_groups: Sequence[ec2.ISecurityGroup]) -> None:
+    """Register a target whose user data already has the boot prelude and its exit report (HaInstance), so that
+    mount_on adds neither a second time (a second prelude would forget the steps that failed before it)."""
+    _PLAIN[target] = Nodes(target, fleet=None, user_data=user_data, role=role, security_groups=security_groups)
 
 
 def start_mount(owner: Construct, kind: str, target: MountTarget | ComputeFleet) -> Nodes:

@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_pcs as pcs
 from constructs import Construct, IDependable
 
-from hpc_constructs import boot
+from hpc_constructs import boot, paths
 from hpc_constructs.catalog.limits import PCS, PCS_PORTS
 from hpc_constructs.compute_fleet import UserDataFits, cluster_placement_group, select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
@@ -22,6 +22,7 @@ from hpc_constructs.fleet_plan import launch_template_interfaces
 from hpc_constructs.given import (
     add_managed_policies,
     add_statement,
+    role_anchor,
     takes_rules,
     warn_fixed_group,
     warn_fixed_role,
@@ -205,6 +206,7 @@ class SlurmCluster(Construct):
             self, "NodeSecurityGroup", vpc=vpc, allow_all_outbound=True,
             description=f"{path}: Slurm nodes; all traffic to and from itself (MPI, EFA, srun)")
         self._connections = ec2.Connections(security_groups=[self.security_group])
+        self.path_endpoint = paths.groups(f"{path} nodes", self.security_group.security_group_id)  # every group's
         self._rules = self._slurm_rules()
 
         # -- the controller ---------------------------------------------------------------------------
@@ -224,6 +226,7 @@ class SlurmCluster(Construct):
             ))
         # The controller's ENI starts with its rules in place.
         self.cluster.node.add_dependency(*self._rules)
+        self._declare_rule_paths()
         self.endpoint = self.cluster.attr_endpoints
 
         # -- what every node runs with: role, instance profile, user data -------------------------------
@@ -242,6 +245,12 @@ class SlurmCluster(Construct):
         add_statement(self, self.node_role, iam.PolicyStatement(
             actions=["pcs:RegisterComputeNodeGroupInstance"], resources=[self.cluster.attr_arn]),
             why="registering the nodes with the cluster (and fetching its Slurm key)")
+        who = paths.role(self.node_role, f"{path} node role")
+        role_paths = role_anchor(self.node_role, self.cluster)
+        paths.declare_iam(role_paths, who, ["pcs:RegisterComputeNodeGroupInstance"], [self.cluster.attr_arn],
+                          on=f"the cluster {path}", why="every node registers at boot")
+        paths.declare_iam(role_paths, who, paths.SSM_ACTIONS, ["*"], on="any resource",
+                          why="Session Manager")
         Validations.of(self.node_role).acknowledge(Acknowledgment(
             id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_POLICY}]",
             reason="AWS-maintained least-privilege policy for Session Manager access to nodes (no SSH keys)."))
@@ -259,6 +268,7 @@ class SlurmCluster(Construct):
                 raise ConfigError(path, "ssh_users", type(ssh_users).__name__, "an SshUsers")
             nodes.add_boot_commands(*ssh_users.boot_commands(self))
             add_statement(self, self.node_role, ssh_users.read_statement(), why="the SSH users' sync on the nodes")
+            ssh_users.declare_read(role_paths, self.node_role)
         nodes.install_boot_script(DRAIN_SCRIPT)
         nodes.add_boot_commands(*boot.systemd_unit(DRAIN_UNIT, "\n".join([
             "[Unit]",
@@ -366,12 +376,28 @@ class SlurmCluster(Construct):
                 for _, (low, high), _ in outbound], why="the Slurm controller reaching the nodes")
         return rules
 
+    def _declare_rule_paths(self) -> None:
+        """The paths _slurm_rules opens: among the nodes, and between the nodes and the controller."""
+        plan = self.plan
+        nodes = self.path_endpoint
+        controller = paths.resource(self.cluster, f"{self.node.path} controller")
+        paths.declare_network(self.cluster, nodes, nodes, protocol="all", both_directions=True,
+                              efa=any(g.fleet.efa for g in plan.node_groups), why="MPI, EFA, srun, slurmd")
+        inbound = [("slurmctld", "slurmctld")] + ([("slurmdbd", "accounting")] if plan.accounting else []) + (
+            [("slurmrestd", "Slurm REST API")] if plan.slurm_rest_api else [])
+        for daemon, why in inbound:
+            paths.declare_network(self.cluster, nodes, controller, ports=[PCS_PORTS[daemon]], why=why)
+        for daemon, ports in (("slurmd", PCS_PORTS["slurmd"]), ("srun", plan.srun_ports)):
+            paths.declare_network(self.cluster, controller, nodes, ports=[ports], why=daemon)
+
     def _allow_ssh(self, plan: SlurmPlan, spec: LoginNodesSpec) -> None:
         assert plan.login is not None and self.login_security_group is not None
         ssh = ec2.Port.tcp(22)
         if plan.login.ssh == "bastion" and spec.bastion is not None:
             where = spec.bastion.node.path if isinstance(spec.bastion, Construct) else "the bastion"
             self.login_security_group.connections.allow_from(spec.bastion, ssh, f"SSH from {where}")
+            paths.declare_ssh(self.login_security_group, spec.bastion, paths.groups(
+                f"{self.node.path} login nodes", self.login_security_group.security_group_id))
         for cidr in plan.login.allowed_cidrs:
             peer = ec2.Peer.ipv6(cidr) if ":" in cidr else ec2.Peer.ipv4(cidr)
             self.login_security_group.add_ingress_rule(peer, ssh, f"SSH from {cidr}")
@@ -397,6 +423,14 @@ class SlurmCluster(Construct):
                 reason="CDK's placeholder AMI ID until the CDK CLI looks up the PCS sample AMI (missing context)."))
         # Nodes register with the cluster at boot: the role's policy and every Slurm rule exist first.
         node_group.resource.node.add_dependency(self.node_role, *self._rules)
+        endpoint = paths.nodes(node_group.resource, f"{node_group.node.path} nodes")
+        paths.declare_imds(node_group.resource, endpoint, max_hop_limit=1,
+                           why="the node role registers, and RegisterComputeNodeGroupInstance returns the Munge key")
+        paths.declare_services(node_group.resource, endpoint, ["pcs"], why="registration at boot")
+        paths.declare_services(node_group.resource, endpoint, paths.SSM, why="Session Manager")
+        if self.plan.efa_software == "install":  # every group's user data runs the install step
+            paths.declare_services(node_group.resource, endpoint, ["internet"],
+                                   why="EFA installer download at first boot, efa-installer.amazonaws.com")
         if self._launch_after:
             node_group.resource.node.add_dependency(*self._launch_after)
         self._launchers.append(node_group.resource)

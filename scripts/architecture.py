@@ -50,6 +50,7 @@ SIGNATURES: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
         "AWS::DataSync::LocationS3"})),
     ("HaBastion", frozenset({"AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::AutoScaling::AutoScalingGroup"}),
      frozenset()),
+    ("HaInstance", frozenset({"AWS::AutoScaling::AutoScalingGroup", "AWS::EC2::Volume"}), frozenset()),
     ("ComputeFleet", frozenset({"AWS::AutoScaling::AutoScalingGroup"}), frozenset()),
     ("StorageLayer", frozenset(), frozenset({
         "AWS::FSx::FileSystem", "AWS::EFS::FileSystem", "AWS::S3::Bucket", "AWS::EC2::Volume"})),

@@ -130,6 +130,21 @@ def is_retained(ident: str, kept: list[tuple[str, str, str]]) -> bool:
     return any(physical and (physical in ident or ident.split(" ")[0] in physical) for _, _, physical in kept)
 
 
+def print_paths(app: Path) -> None:
+    """hpc-verify's table beside the read-back: the emulator stores security groups and policies without enforcing
+    them, so whether each declared path is open is read from the same templates instead (it does not change the
+    exit status: `make verify` is the gate)."""
+    from hpc_constructs.verify import Assembly, AssemblyError, Checker
+    from hpc_constructs.verify.cli import table as paths_table
+
+    print("\nThe declared paths, checked from the same templates (hpc-verify; the emulator does not enforce them):\n")
+    try:
+        checker = Checker(Assembly.load(app))
+        print("\n\n".join(paths_table(checker.run(az), az) for az in (None, *checker.azs())))
+    except AssemblyError as error:
+        print(f"hpc-verify: {error}")
+
+
 def run(app: Path, port: int) -> int:
     work = Path(tempfile.mkdtemp(prefix="deploy-local-"))
     log, journal = work / "cdk.log", work / "simulated.json"
@@ -155,6 +170,7 @@ def run(app: Path, port: int) -> int:
         deployed = cdk(["deploy", "--all", "--require-approval", "never", "--app", str(app)], env, log)
         print("\nRead back through the service APIs:\n")
         print(table(read_back(client)))
+        print_paths(app)
         simulated = json.loads(journal.read_text()) if journal.exists() else []
         print("\nSimulated by the emulator (what it could not run, and did instead):")
         print("\n".join(f"  {s['resource']}: {s['effect']}" for s in simulated) or "  nothing")

@@ -49,14 +49,14 @@ class BatchStack(Stack):
     """
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, storage: StorageLayer | None,
-                 fleets: Mapping[str, ComputeFleet], batch: BatchConfig, **kwargs: Any) -> None:
+                 fleets: Mapping[str, ComputeFleet], batch: BatchConfig, license_ports: int = 0, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         facts = {name: FleetFacts(tuple(t.name for t in fleet.instance_types), fleet.plan.efa,
                                   fleet.placement_group is not None) for name, fleet in fleets.items()}
         self.units: list[BatchUnit]
         self.grouping: Grouping
         self.units, self.grouping = plan_batch(self.node.path, batch, storage=StorageFacts.of_layer(storage),
-                                               fleets=facts, stack_name=self.stack_name)
+                                               fleets=facts, stack_name=self.stack_name, license_ports=license_ports)
         self.batch: BatchOrchestration | None = None
         if not self.grouping.nested:
             self.batch = BatchOrchestration(self, "Batch", vpc=network.vpc, storage=storage,

@@ -29,10 +29,11 @@ class ComputeStack(Stack):
 
     def __init__(self, scope: Construct, id: str, *, network: HpcNetwork, fleets: Mapping[str, FleetConfig],
                  storage: StorageLayer | None = None, bastion: HaBastion | None = None,
-                 ssh_users: SshUsers | None = None, **kwargs: Any) -> None:
+                 ssh_users: SshUsers | None = None, license_ports: int = 0, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.grouping: Grouping = plan_fleets(self.node.path, fleets, storage=StorageFacts.of_layer(storage),
-                                              bastion=bastion is not None, ssh_users=ssh_users is not None)
+                                              bastion=bastion is not None, ssh_users=ssh_users is not None,
+                                              license_ports=license_ports)
         scopes: dict[str, Construct] = dict.fromkeys(fleets, self)
         groups = self.grouping.groups or ()
         for number, group in enumerate(groups, start=1):

@@ -49,6 +49,7 @@ from hpc_constructs import (
     EbsSpec,
     EfsSpec,
     HaBastion,
+    HaInstance,
     HpcNetwork,
     JobQueueSpec,
     LoginNodesSpec,
@@ -70,6 +71,7 @@ __all__ = [
     "ConfigFileError",
     "DataTransferConfig",
     "FleetConfig",
+    "LicenseServerConfig",
     "NetworkConfig",
     "ReferenceConfig",
     "SlurmConfig",
@@ -587,6 +589,39 @@ class BastionConfig(_Section):
         return self.given()
 
 
+# -- license server --------------------------------------------------------------------------------------------
+
+_HA = HaInstance.__init__
+
+
+class LicenseServerConfig(_Section):
+    """HaInstance props for the reference environment's license server (in the network's private subnets); every
+    fleet, Batch environment and Slurm node reaches it on `ports` (required)."""
+
+    ports: tuple[StrictInt, ...]
+    instance_type: StrictStr = _default(_HA, "instance_type")
+    address: StrictStr | None = _default(_HA, "address")
+    zone_name: StrictStr = _default(_HA, "zone_name")
+    record_name: StrictStr | None = _default(_HA, "record_name")
+    data_volume: EbsVolumeConfig | None = None
+    mount_point: StrictStr = _default(_HA, "mount_point")
+    snapshot_interval_minutes: StrictInt = _default(_HA, "snapshot_interval_minutes")
+    snapshot_retention: StrictInt = _default(_HA, "snapshot_retention")
+    health_check_command: StrictStr | None = _default(_HA, "health_check_command")
+    health_check_interval_seconds: StrictInt = _default(_HA, "health_check_interval_seconds")
+    health_check_failures: StrictInt = _default(_HA, "health_check_failures")
+    service_name: StrictStr | None = _default(_HA, "service_name")
+    launch_timeout_seconds: StrictInt = _default(_HA, "launch_timeout_seconds")
+    termination_timeout_seconds: StrictInt = _default(_HA, "termination_timeout_seconds")
+    key_name: StrictStr | None = _default(_HA, "key_name")
+
+    def props(self) -> dict[str, Any]:
+        props = self.given(exclude=("data_volume",))
+        if self.data_volume is not None:
+            props["data_volume"] = self.data_volume.spec()
+        return props
+
+
 # -- slurm -----------------------------------------------------------------------------------------------------
 
 class SlurmNodeGroupConfig(_Section):
@@ -695,6 +730,7 @@ class ReferenceConfig(_Section):
     batch: BatchConfig | None = None
     bastion: BastionConfig | None = None
     slurm: SlurmConfig | None = None
+    license_server: LicenseServerConfig | None = None
 
     @model_validator(mode="after")
     def _references(self) -> "ReferenceConfig":

@@ -98,6 +98,10 @@ LUSTRE_RULES = 6  # per security group: TCP 988 and 1018-1023, in on both sides 
 LUSTRE_EFA_RULES = 4  # EFA-enabled Lustre: all traffic, both ways
 EFS_RULES = 1  # NFS in to the file system
 ENVIRONMENT_VARIABLE_BYTES = 60  # a job's environment variable, beside its name and value
+# A path declaration (hpc_constructs.paths: the hpc:paths metadata hpc-verify reads): its kind, its ends by stack
+# and logical ID, ports or actions, and its one-line text, which names the part's path about three times.
+DECLARATION_BYTES = 620
+DECLARATION_PATH_BYTES = 3
 
 
 # What a template holds once however many of its parts need it: (resources, bytes).
@@ -105,7 +109,19 @@ ONCE_PER_TEMPLATE: Mapping[str, tuple[int, int]] = {
     # A BatchOrchestration whose multi-node jobs run over a launch template's EFA interfaces: the three rules it
     # adds to the VPC's default security group (the jobs' awsvpc interfaces get that group).
     "vpc-default-group-rules": (3, 3 * (RESOURCE_BYTES + 400)),
+    # ... and, with a license server, per license port an ingress rule to the server and an egress rule out of
+    # that group (it lists its way out), with the path's declaration (HaInstance.allow_from):
+    # "vpc-default-group-license-rules:<ports>" costs this per port.
+    "vpc-default-group-license-rules": (2, 2 * (RESOURCE_BYTES + 400) + 300),
 }
+
+
+def _once_cost(key: str) -> tuple[int, int]:
+    """A ONCE_PER_TEMPLATE cost; a key "<name>:<n>" is n times the cost of <name>."""
+    name, _, count = key.partition(":")
+    resources, size = ONCE_PER_TEMPLATE[name]
+    times = int(count) if count else 1
+    return resources * times, size * times
 
 
 @dataclass(frozen=True)
@@ -121,11 +137,11 @@ class Footprint:
 
     @property
     def resources(self) -> int:
-        return self.base_resources + sum(ONCE_PER_TEMPLATE[k][0] for k in self.once)
+        return self.base_resources + sum(_once_cost(k)[0] for k in self.once)
 
     @property
     def bytes(self) -> int:
-        return self.base_bytes + sum(ONCE_PER_TEMPLATE[k][1] for k in self.once)
+        return self.base_bytes + sum(_once_cost(k)[1] for k in self.once)
 
     def __add__(self, other: Footprint) -> Footprint:
         return Footprint(self.base_resources + other.base_resources, self.base_bytes + other.base_bytes,
@@ -200,16 +216,19 @@ class StorageFacts:
 
     def mount(self, ebs_selection: bool | Sequence[str] = False) -> Mount:
         """What mounting adds to one set of nodes that takes `ebs_selection` of the volumes."""
-        rules, steps, statements = 0, ["storage-layer"], 0
+        rules, steps, statements, declarations = 0, ["storage-layer"], 0, 0
         if self.lustre or self.efs:
             steps.append("mount-script")
+            declarations += 1  # the packages the clients install (S3)
         if self.lustre:
             rules += LUSTRE_EFA_RULES if self.lustre_efa else LUSTRE_RULES
             steps.append("lustre-efa" if self.lustre_efa else "lustre")
+            declarations += 1
         if self.efs:
             rules += EFS_RULES
             steps.append("efs")
             statements += 1
+            declarations += 2  # NFS, and the IAM mount
         if ebs_selection is True:
             one_node, per_node = self.one_node_volumes, self.per_node_volumes
         elif ebs_selection is False:
@@ -221,9 +240,10 @@ class StorageFacts:
         if one_node:
             steps += ["ebs-one-node-script"] + ["ebs-one-node"] * one_node
             statements += 2
+            declarations += 3  # attach, describe, the EC2 API
         if per_node:
             steps += ["ebs-per-node-script"] + ["ebs-per-node"] * per_node
-        return Mount(rules, tuple(steps), statements, per_node)
+        return Mount(rules, tuple(steps), statements, per_node, declarations)
 
 
 @dataclass(frozen=True)
@@ -232,6 +252,7 @@ class Mount:
     boot_steps: tuple[str, ...] = ()
     statements: int = 0  # statements in the nodes' role policy
     node_volumes: int = 0  # block devices in the launch template
+    declarations: int = 0  # path declarations (hpc_constructs.paths)
 
 
 NO_MOUNT = Mount()
@@ -292,6 +313,11 @@ def _policy(path: str, mount: Mount, extra: int = 0) -> Footprint:
     return _resources(path, 1, statements * POLICY_STATEMENT_BYTES) if statements else Footprint()
 
 
+def _declarations(path: str, count: int) -> Footprint:
+    """`count` path declarations of a part at `path` (metadata on its resources: no resource of their own)."""
+    return Footprint(0, count * (DECLARATION_BYTES + DECLARATION_PATH_BYTES * len(path)))
+
+
 def _dependencies(path: str, count: int) -> int:
     """A DependsOn list of `count` of the part's own resources (the rules the nodes wait for)."""
     return count * (DEPENDENCY_BYTES + len(path))
@@ -300,9 +326,10 @@ def _dependencies(path: str, count: int) -> int:
 # -- ComputeStack ------------------------------------------------------------------------------------------------
 
 def fleet_footprint(path: str, config: FleetConfig, *, storage: StorageFacts | None = None,
-                    bastion: bool = False, ssh_users: bool = False) -> Footprint:
-    """A ComputeFleet at `path`, with the storage mounted (its `mount_ebs` volumes), SSH from a bastion and the
-    SSH users' sync (its script, service, timer and the role's read of their parameter).
+                    bastion: bool = False, ssh_users: bool = False, license_ports: int = 0) -> Footprint:
+    """A ComputeFleet at `path`, with the storage mounted (its `mount_ebs` volumes), SSH from a bastion, the SSH
+    users' sync (its script, service, timer and the role's read of their parameter) and a rule per port of a
+    license server (HaInstance.allow_from puts them beside the fleet's group).
 
     Its security group and two self rules, role, instance profile and placement group; the storage's rules
     and the bastion's SSH rule; the role's policy; the launch template; the Auto Scaling group, which waits
@@ -317,11 +344,16 @@ def fleet_footprint(path: str, config: FleetConfig, *, storage: StorageFacts | N
         steps.append("nvme-scratch")
     placement = 0 if config.placement_group is False else 1
     rules = 2 + mount.rules + (1 if bastion else 0)
-    return (_resources(path, 2 + rules, 2 * OUTPUT_BYTES) + _small(path, 1 + placement)
+    # MPI/EFA among the nodes, Session Manager (network and IAM), the metadata service; the EFA download, the
+    # packages, SSH through the bastion (a chain of two hops: counted twice)
+    declarations = (4 + (1 if "efa-installer" in steps else 0) + mount.declarations + (1 if license_ports else 0)
+                    + (1 if ssh_users else 0)
+                    + (1 if "nvme-scratch" in steps and not mount.declarations else 0) + (2 if bastion else 0))
+    return (_resources(path, 2 + rules + license_ports, 2 * OUTPUT_BYTES) + _small(path, 1 + placement)
             + _policy(path, mount, extra=1 if ssh_users else 0)
             + _launch_template(path, interfaces=_interfaces(types), boot_steps=steps, node_volumes=mount.node_volumes)
             + _resources(path, 1, AUTO_SCALING_GROUP_BYTES, len(config.instance_types) * INSTANCE_TYPE_BYTES,
-                        _dependencies(path, rules)))
+                        _dependencies(path, rules)) + _declarations(path, declarations))
 
 
 # What the compute parent holds for each fleet: the outputs a Batch environment made from it reads (counted for
@@ -330,11 +362,12 @@ FLEET_IN_PARENT = Footprint(0, 2 * PARENT_OUTPUT_BYTES)
 
 
 def plan_fleets(where: str, fleets: Mapping[str, FleetConfig], *, storage: StorageFacts | None,
-                bastion: bool, ssh_users: bool = False) -> Grouping:
+                bastion: bool, ssh_users: bool = False, license_ports: int = 0) -> Grouping:
     """ComputeStack's decision: every fleet in the stack, or fleets grouped into nested stacks."""
     # Paths as long as in a nested stack (Fleets99), which is longer than in the stack itself.
     parts = [(name, fleet_footprint(f"{where}/{FLEET_GROUP_ID.format(99)}/{name}", config, storage=storage,
-                                    bastion=bastion, ssh_users=ssh_users)) for name, config in fleets.items()]
+                                    bastion=bastion, ssh_users=ssh_users, license_ports=license_ports))
+             for name, config in fleets.items()]
     return plan_groups(where, parts, parent_per_part=dict.fromkeys(fleets, FLEET_IN_PARENT), what="fleet")
 
 
@@ -434,7 +467,8 @@ def batch_units(batch: BatchConfig) -> list[BatchUnit]:
 
 
 def batch_unit_footprint(path: str, unit: BatchUnit, batch: BatchConfig, *, storage: StorageFacts | None = None,
-                         fleets: Mapping[str, FleetFacts] | None = None, stack_name: str = "") -> Footprint:
+                         fleets: Mapping[str, FleetFacts] | None = None, stack_name: str = "",
+                         license_ports: int = 0) -> Footprint:
     """A unit inside a BatchOrchestration at `path`: its environments (EC2: security group, two self rules,
     role and policy, instance profile, launch template, placement group, the environment, the storage's
     rules for its own group; Fargate: security group and environment), its queues with their ARN outputs
@@ -446,7 +480,8 @@ def batch_unit_footprint(path: str, unit: BatchUnit, batch: BatchConfig, *, stor
     for i in unit.environments:
         environment = batch.compute_environments[i]
         runs = [j for j in multi_node if j.compute_environment == environment.name]
-        footprint += _environment(f"{path}/Environment{environment.name}", environment, runs, storage, fleets)
+        footprint += _environment(f"{path}/Environment{environment.name}", environment, runs, storage, fleets,
+                                  license_ports)
     for i in unit.queues:
         queue = batch.job_queues[i]
         footprint += _resources(f"{path}/Queue{queue.name}", 1, len(queue.compute_environments) * QUEUE_ORDER_BYTES,
@@ -462,12 +497,17 @@ def batch_unit_footprint(path: str, unit: BatchUnit, batch: BatchConfig, *, stor
         footprint += _resources(f"{path}/Job{job.name}", 1, JOB_DEFINITION_BYTES,
                                max(len(job.node_ranges), 1) * container,
                                sum(_strings(r.command) for r in job.node_ranges))
+        # the containers to each other and to the bucket, the image pull
+        footprint += _declarations(f"{path}/Job{job.name}", 3 + len(job.image) // 100)
     fargate = {e.name for e in batch.compute_environments if e.fargate}
     for i in unit.container_jobs:
         job_config = batch.container_jobs[i]
         footprint += _resources(f"{path}/Job{job_config.name}", 1, JOB_DEFINITION_BYTES,
                                _container(job_config.image, job_config.command, job_config.environment),
                                FARGATE_CONTAINER_BYTES if job_config.compute_environment in fargate else volumes)
+        if job_config.compute_environment not in fargate:  # the image pull, on each EC2 environment it fits
+            fits = 1 if job_config.compute_environment is not None else len(batch.compute_environments) - len(fargate)
+            footprint += _declarations(f"{path}/Job{job_config.name}", fits)
     return footprint
 
 
@@ -477,9 +517,10 @@ def _container(image: str, command: Sequence[str], environment: Mapping[str, str
 
 
 def _environment(path: str, config: ComputeEnvironmentConfig, multi_node: Sequence[MultiNodeJobConfig],
-                 storage: StorageFacts | None, fleets: Mapping[str, FleetFacts]) -> Footprint:
+                 storage: StorageFacts | None, fleets: Mapping[str, FleetFacts], license_ports: int = 0) -> Footprint:
+    """... and a license server's rule per port beside its own group (a fleet's group has them from the fleet)."""
     if config.fargate:  # a security group and the environment
-        return _resources(path, 2, FARGATE_ENVIRONMENT_BYTES)
+        return _resources(path, 2, FARGATE_ENVIRONMENT_BYTES) + _resources(path, license_ports)
     fleet = fleets.get(config.fleet) if config.fleet is not None else None
     listed = fleet.instance_types if fleet is not None else config.instance_types
     job_types = _types(j.instance_type for j in multi_node)
@@ -493,13 +534,20 @@ def _environment(path: str, config: ComputeEnvironmentConfig, multi_node: Sequen
     # Its security group, role, instance profile, self rules, placement group and the storage's rules for its
     # own group (a fleet's group has them from the fleet); the role's policy; the launch template; the
     # environment, which waits for the rules. Multi-node jobs over EFA interfaces: the VPC default group's
-    # rules, once per template.
-    once = Footprint(once=frozenset({"vpc-default-group-rules"})) if efa and multi_node else Footprint()
-    return (once + _resources(path, 2 + self_rules + mount.rules) + _small(path, 1 + placement) + _policy(path, mount)
+    # rules (and a license server's beside it), once per template.
+    default_group = {"vpc-default-group-rules",
+                     *([f"vpc-default-group-license-rules:{license_ports}"] if license_ports else [])}
+    once = Footprint(once=frozenset(default_group)) if efa and multi_node else Footprint()
+    # ECS, logs, Session Manager (network, and IAM with the agent's), MPI among the nodes, the EFA download, the
+    # metadata service for multi-node jobs' containers, and what the storage's mount declares
+    declarations = (5 + (1 if laid_out else 0) + (1 if efa else 0) + (1 if multi_node else 0) + mount.declarations
+                    + (1 if license_ports else 0))
+    return (once + _resources(path, 2 + self_rules + mount.rules + license_ports) + _small(path, 1 + placement)
+            + _policy(path, mount)
             + _launch_template(path, interfaces=_interfaces(job_types or _types(listed)) if laid_out else 0,
                                groups=2 if fleet is not None else 1, boot_steps=steps, multipart=True)
             + _resources(path, 1, COMPUTE_ENVIRONMENT_BYTES, len(listed) * INSTANCE_TYPE_BYTES,
-                        _dependencies(path, self_rules + mount.rules)))
+                        _dependencies(path, self_rules + mount.rules)) + _declarations(path, declarations))
 
 
 def batch_shared_footprint(path: str, batch: BatchConfig, *, storage: StorageFacts | None = None) -> Footprint:
@@ -510,13 +558,15 @@ def batch_shared_footprint(path: str, batch: BatchConfig, *, storage: StorageFac
     bucket = storage is not None and storage.bucket
     count = (2 + (1 if bucket else 0) + (13 if batch.job_events else 0)
              + (1 if any(e.fargate for e in batch.compute_environments) else 0))
+    # the job role on the bucket (bucket, objects); the job events: publish, the key, exclusivity (2), delivery
+    declarations = (2 if bucket else 0) + (5 if batch.job_events else 0)
     return _resources(path, count, POLICY_STATEMENT_BYTES if bucket else 0, 2 * OUTPUT_BYTES,
                       EVENTS_BYTES if batch.job_events else 0) + Footprint(
-        pattern=EVENT_PATTERN_CHARS if batch.job_events else 0)
+        pattern=EVENT_PATTERN_CHARS if batch.job_events else 0) + _declarations(path, declarations)
 
 
 def plan_batch(where: str, batch: BatchConfig, *, storage: StorageFacts | None, fleets: Mapping[str, FleetFacts],
-               stack_name: str | None = None) -> tuple[list[BatchUnit], Grouping]:
+               stack_name: str | None = None, license_ports: int = 0) -> tuple[list[BatchUnit], Grouping]:
     """BatchStack's decision: one BatchOrchestration in the stack, or units grouped into nested stacks.
 
     where: the stack's path; stack_name: its name (where, by default), which names its queues.
@@ -524,7 +574,8 @@ def plan_batch(where: str, batch: BatchConfig, *, storage: StorageFacts | None, 
     units = batch_units(batch)
     path = f"{where}/{BATCH_GROUP_ID.format(99)}/Batch"
     parts = [(str(i), batch_unit_footprint(path, unit, batch, storage=storage, fleets=fleets,
-                                           stack_name=stack_name or where)) for i, unit in enumerate(units)]
+                                           stack_name=stack_name or where, license_ports=license_ports))
+             for i, unit in enumerate(units)]
     grouping = plan_groups(where, parts, shared=batch_shared_footprint(path, batch, storage=storage),
                            parent_per_group=Footprint(0, 2 * PARENT_OUTPUT_BYTES),  # log group, events queue
                            parent_per_part={str(i): Footprint(0, len(u.queues) * PARENT_OUTPUT_BYTES)

@@ -145,7 +145,9 @@ CATALOGUE = (
         ("HpcBatch/Queues1", "BatchQueuehighB360629C", "AWS::Batch::JobQueue", DISRUPTS, _MOVED),
         ("HpcBatch/Queues1", "BatchQueuelow239FBDA8", "AWS::Batch::JobQueue", DISRUPTS, _MOVED),
         *(("HpcBatch/Queues1", e, "AWS::Batch::ComputeEnvironment", DISRUPTS, _MOVED) for e in _ENVIRONMENTS),
-    ), bulk={"AWS::EC2::SecurityGroupIngress": 16, "AWS::EC2::SecurityGroupEgress": 8, "AWS::IAM::Role": 4,
+    # Bulk: the license server's client rules (TCP 27000 and 27001 from each environment's group and the VPC default
+    # group, and the default group's egress to it) move with the rest.
+    ), bulk={"AWS::EC2::SecurityGroupIngress": 24, "AWS::EC2::SecurityGroupEgress": 10, "AWS::IAM::Role": 4,
              "AWS::IAM::Policy": 4, "AWS::EC2::SecurityGroup": 3, "AWS::EC2::LaunchTemplate": 3,
              "AWS::IAM::InstanceProfile": 3, "AWS::SQS::Queue": 4, "AWS::SQS::QueuePolicy": 4, "AWS::SNS::Topic": 1,
              "AWS::SNS::TopicPolicy": 1, "AWS::Events::Rule": 1, "AWS::Batch::JobDefinition": 2},

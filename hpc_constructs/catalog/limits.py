@@ -349,6 +349,14 @@ class DataSyncLimits:
     enhanced_verify_modes: tuple[str, ...] = ("ONLY_FILES_TRANSFERRED", "NONE")
     # "For Enhanced mode tasks, you must use /aws/datasync as your log group name" (UpdateTask).
     enhanced_log_group: str = "/aws/datasync"
+    # How long a location waits after its role (and the role's policy) exist, before CloudFormation creates it.
+    # DataSync assumes the role in CreateLocationS3/CreateLocationEfs and fails with "Unable to assume role" while
+    # IAM has not propagated the new role; CloudFormation's handler does not retry (LocationS3 CreateHandler in
+    # aws-cloudformation-resource-providers-datasync). Observed: "After the creation of a role, it cannot be
+    # assumed for 10-30 seconds" (hashicorp/terraform-provider-aws issue 6566, 2019); the Terraform provider
+    # retries these locations' creation for IAM's eventual consistency for up to 2 minutes (pull request 10984,
+    # propagation timeout). 60 s: twice the longest observed, within the Terraform bound; checked 2026-12.
+    role_propagation_wait_seconds: int = 60
     source: str = DATASYNC_SOURCE
 
 
@@ -580,3 +588,60 @@ PCS_SLURM_SETTINGS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 PCS_SLURM_SETTING_MIN_VERSION: Mapping[str, str] = MappingProxyType({"Parameters": "25.11", "Sockets": "25.11"})
 # Queue settings that name QOS records: "QOS values ... must already exist in the Slurm accounting database".
 PCS_SLURM_SETTINGS_NEED_ACCOUNTING: tuple[str, ...] = ("AllowQos", "DenyQos", "QOS")
+
+
+# -- HaInstance: one instance kept alive by an Auto Scaling group, its data carried by EBS snapshots -------------
+SNAPSHOT_SCHEDULE_SOURCE = (
+    "Amazon Data Lifecycle Manager API (botocore dlm 2018-01-12): CreateRule.Interval 'The supported values are 1, "
+    "2, 3, 4, 6, 8, 12, and 24', IntervalUnitValues HOURS, CreateRule.CronExpression 'The schedule interval must be "
+    "between 1 hour and 1 year', RetainRule.Count 'up to a maximum of 1000' "
+    "(https://docs.aws.amazon.com/dlm/latest/APIReference/API_CreateRule.html); EventBridge Scheduler API "
+    "(botocore scheduler 2021-06-30): CreateScheduleInput.ScheduleExpression, a rate expression's value 'a positive "
+    "integer' with the unit 'minute | minutes | hour | hours | day | days' "
+    f"(https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html); checked {CHECKED}"
+)
+HA_INSTANCE_SOURCE = (
+    "Amazon EC2 Auto Scaling API (botocore autoscaling 2011-01-01): LifecycleHookSpecification.HeartbeatTimeout "
+    "'The range is from 30 to 7200 seconds', InstanceMaintenancePolicy Min/MaxHealthyPercentage; the Auto Scaling "
+    "User Guide, 'Set the health check grace period' (\"If you use lifecycle hooks for instance launch, you can set "
+    "the health check grace period to 0\") and 'Instance maintenance policies' ('Terminate and launch: new instances "
+    "are provisioned at the same time your existing instances are terminated'); the EC2 User Guide, 'Status checks "
+    "for Amazon EC2 instances' (status checks run every minute) "
+    f"(https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-health-checks.html); checked {CHECKED}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotScheduleLimits:
+    """How often Data Lifecycle Manager and EventBridge Scheduler can take a snapshot (see SNAPSHOT_SCHEDULE_SOURCE).
+
+    DLM needs no code on the instance and keeps a retention count per volume, but runs at most once an hour, at
+    one of its fixed intervals. EventBridge Scheduler runs down to once a minute, but takes no snapshot itself: its
+    target (Systems Manager Run Command here) asks the instance to take one.
+    """
+
+    dlm_interval_hours: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 24)  # CreateRule.Interval, IntervalUnit HOURS
+    dlm_max_retain_count: int = 1_000  # RetainRule.Count
+    scheduler_min_rate_minutes: int = 1  # rate(value unit): a positive integer number of minutes
+    scheduler_max_expression_chars: int = 256  # ScheduleExpression
+    source: str = SNAPSHOT_SCHEDULE_SOURCE
+
+
+SNAPSHOT_SCHEDULES = SnapshotScheduleLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class HaInstanceLimits:
+    """Auto Scaling and EC2 figures the HaInstance's failover relies on (see HA_INSTANCE_SOURCE)."""
+
+    min_availability_zones: int = 2  # a library rule: one AZ is not highly available
+    heartbeat_timeout_range: tuple[int, int] = (30, 7_200)  # LifecycleHookSpecification.HeartbeatTimeout
+    ec2_status_check_interval_seconds: int = 60  # EC2 runs its status checks every minute
+    # A group of one replaced by "terminate and launch" (MinHealthyPercentage 0, MaxHealthyPercentage 100): never two
+    # instances holding the data volume or the address at once.
+    min_healthy_percentage: int = 0
+    max_healthy_percentage: int = 100
+    source: str = HA_INSTANCE_SOURCE
+
+
+HA_INSTANCE = HaInstanceLimits()

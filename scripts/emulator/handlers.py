@@ -24,7 +24,9 @@ from moto.datasync.models import datasync_backends
 from moto.ec2.models import ec2_backends
 from moto.elbv2.models import elbv2_backends
 from moto.fsx.models import fsx_backends
+from moto.route53.models import route53_backends
 from moto.s3.models import s3_backends
+from moto.scheduler.models import scheduler_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
@@ -718,6 +720,48 @@ class SsmParameter(Emulated):
         return cls(parameter_name, {"Type": props["Type"], "Value": props["Value"]},
                    lambda: backend.delete_parameter(parameter_name))
 
+class HostedZone(Emulated):
+    """moto's handler names the zone after its logical ID and makes it public; this one keeps its Name and makes it
+    private to the VPCs the template gives (a private zone needs one at creation)."""
+
+    TYPE = "AWS::Route53::HostedZone"
+    ATTRIBUTES = ("Id", "NameServers")
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        backend = route53_backends[account_id]["aws"]
+        vpcs = props.get("VPCs", [])
+        zone = backend.create_hosted_zone(
+            props["Name"], private_zone=bool(vpcs), caller_reference=_random_id("cfn-", 12),
+            vpcid=vpcs[0]["VPCId"] if vpcs else None, vpcregion=vpcs[0]["VPCRegion"] if vpcs else None,
+            comment=props.get("HostedZoneConfig", {}).get("Comment"))
+        for vpc in vpcs[1:]:
+            backend.associate_vpc_with_hosted_zone(zone.resource_id, vpc["VPCId"], vpc["VPCRegion"])
+        return cls(zone.resource_id, {"Id": zone.resource_id, "NameServers": []},
+                   lambda: backend.delete_hosted_zone(zone.resource_id))
+
+class Schedule(Emulated):
+    """AWS::Scheduler::Schedule, which moto's EventBridge Scheduler has no CloudFormation handler for. The schedule
+    is stored; nothing runs it (the emulator has no clock-driven targets)."""
+
+    TYPE = "AWS::Scheduler::Schedule"
+    ATTRIBUTES = ("Arn",)
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        backend = scheduler_backends[account_id][region_name]
+        schedule_name = props.get("Name") or context.get("LogicalId", name)
+        group = props.get("GroupName")
+        schedule = backend.create_schedule(
+            description=props.get("Description", ""), end_date=props.get("EndDate"),
+            flexible_time_window=props["FlexibleTimeWindow"], group_name=group, kms_key_arn=props.get("KmsKeyArn"),
+            name=schedule_name, schedule_expression=props["ScheduleExpression"],
+            schedule_expression_timezone=props.get("ScheduleExpressionTimezone"), start_date=props.get("StartDate"),
+            state=props.get("State", "ENABLED"), target=props["Target"], action_after_completion=None)
+        return cls(schedule_name, {"Arn": schedule.arn}, lambda: backend.delete_schedule(group, schedule_name))
+
 
 class RestrictDefaultSecurityGroup(Emulated):
     """CDK's Custom::VpcRestrictDefaultSG runs a Lambda function (Docker in moto). Its documented effect, done
@@ -751,6 +795,22 @@ class RestrictDefaultSecurityGroup(Emulated):
                 ec2.authorize_security_group_egress(group_id, **egress)
 
         return cls(_random_id("restrict-default-sg-", 8), {}, restore)
+
+
+class IamPropagationWait(Emulated):
+    """hpc-constructs' Custom::HpcIamPropagationWait runs a Lambda function that sleeps (Docker in moto). Its
+    effect is time for IAM to propagate, which the emulator's IAM does not need: nothing to do but record it."""
+
+    TYPE = "Custom::HpcIamPropagationWait"
+
+    @classmethod
+    def create(cls, name: str, props: dict[str, Any], account_id: str, region_name: str,
+               context: dict[str, Any]) -> Emulated:
+        roles = len(props.get("RoleArns", []))
+        record_simulated(f"{context.get('LogicalId', name)} ({cls.TYPE})",
+                         f"waited 0 s of {props.get('Seconds')} s for IAM to propagate {roles} "
+                         "role(s) (the emulator's IAM is consistent at once; the Lambda function is not run)")
+        return cls(_random_id("iam-wait-", 8), {}, lambda: None)
 
 
 # --- AWS Parallel Computing Service: moto has none. The records live in `state.Store`, in the PCS API's shape, and
@@ -928,7 +988,7 @@ HANDLERS: dict[str, type[Emulated]] = {
         DataSyncLocationS3, DataSyncLocationNfs, DataSyncLocationEfs, DataSyncLocationFsxLustre, DataSyncTask,
         DirectConnectGateway, DirectConnectGatewayAssociation, BatchComputeEnvironment, BatchJobDefinition, KmsKey,
         BucketPolicy, TopicPolicy, Subscription, QueuePolicy, Secret, SecretResourcePolicy, SsmParameter,
-        RestrictDefaultSecurityGroup,
+        RestrictDefaultSecurityGroup, IamPropagationWait, HostedZone, Schedule,
         PcsCluster, PcsComputeNodeGroup, PcsQueue,
     )
 }
@@ -1052,9 +1112,33 @@ def _bucket_permission(self: Any, action: str, resource: str) -> Any:
     return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(action, resource)
 
 
+def _group_with_hooks(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's Auto Scaling group handler ignores LifecycleHookSpecificationList: register each hook, as
+    CloudFormation does when it creates the group, so that DescribeLifecycleHooks lists them."""
+
+    def create(cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+               region_name: str, **kwargs: Any) -> Any:
+        group = original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        from moto.autoscaling.models import autoscaling_backends
+
+        backend = autoscaling_backends[account_id][region_name]
+        for hook in cloudformation_json["Properties"].get("LifecycleHookSpecificationList", []):
+            backend.create_lifecycle_hook(
+                name=hook["LifecycleHookName"], as_name=group.name, transition=hook["LifecycleTransition"],
+                timeout=int(hook.get("HeartbeatTimeout", 3600)), result=hook.get("DefaultResult", "ABANDON"))
+        return group
+
+    return create
+
+
 def install_attributes() -> None:
-    """Fn::GetAtt attributes that moto's own models lack, and its bucket-policy evaluation (above)."""
+    """Fn::GetAtt attributes that moto's own models lack, its bucket-policy evaluation (above), and the lifecycle
+    hooks of an Auto Scaling group's own definition."""
+    from moto.autoscaling.models import FakeAutoScalingGroup
     from moto.batch.models import JobQueue
+
+    FakeAutoScalingGroup.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        _group_with_hooks(FakeAutoScalingGroup.create_from_cloudformation_json))
     from moto.efs.models import FileSystem as EfsFileSystem
     from moto.s3.models import FakeBucket
 

@@ -187,7 +187,82 @@ def pcs(client: Callable[[str], Any]) -> list[Row]:
     return rows
 
 
-READBACK = (launch_templates, placement_groups, file_systems, volumes, batch, load_balancers, data_transfer, pcs)
+HA_OWNER_TAG = "hpc-constructs:ha-instance"  # hpc_constructs.ha_instance.OWNER_TAG (the read-back imports no CDK)
+
+
+def ha_instances(client: Callable[[str], Any]) -> list[Row]:
+    """Each HaInstance, found by its owner tag: its group of one and lifecycle hooks, its data volumes, its address
+    (Elastic IP, network interfaces, or private hosted zone), its clients' ports, and its snapshot schedule."""
+    autoscaling, ec2 = client("autoscaling"), client("ec2")
+    rows: list[Row] = []
+    for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]:
+        owner = next((t["Value"] for t in group.get("Tags", []) if t["Key"] == HA_OWNER_TAG), None)
+        if owner is None:
+            continue
+        hooks = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group["AutoScalingGroupName"])
+        hook_text = "; ".join(f"{h['LifecycleHookName']} {h['LifecycleTransition'].rsplit('_', 1)[-1].lower()} "
+                              f"{h['HeartbeatTimeout']} s -> {h['DefaultResult']}"
+                              for h in sorted(hooks["LifecycleHooks"], key=lambda h: h["LifecycleHookName"]))
+        subnets = [s for s in (group.get("VPCZoneIdentifier") or "").split(",") if s]
+        found = ec2.describe_subnets(SubnetIds=subnets)["Subnets"] if subnets else []
+        zones = {s["AvailabilityZone"] for s in found}
+        rows.append(("HaInstance", owner, f"group min {group['MinSize']}, max {group['MaxSize']}, desired "
+                     f"{group['DesiredCapacity']} over {len(zones)} AZs ({', '.join(sorted(zones))}); hooks: "
+                     f"{hook_text or 'none'}"))
+        owned = [{"Name": f"tag:{HA_OWNER_TAG}", "Values": [owner]}]
+        for volume in ec2.describe_volumes(Filters=owned)["Volumes"]:
+            tags = {t["Key"]: t["Value"] for t in volume.get("Tags", [])}
+            rows.append(("HaInstance data volume", volume["VolumeId"],
+                         f"generation {tags.get('hpc-constructs:ha-generation', '?')}, {volume['VolumeType']} "
+                         f"{volume['Size']} GiB, encrypted {volume.get('Encrypted')}, {volume['AvailabilityZone']}, "
+                         f"snapshot target {tags.get('hpc-constructs:ha-current') == owner}"))
+        for address in ec2.describe_addresses(Filters=owned)["Addresses"]:
+            rows.append(("HaInstance Elastic IP", address["AllocationId"], address["PublicIp"]))
+        for interface in ec2.describe_network_interfaces(Filters=owned)["NetworkInterfaces"]:
+            if interface.get("Attachment"):
+                continue  # an instance's own interface, not an address that moves
+            rows.append(("HaInstance interface", interface["NetworkInterfaceId"],
+                         f"{interface['PrivateIpAddress']} MAC {interface.get('MacAddress', '?')} in "
+                         f"{interface['AvailabilityZone']}"))
+    route53 = client("route53")
+    for zone in route53.list_hosted_zones()["HostedZones"]:
+        if not zone.get("Config", {}).get("PrivateZone"):
+            continue
+        vpcs = route53.get_hosted_zone(Id=zone["Id"]).get("VPCs", [])
+        records = [r for r in route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+                   if r["Type"] not in ("NS", "SOA")]
+        rows.append(("private hosted zone", zone["Name"],
+                     f"{len(vpcs)} VPC(s); {len(records)} record(s) now (the instance writes its A record at boot)"))
+    for rule in _ha_ingress(ec2, rows):
+        rows.append(rule)
+    schedules = client("scheduler")
+    for summary in schedules.list_schedules()["Schedules"]:
+        schedule = schedules.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default"))
+        target = schedule["Target"]["Arn"].rsplit(":", 2)
+        rows.append(("EventBridge schedule", schedule["Name"],
+                     f"{schedule['ScheduleExpression']} -> {':'.join(target[-2:])}, {schedule['State']}"))
+    for document in client("ssm").list_documents(Filters=[{"Key": "Owner", "Values": ["Self"]}])["DocumentIdentifiers"]:
+        rows.append(("SSM document", document["Name"], f"{document['DocumentType']}, {document['DocumentFormat']}"))
+    return rows
+
+
+def _ha_ingress(ec2: Any, rows: list[Row]) -> list[Row]:
+    """The TCP ports each HaInstance's security group admits, and from how many client groups."""
+    out: list[Row] = []
+    owners = {r[1] for r in rows if r[0] == "HaInstance"}
+    for group in ec2.describe_security_groups()["SecurityGroups"]:
+        owner = next((o for o in owners if group.get("Description", "").startswith(f"{o}: HaInstance")), None)
+        if owner is None:
+            continue
+        ports = sorted({p["FromPort"] for p in group.get("IpPermissions", []) if p.get("IpProtocol") == "tcp"})
+        sources = {pair["GroupId"] for p in group.get("IpPermissions", []) for pair in p.get("UserIdGroupPairs", [])}
+        out.append(("HaInstance clients", owner,
+                    f"TCP {', '.join(map(str, ports)) or 'none'} from {len(sources)} security group(s)"))
+    return out
+
+
+READBACK = (launch_templates, placement_groups, file_systems, volumes, batch, load_balancers, data_transfer, pcs,
+            ha_instances)
 
 
 def read_back(client: Callable[[str], Any]) -> list[Row]:
@@ -287,6 +362,10 @@ def inventory(client: Callable[[str], Any]) -> set[tuple[str, str]]:
     found |= _ids(client("secretsmanager").list_secrets()["SecretList"], "Name", "secret")
     found |= _ids(client("lambda").list_functions()["Functions"], "FunctionName", "Lambda function")
     found |= _ids(client("events").list_rules()["Rules"], "Name", "EventBridge rule")
+    found |= _ids(client("route53").list_hosted_zones()["HostedZones"], "Id", "hosted zone", label=lambda z: z["Name"])
+    found |= {("schedule", s["Name"]) for s in client("scheduler").list_schedules()["Schedules"]}
+    found |= _ids(client("ssm").list_documents(Filters=[{"Key": "Owner", "Values": ["Self"]}])["DocumentIdentifiers"],
+                  "Name", "SSM document")
     found |= _ids(client("ssm").describe_parameters()["Parameters"], "Name", "SSM parameter",
                   lambda p: not p["Name"].startswith("/aws/service/"))  # AWS's public parameters
     return found | _pcs_inventory(client("pcs"))

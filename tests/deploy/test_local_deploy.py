@@ -105,7 +105,8 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert _detail(rows, "placement group") == ["strategy cluster, available"] * 5
     assert _detail(rows, "FSx file system") == ["LUSTRE PERSISTENT_2 SSD 2,400 GiB, 250 MB/s/TiB"]
     assert [d.split(" <-> ")[1][:5] for d in _detail(rows, "FSx data repository")] == ["s3://"]
-    assert [d.split(", encrypted")[0] for d in _detail(rows, "EBS volume")] == ["io2 2,048 GiB, 64,000 IOPS"]
+    assert sorted(d.split(", encrypted")[0] for d in _detail(rows, "EBS volume")) == [
+        "gp3 20 GiB, 3,000 IOPS", "io2 2,048 GiB, 64,000 IOPS"]  # the license server's data volume, the project
     environments = _detail(rows, "Batch compute environment")
     assert len(environments) == 3 and any(e.startswith("MANAGED SPOT") for e in environments)
     assert sorted(d.split(":")[0] for d in _detail(rows, "Batch job queue")) == ["priority 1", "priority 10"]
@@ -126,10 +127,27 @@ def test_read_back_shows_what_the_templates_ask_for(deployed: dict[str, Any]) ->
     assert any("Custom::VpcRestrictDefaultSG" in s["resource"] for s in SIMULATED)
 
 
+def test_read_back_shows_the_license_server(deployed: dict[str, Any]) -> None:
+    rows = deployed["rows"]
+    assert [name for kind, name, _ in rows if kind == "HaInstance"] == ["HpcLicense/LicenseServer"]
+    (group,) = _detail(rows, "HaInstance")
+    assert group.startswith("group min 1, max 1, desired 1 over 2 AZs")
+    assert "hpc-launch launching 900 s -> ABANDON" in group and "hpc-terminate terminating 300 s -> CONTINUE" in group
+    (volume,) = _detail(rows, "HaInstance data volume")
+    assert volume.startswith("generation 0, gp3 20 GiB, encrypted True") and volume.endswith("snapshot target True")
+    assert _detail(rows, "private hosted zone") == [
+        "1 VPC(s); 0 record(s) now (the instance writes its A record at boot)"]
+    # the Gpu, Cpu and Viz fleets, the three Batch environments' own groups, the VPC default group (the multi-node
+    # jobs' containers), the Slurm nodes
+    assert _detail(rows, "HaInstance clients") == ["TCP 27000, 27001 from 8 security group(s)"]
+    assert _detail(rows, "EventBridge schedule") == ["rate(15 minutes) -> ssm:sendCommand, ENABLED"]
+    assert _detail(rows, "SSM document") == ["Command, JSON"]
+
+
 def test_destroy_leaves_only_the_retained_storage(deployed: dict[str, Any]) -> None:
     assert deployed["remaining"] == {}
     retained = deployed["retained"]
-    assert len(retained) == 10
+    assert len(retained) == 11  # with the license server's data volume
     orphans = sorted(item for item in deployed["left"]
                      if not is_retained(item[1], [("", "", physical) for physical in retained]))
     assert orphans == []

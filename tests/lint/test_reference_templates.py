@@ -69,7 +69,8 @@ def test_cdk_nag_checks_every_reference_stack(tmp_path: Path) -> None:
     assert nag["conclusion"] == "failure"
     reported = {(v["ruleName"], c["constructPath"]) for v in nag["violations"] for c in v["violatingConstructs"]}
     names = sorted(stack.stack_name for stack in stacks.values())
-    assert names == ["HpcAccess", "HpcBatch", "HpcCompute", "HpcDataTransfer", "HpcNetwork", "HpcSlurm", "HpcStorage"]
+    assert names == ["HpcAccess", "HpcBatch", "HpcCompute", "HpcDataTransfer", "HpcLicense", "HpcNetwork", "HpcSlurm",
+                     "HpcStorage"]
     for rule in ("AwsSolutions-S1", "AwsSolutions-S10"):
         assert {path for r, path in reported if r == rule} == {f"{name}/NagCanary" for name in names}
 

@@ -20,7 +20,8 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-STACKS = ["HpcNetwork", "HpcStorage", "HpcDataTransfer", "HpcAccess", "HpcCompute", "HpcBatch", "HpcSlurm"]
+STACKS = ["HpcNetwork", "HpcStorage", "HpcDataTransfer", "HpcAccess", "HpcLicense", "HpcCompute", "HpcBatch",
+          "HpcSlurm"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

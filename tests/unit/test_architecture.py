@@ -20,6 +20,7 @@ REFERENCE_NODES = {
     "HpcStorage": {"Storage": "StorageLayer"},
     "HpcDataTransfer": {"DataTransfer": "DataTransferLayer"},
     "HpcAccess": {"Bastion": "HaBastion"},
+    "HpcLicense": {"LicenseServer": "HaInstance"},
     "HpcCompute": {fleet: "ComputeFleet" for fleet in FLEETS},
     "HpcBatch": {"Batch": "BatchOrchestration"},
     "HpcSlurm": {"Slurm": "SlurmCluster"},

@@ -116,12 +116,16 @@ def test_the_efa_environment_leaves_its_job_interfaces_to_the_vpc_default_group(
     (group,) = _job_interface_groups(reference_templates, stack, environment)
     assert group[1]["Fn::GetAtt"][1] == "DefaultSecurityGroup"
     restrictions = _of_type(reference_templates[group[0]], "Custom::VpcRestrictDefaultSG")
-    assert len(restrictions) == 1  # so no rule but ours: exactly three
-    assert len(_rules(reference_templates, group)) == 3
+    assert len(restrictions) == 1  # so no rule but ours: exactly three, and one out to the license server per port
+    rules = _rules(reference_templates, group)
+    license_ports = [r["ports"] for r in rules if r["kind"] == "out" and r["protocol"] == "tcp"
+                     and r["ports"] != (443, 443)]
+    assert len(rules) == 3 + 2 and sorted(license_ports) == [(27000, 27000), (27001, 27001)]
     # The environment (its nodes and jobs) waits for the rules.
     logical = next(k for k, v in reference_templates[stack]["Resources"].items() if v is environment)
     rules = [k for k, v in reference_templates[stack]["Resources"].items()
-             if v["Type"].startswith("AWS::EC2::SecurityGroup") and "VpcDefaultSecurityGroup" in k]
+             if v["Type"].startswith("AWS::EC2::SecurityGroup") and "VpcDefaultSecurityGroup" in k
+             and "HpcLicense" not in k]
     assert len(rules) == 3 and set(rules) <= set(reference_templates[stack]["Resources"][logical]["DependsOn"])
 
 

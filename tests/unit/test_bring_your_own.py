@@ -22,6 +22,7 @@ from hpc_constructs import (
     ConfigError,
     EfsSpec,
     HaBastion,
+    HaInstance,
     HpcNetwork,
     LoginNodesSpec,
     LustreSpec,
@@ -100,15 +101,27 @@ def byo() -> dict[str, Any]:
         node_groups=[NodeGroupSpec("cpu", ["c7i.large"], security_groups=[extra_group])],
         login_nodes=LoginNodesSpec(bastion=bastion, security_groups=[extra_group]))
 
-    for role in (nodes_role, bastion_role, batch_role, slurm_role):  # the test's own roles, as a site's would be
+    server_group = ec2.SecurityGroup(stack, "SiteLicense", vpc=network.vpc, description="site license server")
+    server_role = iam.Role(stack, "SiteLicenseRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+    server = HaInstance(stack, "License", vpc=network.vpc, ports=[27000], security_group=server_group,
+                        role=server_role)
+    server.allow_from(fleet)
+    fixed_server = HaInstance(stack, "FixedLicense", vpc=network.vpc, ports=[27000], security_group=fixed_group,
+                              zone_name="fixed.internal")
+    fixed_server.allow_from(fleet)
+
+    # the test's own roles, as a site's would be
+    for role in (nodes_role, bastion_role, batch_role, slurm_role, server_role):
         Validations.of(role).acknowledge()
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     template = app.synth().get_stack_by_name("Byo").template
     return {"app": app, "stack": stack, "template": template, "fleet": fleet, "twin": twin, "fixed": fixed,
-            "imported": imported, "bastion": bastion, "batch": batch, "cluster": cluster, "groups": {
-                "nodes": nodes_group, "bastion": bastion_group, "batch": batch_group, "extra": extra_group,
-                "slurm": slurm_group, "lb": bastion.load_balancer_security_group, "storage": storage},
-            "roles": {"nodes": nodes_role, "bastion": bastion_role, "batch": batch_role, "slurm": slurm_role}}
+            "imported": imported, "bastion": bastion, "batch": batch, "cluster": cluster, "server": server,
+            "groups": {"server": server_group, "nodes": nodes_group, "bastion": bastion_group, "batch": batch_group,
+                       "extra": extra_group, "slurm": slurm_group, "lb": bastion.load_balancer_security_group,
+                       "storage": storage},
+            "roles": {"server": server_role, "nodes": nodes_role, "bastion": bastion_role, "batch": batch_role,
+                      "slurm": slurm_role}}
 
 
 def _id(byo: dict[str, Any], construct: Any) -> dict[str, Any]:
@@ -230,6 +243,33 @@ def test_a_bastion_s_role_gets_its_statements_and_the_secret_names_it(byo: dict[
     secret_policy = json.dumps([r for r in byo["template"]["Resources"].values()
                                 if r["Type"] == "AWS::SecretsManager::ResourcePolicy"])
     assert byo["stack"].get_logical_id(role.node.default_child) in secret_policy
+
+
+# -- HaInstance ---------------------------------------------------------------------------------------------------
+
+def test_a_license_server_runs_in_the_given_group_and_its_clients_reach_it_there(byo: dict[str, Any]) -> None:
+    group = _id(byo, byo["groups"]["server"])
+    assert _launch_template(byo, byo["server"])["SecurityGroupIds"] == [group]
+    assert byo["server"].node.try_find_child("SecurityGroup") is None
+    ingress = _rules(byo, "Ingress", group)
+    assert [(r["FromPort"], r["SourceSecurityGroupId"]) for r in ingress] == [(27000, _id(byo, byo["groups"]["nodes"]))]
+
+
+def test_a_license_server_s_role_gets_the_boot_statements_and_session_manager(byo: dict[str, Any]) -> None:
+    role = byo["roles"]["server"]
+    assert "AmazonSSMManagedInstanceCore" in _managed(byo, role)
+    statements = _role_statements(byo, role)
+    for action in ("ec2:AttachVolume", "ec2:CreateSnapshot", "autoscaling:CompleteLifecycleAction",
+                   "route53:ChangeResourceRecordSets"):
+        assert action in statements
+    profile = byo["server"].launch_template.node.try_find_child("Profile")
+    assert byo["stack"].resolve(profile.roles) == [{"Ref": byo["stack"].get_logical_id(role.node.default_child)}]
+
+
+def test_an_immutable_group_on_a_license_server_names_the_port_its_clients_need(byo: dict[str, Any]) -> None:
+    warnings = Annotations.from_stack(byo["stack"]).find_warning("/Byo/FixedLicense", Match.any_value())
+    assert any("TCP 27000 from Byo/SiteNodes (inbound)" in str(w.entry.data) for w in warnings)
+    assert not [r for r in _rules(byo, "Ingress", FIXED_SG) if r.get("FromPort") == 27000]
 
 
 # -- Batch --------------------------------------------------------------------------------------------------------

@@ -54,8 +54,8 @@ BAD_CONFIGS: dict[str, tuple[str, list[str]]] = {
         name: Hpc
         colour: red
         """,
-        ["colour: unknown key; allowed: account, bastion, batch, data_transfer, fleets, name, network, region, "
-         "slurm, ssh_users, storage, tags"]),
+        ["colour: unknown key; allowed: account, bastion, batch, data_transfer, fleets, license_server, name, "
+         "network, region, slurm, ssh_users, storage, tags"]),
     "slurm queue naming an unknown node group": (
         """
         slurm:
@@ -137,6 +137,18 @@ BAD_CONFIGS: dict[str, tuple[str, list[str]]] = {
           blocked_cidrs: [203.0.113.66/32]
         """,
         ["bastion.allowed_cidrs: required key missing; expected a list of strings"]),
+    "license server without ports": (
+        """
+        license_server:
+          snapshot_interval_minutes: 15
+        """,
+        ["license_server.ports: required key missing; expected a list of integers"]),
+    "license server with a quoted port": (
+        """
+        license_server:
+          ports: ["27000"]
+        """,
+        ["license_server.ports[0]: '27000' is not allowed; expected an integer"]),
     "location with two kinds": (
         """
         data_transfer:

@@ -491,3 +491,99 @@ def test_direct_connect_names_use_only_what_the_api_takes(full: tuple[DataTransf
     names = [r["Properties"][key] for r in template["Resources"].values()
              for key in ("VirtualInterfaceName", "DirectConnectGatewayName") if key in r.get("Properties", {})]
     assert len(names) == 2 and all(re.fullmatch(r"[a-z0-9-]{1,100}", n) for n in names), names
+
+
+# -- IAM propagation before DataSync assumes a new role ----------------------------------------------------------
+
+def test_each_role_assuming_location_waits_for_its_role_to_propagate(
+        full: tuple[DataTransferLayer, dict[str, Any]]) -> None:
+    """S3 and EFS locations: DataSync assumes the role as it creates the location, so each waits (a custom resource
+    that depends on the role and its policy) for DATASYNC.role_propagation_wait_seconds; one function serves all."""
+    from hpc_constructs.catalog.limits import DATASYNC
+    from hpc_constructs.iam_wait import RESOURCE_TYPE
+
+    _, template = full
+    resources = template["Resources"]
+    waits = _of_type(template, RESOURCE_TYPE)
+    role_locations = {**_of_type(template, "AWS::DataSync::LocationS3"),
+                      **_of_type(template, "AWS::DataSync::LocationEFS")}
+    assert role_locations and len(waits) == len(role_locations)
+    functions = {w["Properties"]["ServiceToken"]["Fn::GetAtt"][0] for w in waits.values()}
+    assert len(functions) == 1 and resources[functions.pop()]["Type"] == "AWS::Lambda::Function"
+    for location in role_locations.values():
+        role_arn = (location["Properties"].get("S3Config", {}).get("BucketAccessRoleArn")
+                    or location["Properties"].get("FileSystemAccessRoleArn"))
+        role = role_arn["Fn::GetAtt"][0]
+        (wait,) = [k for k in location["DependsOn"] if k in waits]
+        assert waits[wait]["Properties"]["Seconds"] == str(DATASYNC.role_propagation_wait_seconds)
+        assert waits[wait]["Properties"]["RoleArns"] == [role_arn]
+        policies = [k for k, p in _of_type(template, "AWS::IAM::Policy").items()
+                    if {"Ref": role} in p["Properties"]["Roles"]]
+        assert {role, *policies} <= set(waits[wait]["DependsOn"])
+
+
+class _CloudFormationEndpoint:
+    """A loopback HTTP server standing in for the pre-signed S3 URL where CloudFormation reads a custom resource's
+    answer."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.answers: list[dict[str, Any]] = []
+        answers = self.answers
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                answers.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/answer"
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.mark.parametrize(("request_type", "seconds", "status", "least"), [
+    ("Create", "1", "SUCCESS", 1.0), ("Update", "1", "SUCCESS", 1.0), ("Delete", "1", "SUCCESS", 0.0),
+    ("Create", "soon", "FAILED", 0.0)])
+def test_the_wait_function_sleeps_then_answers_cloudformation(request_type: str, seconds: str, status: str,
+                                                               least: float) -> None:
+    """The inline handler, run here: it sleeps on Create and Update, never on Delete, and always answers (a
+    custom resource that never answers holds the stack for an hour)."""
+    import time
+
+    from hpc_constructs.iam_wait import HANDLER
+
+    namespace: dict[str, Any] = {}
+    exec(compile(HANDLER, "index.py", "exec"), namespace)  # the function's own source
+    endpoint = _CloudFormationEndpoint()
+    try:
+        started = time.monotonic()
+        namespace["handler"]({"RequestType": request_type, "ResponseURL": endpoint.url, "StackId": "stack",
+                              "RequestId": "r-1", "LogicalResourceId": "RoleWait",
+                              "ResourceProperties": {"Seconds": seconds}}, None)
+        elapsed = time.monotonic() - started
+    finally:
+        endpoint.close()
+    (answer,) = endpoint.answers
+    assert answer["Status"] == status and answer["RequestId"] == "r-1" and answer["PhysicalResourceId"] == "RoleWait"
+    assert least <= elapsed < least + 5
+
+
+def test_a_wait_outside_what_a_function_can_sleep_is_refused() -> None:
+    from aws_cdk import aws_iam as iam
+
+    from hpc_constructs.iam_wait import IamPropagationWait
+
+    stack = new_stack()
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("datasync.amazonaws.com"))
+    for seconds in (0, 601, True):
+        with pytest.raises(ConfigError, match="seconds"):
+            IamPropagationWait(stack, f"Wait{seconds!s}", roles=[role], seconds=seconds)  # type: ignore[arg-type]

@@ -142,5 +142,6 @@ def test_every_node_kind_of_the_reference_keeps_the_metadata_service_for_root(
             assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1, (stack, logical)
             assert data["MetadataOptions"]["HttpTokens"] == "required", (stack, logical)
             kinds[stack] = kinds.get(stack, 0) + 1
-    # HpcCompute: 3 fleets; HpcBatch: 3 environments; HpcSlurm: 3 node groups and the login nodes; HpcAccess: 1
-    assert kinds == {"HpcCompute": 3, "HpcBatch": 3, "HpcSlurm": 4, "HpcAccess": 1}
+    # HpcCompute: 3 fleets; HpcBatch: 3 environments; HpcSlurm: 3 node groups and the login nodes; HpcAccess: the
+    # bastions; HpcLicense: the license server
+    assert kinds == {"HpcCompute": 3, "HpcBatch": 3, "HpcSlurm": 4, "HpcAccess": 1, "HpcLicense": 1}

@@ -41,6 +41,7 @@ from hpc_constructs import (
     EfsFileSystem,
     EfsSpec,
     HaBastion,
+    HaInstance,
     HpcNetwork,
     JobEvents,
     JobQueueSpec,
@@ -107,7 +108,8 @@ def test_an_hpc_network_where_a_vpc_goes_says_pass_network_vpc(world: dict[str, 
     assert error.value.prop == "vpc" and error.value.value is world["network"]
 
 
-@pytest.mark.parametrize("construct", [BatchOrchestration, SlurmCluster, StorageLayer, HaBastion, DataTransferLayer])
+@pytest.mark.parametrize("construct", [BatchOrchestration, SlurmCluster, StorageLayer, HaBastion, DataTransferLayer,
+                                       HaInstance])
 def test_every_construct_with_a_vpc_says_pass_network_vpc(world: dict[str, Any], construct: Any) -> None:
     with pytest.raises(ConfigError, match=r"Pass network\.vpc"):
         construct(fresh(world), "X", **{**minimal(construct, world), "vpc": world["network"]})
@@ -227,6 +229,7 @@ def minimal(construct: Any, world: dict[str, Any]) -> dict[str, Any]:
         BatchComputeEnvironment: {"vpc": vpc, "plan": batch.plan.environments["cpu"], "subnets": [subnet],
                                   "fleet": None, "root_volume_size_gib": 64},
         HaBastion: {"vpc": vpc, "allowed_cidrs": ["203.0.113.0/24"]},
+        HaInstance: {"vpc": vpc},
         SlurmCluster: {"vpc": vpc, "slurm_version": "25.05", "ami_id": AMI,
                        "node_groups": [NodeGroupSpec("cpu", ["c7i.large"])]},
         SlurmNodeGroup: {"plan": cluster.plan.node_groups[0], "cluster": cluster.cluster, "subnet": subnet,
@@ -246,8 +249,8 @@ CONSTRUCTS = sorted((getattr(hpc_constructs, name) for name in hpc_constructs.__
 def test_every_public_construct_is_covered() -> None:
     assert {c.__name__ for c in CONSTRUCTS} == {
         "BatchComputeEnvironment", "BatchOrchestration", "ComputeFleet", "DataBucket", "DataTransferLayer",
-        "EbsVolumes", "EfsFileSystem", "HaBastion", "HpcNetwork", "JobEvents", "LustreFileSystem", "SlurmCluster",
-        "SlurmNodeGroup", "SshUsers", "StorageLayer"}
+        "EbsVolumes", "EfsFileSystem", "HaBastion", "HaInstance", "HpcNetwork", "JobEvents", "LustreFileSystem",
+        "SlurmCluster", "SlurmNodeGroup", "SshUsers", "StorageLayer"}
 
 
 def props(construct: Any) -> list[str]:

@@ -404,10 +404,12 @@ def test_the_reference_stacks_are_within_their_estimates(reference_templates: di
     config = load_config(REFERENCE)
     assert config.batch is not None
     storage = StorageFacts.of_config(config.storage)
+    ports = len(config.license_server.ports) if config.license_server is not None else 0
     compute = plan_fleets("HpcCompute", config.fleets, storage=storage, bastion=config.bastion is not None,
-                          ssh_users=bool(config.ssh_users))
+                          ssh_users=bool(config.ssh_users), license_ports=ports)
     _, batch = plan_batch("HpcBatch", config.batch, storage=storage,
-                          fleets={name: FleetFacts.of_config(f) for name, f in config.fleets.items()})
+                          fleets={name: FleetFacts.of_config(f) for name, f in config.fleets.items()},
+                          license_ports=ports)
     assert not compute.nested and not batch.nested
     _assert_bounded("HpcCompute", compute.estimate, _real(reference_templates["HpcCompute"]), TEMPLATE_SLACK)
     _assert_bounded("HpcBatch", batch.estimate, _real(reference_templates["HpcBatch"]), TEMPLATE_SLACK)

@@ -36,7 +36,7 @@ def test_summary_md_has_a_row_per_stack_against_the_limits(
         reference_template_files: dict[str, Path]) -> None:
     markdown = summary.summary_markdown(outdir)
     rows = [line for line in markdown.splitlines() if line.startswith("| Hpc")]
-    assert len(rows) == len(reference_templates) == 7
+    assert len(rows) == len(reference_templates) == 8
     for name, template in reference_templates.items():
         size = reference_template_files[name].stat().st_size
         assert f"| {name} | {len(template['Resources'])} / 500 | {size:,} / 1,000,000 |" in rows
