@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import functools
+import importlib
 import inspect
 import re
 import sys
@@ -129,7 +130,10 @@ def _namespace(module: types.ModuleType) -> dict[str, Any]:
     names = _PackageNames()
     for name, loaded in list(sys.modules.items()):
         if name == "hpc_constructs" or name.startswith("hpc_constructs."):
-            names.update({k: v for k, v in vars(loaded).items() if not k.startswith("_")})
+            # The package's own submodules are not what annotations mean: hpc_constructs.verify.iam is not
+            # `iam` (aws_cdk.aws_iam) in `iam.IRole`.
+            names.update({k: v for k, v in vars(loaded).items() if not k.startswith("_") and not (
+                isinstance(v, types.ModuleType) and v.__name__.startswith("hpc_constructs."))})
     names.update(vars(module))
     return names
 
@@ -143,7 +147,14 @@ class _PackageNames(dict[str, Any]):
         try:
             value = getattr(hpc_constructs, key)
         except AttributeError:
-            raise KeyError(key) from None
+            value = None
+        if value is None and key.islower():  # the package's aliases: ec2 is aws_cdk.aws_ec2, lambda_ aws_lambda
+            try:
+                value = importlib.import_module(f"aws_cdk.aws_{key.rstrip('_')}")
+            except ImportError:
+                value = None
+        if value is None:
+            raise KeyError(key)
         self[key] = value
         return value
 
