@@ -15,18 +15,19 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := node_modules/.bin/cdk
 
-.PHONY: help setup synth verify deploy-local deploy destroy diff lock test lint typecheck unit bench bench-verify fuzz catalog clean
+.PHONY: help setup synth verify deploy-local deploy destroy diff lock test lint typecheck unit bench bench-verify fuzz catalog dist clean
 
 help:
 	@echo "make deploy-local  set up, synth, deploy the reference environment to a local AWS emulator, read it back,"
-	@echo "                   destroy it and report orphans (no AWS account needed)"
+	@echo "                   destroy it and report orphans (no AWS account needed; Ctrl-C stops it and leaves nothing)"
 	@echo "make synth   set up, synthesize the reference environment into cdk.out/, print a summary"
 	@echo "             (cdk.out/summary.md, cdk.out/architecture.md); CONFIG=config/minimal.yaml picks another config"
 	@echo "make verify  synth, then hpc-verify: every declared path (network, IAM) checked from cdk.out, with every AZ up"
 	@echo "             and with each AZ lost; exit 1 when a path is blocked"
 	@echo "make deploy  cdk bootstrap + cdk deploy --all to your AWS account (your credentials)"
 	@echo "make destroy cdk destroy --all (asks first; the stateful storage is retained)"
-	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag)"
+	@echo "make test    set up and run every check (ruff, mypy --strict, pytest: unit, snapshots, cfn-lint, cdk-nag, and every"
+	@echo "             Python example of README.md and docs/)"
 	@echo "make diff   cdk diff of every reference stack against BASE (default origin/main, else HEAD~1), then what"
 	@echo "            CloudFormation would replace and what that costs (hpc-changes; exit 1 on data loss or a failing deploy)"
 	@echo "make lock   show the stateful logical-ID lock (tests/lock/); rewrite it with scripts/stateful_lock.py --write"
@@ -36,6 +37,8 @@ help:
 	@echo "make fuzz    1,000 hypothesis examples per construct, each synthesized, cfn-lint and cdk-nag checked:"
 	@echo "             writes benchmarks/fuzz.md"
 	@echo "make catalog rebuild the instance catalog (scripts/refresh_catalog.py)"
+	@echo "make dist    build the sdist and wheel into dist/ (python -m build, offline), install the wheel into a fresh"
+	@echo "             venv and import it with its package data (scripts/dist.py)"
 
 $(STAMP)/python: requirements.txt requirements-dev.txt pyproject.toml
 	@mkdir -p $(STAMP)
@@ -85,7 +88,7 @@ lock: setup
 	$(BIN)/python scripts/stateful_lock.py
 
 lint: setup
-	$(BIN)/ruff check hpc_constructs stacks tests scripts benchmarks app.py
+	$(BIN)/ruff check hpc_constructs stacks tests scripts benchmarks app.py conftest.py
 
 typecheck: setup
 	$(BIN)/mypy --strict hpc_constructs
@@ -110,5 +113,8 @@ fuzz: setup
 catalog: setup
 	$(BIN)/python scripts/refresh_catalog.py
 
+dist: setup
+	$(BIN)/python scripts/dist.py --outdir dist
+
 clean:
-	rm -rf cdk.out $(STAMP) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf dist cdk.out $(STAMP) .pytest_cache .mypy_cache .ruff_cache

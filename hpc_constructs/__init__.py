@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from hpc_constructs.lustre import LustreDataRepository, LustreSpec
     from hpc_constructs.lustre_file_system import LustreFileSystem
     from hpc_constructs.mounting import MountTarget
+    from hpc_constructs.nag import enable_cdk_nag
     from hpc_constructs.network import HpcNetwork
     from hpc_constructs.slurm import SlurmCluster, SlurmNodeGroup
     from hpc_constructs.slurm_plan import LoginNodesSpec, NodeGroupSpec, SlurmQueueSpec
@@ -85,6 +86,7 @@ _MODULES = {
     "SshUser": "ssh_users",
     "SshUsers": "ssh_users",
     "StorageLayer": "storage",
+    "enable_cdk_nag": "nag",
 }
 
 __all__ = [
@@ -127,6 +129,7 @@ __all__ = [
     "SshUsers",
     "StorageLayer",
     "catalog",
+    "enable_cdk_nag",
 ]
 __version__ = "0.1.0"
 

@@ -326,9 +326,9 @@ def _owner_path(arguments: Mapping[str, Any]) -> str:
 
 def _error(path: str, function: Callable[..., Any], name: str, found: Problem, advice: str) -> ConfigError:
     prop = f"{name}{found.where}"
-    owner = function.__qualname__.split(".")[0]
-    method = "" if function.__name__ == "__init__" else f".{function.__name__}"
-    hint = _teach(prop, found) or advice or f"See help({owner}{method}) for {name}."
+    owner, _, method = function.__qualname__.rpartition(".")
+    subject = owner if method == "__init__" else function.__qualname__  # a function: its own name
+    hint = _teach(prop, found) or advice or f"See help({subject}) for {name}."
     if advice and advice not in hint:
         hint = f"{hint} {advice}"
     return ConfigError(path, prop, found.value, allowed(found.expected), hint=hint, shown=describe(found.value))

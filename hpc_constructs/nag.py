@@ -1,4 +1,10 @@
-"""cdk-nag acknowledgments for wildcard resources whose ARNs are only known once references are resolved.
+"""cdk-nag in any app (`enable_cdk_nag`), and acknowledgments for wildcards known only once references resolve.
+
+`enable_cdk_nag(app)` is the one line a user's app needs: every construct of the library acknowledges its
+own expected findings where it creates the resource (`Validations.of(resource).acknowledge(...)`, each with
+its reason), so those travel with the constructs, and whatever else cdk-nag finds fails the synth. cdk-nag
+is an optional extra (`pip install "hpc-constructs[nag]"`): nothing else in the library imports it, so the
+core install stays aws-cdk-lib + constructs.
 
 cdk-nag names an IAM5 finding after the flattened resource, e.g.
 "AwsSolutions-IAM5[Resource::<StorageBucket5CB7C8EA.Arn>/genomics/*]"; in another stack the same bucket
@@ -17,6 +23,30 @@ import jsii
 from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct, IValidation
+
+from hpc_constructs.kinds import check_kinds
+
+NAG_EXTRA_HINT = 'pip install "hpc-constructs[nag]" (or pip install "cdk-nag>=3,<4")'
+
+
+@check_kinds(hints={"app": "Pass your App: enable_cdk_nag(app)."})
+def enable_cdk_nag(app: IConstruct) -> None:
+    """Run cdk-nag's AwsSolutions checks on every stack of `app` when it synthesizes; a finding fails the synth.
+
+    The library's own acknowledgments (each with its reason, beside the resource it concerns) apply as they
+    are; findings on your resources are yours to fix or acknowledge:
+    `Validations.of(resource).acknowledge(Acknowledgment(id="AwsSolutions::AwsSolutions-XX", reason=...))`.
+    The report is in the cloud assembly's `validation-report.json`. Raises ImportError, naming the extra to
+    install, when cdk-nag is not installed.
+    """
+    try:
+        # Imported here, not at module level: the core install has no cdk-nag, and importing it costs a fifth
+        # of a second of every synth that does not use it.
+        from cdk_nag import AwsSolutionsChecks
+    except ImportError as error:
+        raise ImportError(f"enable_cdk_nag needs cdk-nag, the library's optional extra: {NAG_EXTRA_HINT}. "
+                          f"({error})", name="cdk_nag") from error
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 
 
 def acknowledge_ec26_misreport(group: IConstruct) -> None:

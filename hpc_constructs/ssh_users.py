@@ -1,6 +1,6 @@
 """SshUsers: named people and their public SSH keys, materialized on bastions and nodes from one SSM parameter.
 
-Why this way in (the README compares it with the alternatives): a key pair on the instances (key_name) is one key
+Why this way in (docs/ssh-users.md compares it with the alternatives): a key pair on the instances (key_name) is one key
 for everyone, so nobody is accountable and nobody can be removed; EC2 Instance Connect pushes a key to one named
 instance for 60 seconds, which a load balancer that picks the instance defeats, and it needs an IAM user per
 person; an EC2 Instance Connect Endpoint reaches private instances without a bastion but not through one, and

@@ -6,7 +6,13 @@ the local emulator (scripts/emulator: moto on loopback), with a read-back and an
 
 The emulator runs in its own process group and is stopped on success, on failure and on Ctrl-C; the script
 then checks that its port is closed. Exit status: 0 when every stack deployed and was destroyed with no
-orphans, 1 otherwise.
+orphans, 1 otherwise, 130 when interrupted.
+
+Ctrl-C (SIGINT to the terminal's process group: this script and the CDK CLI it runs) interrupts the run
+wherever it is, even when the CLI dies of it first: the CLI is stopped, then the emulator; its state was only
+in its memory, so it is gone, and the work directory (logs, journal) is removed. The script says that the run
+was interrupted and that nothing is left on this machine; it reads nothing back and reports no orphans, since
+there is no emulator left to hold any.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +37,8 @@ from scripts.emulator.readback import clients, inventory, read_back, table  # no
 
 REGION = "us-east-1"
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
+# How a child ends when Ctrl-C or a kill reached it: killed by the signal (negative), or exiting 128 + signal.
+INTERRUPTED_STATUSES = {-signal.SIGINT, -signal.SIGTERM, 128 + signal.SIGINT, 128 + signal.SIGTERM}
 
 
 def free_port() -> int:
@@ -81,17 +90,33 @@ class Emulator:
 
 
 def cdk(args: list[str], env: dict[str, str], log: Path) -> int:
-    """Run the pinned CDK CLI; its output goes to the terminal and to the log."""
+    """Run the pinned CDK CLI; its output goes to the terminal and to the log.
+
+    Raises KeyboardInterrupt when the run is interrupted: Ctrl-C here (the CLI is then stopped too, never left
+    running against a stopped emulator), or a CLI that died of SIGINT or SIGTERM.
+    """
     print(f"$ cdk {' '.join(args)}", flush=True)
     with log.open("a") as out:
         process = subprocess.Popen([str(CDK), *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
-        assert process.stdout is not None
-        for line in process.stdout:
-            out.write(line)
-            if any(mark in line for mark in ("✅", "❌", "FAILED", "failed", "Error", "error")):
-                print("  " + line.rstrip(), flush=True)
-        return process.wait()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                out.write(line)
+                if any(mark in line for mark in ("✅", "❌", "FAILED", "failed", "Error", "error")):
+                    print("  " + line.rstrip(), flush=True)
+            status = process.wait()
+        finally:
+            if process.poll() is None:  # interrupted while the CLI runs
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    if status in INTERRUPTED_STATUSES:
+        raise KeyboardInterrupt(f"cdk {args[0]}")
+    return status
 
 
 def retained_resources(client: Any, app: Path) -> list[tuple[str, str, str]]:
@@ -158,7 +183,7 @@ def run(app: Path, port: int) -> int:
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                             "AWS_DEFAULT_REGION")})
     started = time.monotonic()
-    status = 1
+    interrupted = False
     try:
         emulator.start()
         print(f"emulator: moto on {emulator.endpoint} (scripts/emulator), log {log}", flush=True)
@@ -189,9 +214,19 @@ def run(app: Path, port: int) -> int:
         if deployed != 0:
             print("cdk deploy failed: see the log above and " + str(log), file=sys.stderr)
         return status
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         emulator.stop()
-        print(f"emulator stopped, port {emulator.port} closed; {time.monotonic() - started:.0f} s", flush=True)
+        if interrupted:
+            # The emulator held every resource in its own memory, and the log and journal are this run's alone.
+            shutil.rmtree(work, ignore_errors=True)
+            print(f"\ninterrupted: the run stopped before its report; the emulator was stopped and its state "
+                  f"discarded, port {emulator.port} closed, {work} removed: nothing is left on this machine; "
+                  f"{time.monotonic() - started:.0f} s", flush=True)
+        else:
+            print(f"emulator stopped, port {emulator.port} closed; {time.monotonic() - started:.0f} s", flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -200,10 +235,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=0, help="the emulator's port (default: a free one)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks on kill
+    # Ctrl-C interrupts the run even when this process started with SIGINT ignored (a shell's background job, a
+    # harness): Python installs its KeyboardInterrupt handler only where SIGINT was not ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return run(args.app.resolve(), args.port)
     except KeyboardInterrupt:
-        print("interrupted: the emulator was stopped", file=sys.stderr)
         return 130
 
 

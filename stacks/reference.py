@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import App, Stack, Tags, Validations
+from aws_cdk import App, Stack, Tags
 
+from hpc_constructs import enable_cdk_nag
 from stacks.access_stack import AccessStack
 from stacks.batch_stack import BatchStack
 from stacks.compute_stack import ComputeStack
@@ -82,7 +83,5 @@ def build_reference_app(app: App, config: ReferenceConfig, *, nag: bool = True) 
     for key, value in config.tags.items():
         Tags.of(app).add(key, value)
     if nag:
-        from cdk_nag import AwsSolutionsChecks  # imported only when used: a fifth of a second of every synth
-
-        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        enable_cdk_nag(app)
     return stacks

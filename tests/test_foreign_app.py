@@ -14,171 +14,76 @@ Here:
    PYTHONPATH, no cdk.json: CDK's default feature flags), and its template is checked against the
    repository's catalog and boot scripts.
 
-The wheel is built by setuptools' PEP 517 backend through `pip wheel --no-build-isolation` when the running
-environment has one that meets [build-system].requires and can build wheels; otherwise (setuptools older
-than 70.1 without the `wheel` package) it is assembled from the same setuptools configuration
-(`egg_info` + `build_py`, the steps that decide a wheel's contents), with a warning.
+The wheel is built by scripts/dist.py, as `make dist` builds it (pypa/build, offline, sdist then wheel), and
+installed by the same code that `make dist` checks its wheel with.
 """
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-import tomllib
-import venv
-import warnings
+import textwrap
 import zipfile
-from importlib import metadata, util
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hpc_constructs import boot, catalog
+from scripts import dist
 from tests.support import ROOT
 
 PACKAGE = ROOT / "hpc_constructs"
 APP = Path(__file__).resolve().parent / "foreign_app" / "app.py"
 # What setuptools reads besides the package; copied when present.
-PROJECT_FILES = ("pyproject.toml", "README.md", "setup.py", "setup.cfg", "MANIFEST.in", "LICENSE", "NOTICE")
 EFA_TYPE = "hpc7a.96xlarge"
 STACK = "ForeignHpc"
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    """The environment without anything that would point Python or pip at the repository or an index."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTHON", "PIP_")) and k not in {"VIRTUAL_ENV", "__PYVENV_LAUNCHER__"}}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
-               JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", **extra)
-    return env
-
-
-def _run(args: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(args, cwd=cwd, env=_clean_env(**extra), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-    return done
-
-
-def _backend_problem() -> str | None:
-    """Why this interpreter cannot build the wheel offline with the project's backend, or None."""
-    from packaging.requirements import Requirement
-
-    for text in tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]:
-        requirement = Requirement(text)
-        try:
-            found = metadata.version(requirement.name)
-        except metadata.PackageNotFoundError:
-            return f"{requirement.name} is not installed"
-        if not requirement.specifier.contains(found, prereleases=True):
-            return f"{requirement.name} {found} does not satisfy {text!r}"
-    if util.find_spec("setuptools.command.bdist_wheel") is None and util.find_spec("wheel") is None:
-        return "setuptools has no bdist_wheel (older than 70.1) and the wheel package is not installed"
-    return None
-
-
-def _assemble_wheel(source: Path, work: Path, out: Path) -> Path:
-    """A wheel from setuptools' own egg_info and build_py: the files and metadata bdist_wheel would pack."""
-    lib, info = work / "lib", work / "info"
-    info.mkdir()
-    _run([sys.executable, "-c", "from setuptools import setup; setup()", "-q",
-          "egg_info", "--egg-base", str(info), "build_py", "--build-lib", str(lib)], cwd=source)
-    (egg_info,) = info.glob("*.egg-info")
-    headers, _, description = (egg_info / "PKG-INFO").read_text().partition("\n\n")
-    requires = []
-    for line in (egg_info / "requires.txt").read_text().splitlines() if (egg_info / "requires.txt").exists() else ():
-        if line.startswith("["):  # extras: none today
-            break
-        if line.strip():
-            requires.append(f"Requires-Dist: {line.strip()}")
-    name, version = re.search(r"^Name: (.+)$", headers, re.M)[1], re.search(r"^Version: (.+)$", headers, re.M)[1]
-    stem = f"{re.sub(r'[-_.]+', '_', name)}-{version}"
-    dist_info = f"{stem}.dist-info"
-    files: dict[str, bytes] = {p.relative_to(lib).as_posix(): p.read_bytes() for p in sorted(lib.rglob("*"))
-                               if p.is_file()}
-    files[f"{dist_info}/METADATA"] = "\n".join([headers, *requires, "", description]).encode()
-    files[f"{dist_info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: tests/test_foreign_app.py\n"
-                                   b"Root-Is-Purelib: true\nTag: py3-none-any\n")
-    files[f"{dist_info}/top_level.txt"] = (egg_info / "top_level.txt").read_bytes()
-    record = io.StringIO()
-    writer = csv.writer(record, lineterminator="\n")
-    for arcname, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        writer.writerow([arcname, f"sha256={digest}", len(data)])
-    writer.writerow([f"{dist_info}/RECORD", "", ""])
-    files[f"{dist_info}/RECORD"] = record.getvalue().encode()
-    wheel = out / f"{stem}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
-        for arcname, data in files.items():
-            archive.writestr(arcname, data)
-    return wheel
+@pytest.fixture(scope="module")
+def distributions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(sdist, wheel), built as `make dist` builds them."""
+    return dist.build(tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel, built from a copy of the sources (an in-tree build would write build/ and egg-info into the repo)."""
-    work = tmp_path_factory.mktemp("wheel-build")
-    source, out = work / "src", work / "dist"
-    out.mkdir()
-    shutil.copytree(PACKAGE, source / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in PROJECT_FILES:
-        if (ROOT / name).exists():
-            shutil.copy2(ROOT / name, source / name)
-    problem = _backend_problem()
-    if problem is None:
-        _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-              "-w", str(out), str(source)], cwd=work)
-        (built,) = out.glob("*.whl")
-        return built
-    warnings.warn(f"the wheel was assembled from setuptools' egg_info and build_py, not built by its PEP 517 "
-                  f"backend: {problem}; install setuptools>=70.1 in the dev environment", stacklevel=1)
-    return _assemble_wheel(source, work, out)
+def wheel(distributions: tuple[Path, Path]) -> Path:
+    return distributions[1]
 
 
-def _expected_files() -> set[str]:
-    """What the wheel must hold: every module and every data file the package reads at run time."""
-    return {p.relative_to(ROOT).as_posix() for p in PACKAGE.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and (p.suffix in {".py", ".json", ".sh"}
-                                                                 or p.name == "py.typed")}
-
-
-def test_wheel_holds_the_package_data(wheel: Path) -> None:
-    expected = _expected_files()
+def test_wheel_holds_the_package_data(distributions: tuple[Path, Path]) -> None:
+    sdist, wheel = distributions
     assert {"hpc_constructs/py.typed", "hpc_constructs/catalog/instance_types.json",
-            "hpc_constructs/scripts/hpc-efa-install.sh", "hpc_constructs/scripts/hpc-mount.sh"} <= expected
-    names = set(zipfile.ZipFile(wheel).namelist())
-    assert not expected - names, f"missing from {wheel.name}: {sorted(expected - names)}"
-    (metadata_name,) = [n for n in names if n.endswith(".dist-info/METADATA")]
-    requires = re.findall(r"^Requires-Dist: ([A-Za-z0-9_.-]+)", zipfile.ZipFile(wheel).read(metadata_name).decode(),
-                          re.M)
-    assert {"aws-cdk-lib", "constructs"} <= set(requires)
+            "hpc_constructs/scripts/hpc-efa-install.sh", "hpc_constructs/scripts/hpc-mount.sh"} <= dist.package_data()
+    assert dist.missing_files(sdist, wheel) == {"wheel": [], "sdist": []}
+
+
+def test_the_core_install_is_aws_cdk_lib_and_constructs_and_cdk_nag_an_extra(wheel: Path) -> None:
+    archive = zipfile.ZipFile(wheel)
+    (metadata_name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    requires = re.findall(r"^Requires-Dist: ([A-Za-z0-9_.-]+)([^;\n]*)(?:; (.*))?$",
+                          archive.read(metadata_name).decode(), re.M)
+    core = {name for name, _, marker in requires if not marker}
+    extras = {name: marker for name, _, marker in requires if marker}
+    assert core == {"aws-cdk-lib", "constructs"}
+    assert extras["cdk-nag"] == 'extra == "nag"'
+
+
+def test_make_dist_checks_the_installed_wheel(wheel: Path, foreign_python: tuple[Path, Path],
+                                              tmp_path: Path) -> None:
+    python, site_packages = foreign_python
+    found = dist.import_check(python, tmp_path)
+    assert Path(str(found["file"])).resolve().is_relative_to(site_packages.resolve())
+    assert found["scripts"] == sorted(p.name for p in (ROOT / "hpc_constructs" / "scripts").glob("*.sh"))
+    assert found["scripts_installed"] is True and found["py_typed"] is True
+    assert found["p5_efa_interfaces"] == catalog.instance_type("p5.48xlarge").maximum_efa_interfaces
 
 
 @pytest.fixture(scope="module")
 def foreign_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(python, site-packages) of a fresh venv holding the wheel, with the dependencies through a .pth line."""
-    root = tmp_path_factory.mktemp("foreign-venv")
-    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
-    python = root / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    # Installed before the .pth exists: pip would otherwise see the editable install's dist-info there.
-    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q",
-          str(wheel)], cwd=root)
-    site_packages = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                              cwd=root).stdout.strip())
-    # The site-packages that holds aws-cdk-lib (and, installed with it, constructs, jsii and the rest).
-    spec = util.find_spec("aws_cdk")
-    assert spec is not None and spec.origin is not None
-    dependencies = Path(spec.origin).parent.parent
-    (site_packages / "hpc-constructs-test-dependencies.pth").write_text(f"{dependencies}\n")
-    return python, site_packages
+    return dist.fresh_venv(wheel, tmp_path_factory.mktemp("foreign-venv") / "venv")
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +92,7 @@ def foreign_synth(foreign_python: tuple[Path, Path], tmp_path_factory: pytest.Te
     python, _ = foreign_python
     where = tmp_path_factory.mktemp("foreign-app")
     shutil.copy2(APP, where / "app.py")
-    done = _run([str(python), "app.py", "cdk.out"], cwd=where)
+    done = dist.run([str(python), "app.py", "cdk.out"], cwd=where)
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     report["outdir"] = where / "cdk.out"
     report["template"] = json.loads((where / "cdk.out" / f"{STACK}.template.json").read_text())
@@ -247,3 +152,32 @@ def test_foreign_template_follows_the_catalog(foreign_synth: dict[str, Any]) -> 
     assert efs["Properties"]["Encrypted"] is True
     assert len(_resources(template, "AWS::EFS::MountTarget")) == 2
     assert _resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")  # the HaBastion's NLB
+
+
+def _readme_quick_start() -> str:
+    """The README's "In your own app" code, as a reader copies it: its blocks in order, without the doctests."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### In your own app"):text.index("### The reference environment")]
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", section, re.S) if not b.lstrip().startswith(">>>")]
+    assert len(blocks) >= 2 and "app.synth()" in blocks[-1], blocks
+    return "\n".join(blocks)
+
+
+def test_the_readme_quick_start_synthesizes_as_a_fresh_app(foreign_python: tuple[Path, Path],
+                                                           tmp_path: Path) -> None:
+    """A fresh app that follows only the README: the wheel in a new venv, no repository, no cdk.json."""
+    python, site_packages = foreign_python
+    # What the app wrote, read before it exits (an App without outdir writes to a temporary directory).
+    report = textwrap.dedent("""
+        import json, pathlib, hpc_constructs
+        out = pathlib.Path(assembly.directory)
+        print(json.dumps({"file": hpc_constructs.__file__,
+                          "template": json.loads((out / "MyHpc.template.json").read_text()),
+                          "plugins": json.loads((out / "validation-report.json").read_text())["pluginReports"]}))
+    """)
+    (tmp_path / "app.py").write_text(_readme_quick_start() + "\n" + report)
+    done = dist.run([str(python), "app.py"], cwd=tmp_path)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Path(found["file"]).resolve().is_relative_to(site_packages.resolve())
+    assert any(r["Type"] == "AWS::FSx::FileSystem" for r in found["template"]["Resources"].values())
+    assert [(p["pluginName"], p["conclusion"]) for p in found["plugins"]] == [("AwsSolutions", "success")]

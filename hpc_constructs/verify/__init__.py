@@ -6,7 +6,7 @@ Constructs declare the paths their users and boot need as template metadata (hpc
 reads a cloud assembly (manifest.json, the templates, nested stacks, cross-stack references) and checks each path
 against the security groups (and the VPC's default group), launch templates, network ACLs, route tables, VPC
 endpoints, NAT gateways, load balancers and IAM policies the templates define. Pure Python over JSON: it imports
-no CDK and deploys nothing. What it models and what it does not: README.md, "hpc-verify".
+no CDK and deploys nothing. What it models and what it does not: docs/verify.md.
 
 Written here rather than on a library: none evaluates a whole cloud assembly offline. cfn-lint (a development
 tool of this repo, not a runtime dependency) resolves conditions but not physical IDs, cross-stack values or CDK's

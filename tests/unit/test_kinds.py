@@ -165,6 +165,13 @@ def test_methods_check_their_arguments(world: dict[str, Any]) -> None:
         world["batch"].queue(1)  # type: ignore[arg-type]
 
 
+def test_enable_cdk_nag_names_what_it_takes() -> None:
+    from hpc_constructs import enable_cdk_nag
+
+    with pytest.raises(ConfigError, match=r"app='app' \(a str\) is not allowed. Allowed: an IConstruct. Pass your App"):
+        enable_cdk_nag("app")  # type: ignore[arg-type]
+
+
 # -- the checker ----------------------------------------------------------------------------------------------------
 
 def test_jsii_interfaces_are_read_from_jsii_s_records(world: dict[str, Any]) -> None:
