@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hpc_constructs import catalog
     from hpc_constructs.bastion import HaBastion
-    from hpc_constructs.batch import BatchComputeEnvironment, BatchOrchestration
+    from hpc_constructs.batch import BatchComputeEnvironment, BatchJobDefinition, BatchJobQueue, BatchOrchestration
     from hpc_constructs.batch_plan import (
         ComputeEnvironmentSpec,
         ContainerJobSpec,
@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 # public name -> the module that defines it
 _MODULES = {
     "BatchComputeEnvironment": "batch",
+    "BatchJobDefinition": "batch",
+    "BatchJobQueue": "batch",
     "BatchOrchestration": "batch",
     "BucketSpec": "data_bucket",
     "ComputeEnvironmentSpec": "batch_plan",
@@ -98,6 +100,8 @@ _MODULES = {
 
 __all__ = [
     "BatchComputeEnvironment",
+    "BatchJobDefinition",
+    "BatchJobQueue",
     "BatchOrchestration",
     "BucketSpec",
     "ComputeEnvironmentSpec",

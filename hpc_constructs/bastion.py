@@ -29,8 +29,18 @@ from hpc_constructs.catalog.limits import NETWORK_ACL
 from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, CLOUDWATCH_AGENT, RSYSLOG
 from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.given import (
+    add_managed_policies,
+    add_statement,
+    role_anchor,
+    takes_rules,
+    warn_fixed_group,
+    warn_fixed_role,
+)
 from hpc_constructs.image_plan import check_image_for, image_plan_of
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
+from hpc_constructs.nag import acknowledge_ec26_misreport
 from hpc_constructs.ssh_users import SshUsers
 
 if TYPE_CHECKING:
@@ -88,6 +98,13 @@ class HaBastion(Construct):
                      agent and iptables at first boot. An HpcImage (base "al2023", the instance type's
                      architecture) holds them: a new bastion installs nothing, and a rolling update follows the
                      image's rebuilds instead of every new Amazon Linux release.
+      security_group: None makes the bastions' group (all outbound). A group of yours instead (made in the app, or
+                      imported): the bastion adds SSH from its load balancer's group to it; imported with
+                      mutable=False it takes none, and the bastion warns naming the rule.
+      role: None makes the bastions' role. A role of yours instead: the bastion adds its statements (the SSH log,
+            the host-key secret, the signal to CloudFormation, the SSH users' parameter) and names it in the
+            secret's resource policy; it attaches AmazonSSMManagedInstanceCore to a role made in the app. A role
+            CDK cannot add to gets a warning naming what it must already have.
 
     What is built:
       - an Auto Scaling group with min = max = desired = availability_zones, one instance per AZ in the
@@ -134,6 +151,7 @@ class HaBastion(Construct):
     name), plan (bastion_plan.BastionPlan), more_blocked_cidrs_that_fit (per IP family, for the figures).
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,
@@ -152,6 +170,8 @@ class HaBastion(Construct):
         ssh_log_retention_days: int = DEFAULT_SSH_LOG_RETENTION_DAYS,
         acl_rule_quota: int = NETWORK_ACL.rules_per_direction,
         machine_image: HpcImage | None = None,
+        security_group: ec2.ISecurityGroup | None = None,
+        role: iam.IRole | None = None,
     ) -> None:
         super().__init__(scope, id)
         zones = _zones(vpc)
@@ -180,14 +200,20 @@ class HaBastion(Construct):
         for cidr in plan.allowed:
             peer = ec2.Peer.ipv6(str(cidr)) if cidr.version == 6 else ec2.Peer.ipv4(str(cidr))
             self.load_balancer_security_group.add_ingress_rule(peer, ec2.Port.tcp(SSH_PORT), f"SSH from {cidr}")
-        self.security_group = ec2.SecurityGroup(
+        self.security_group: ec2.ISecurityGroup = security_group or ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
             description=f"{self.node.path}: bastions; port 22 from the load balancer only")
-        instance_ingress = ec2.CfnSecurityGroupIngress(
-            self, "SshFromLoadBalancer", group_id=self.security_group.security_group_id, ip_protocol="tcp",
-            from_port=SSH_PORT, to_port=SSH_PORT,
-            source_security_group_id=self.load_balancer_security_group.security_group_id,
-            description="SSH and health checks from the load balancer (client IP preserved)")
+        instance_ingress: Construct | None = None
+        if takes_rules(self.security_group):
+            instance_ingress = ec2.CfnSecurityGroupIngress(
+                self, "SshFromLoadBalancer", group_id=self.security_group.security_group_id, ip_protocol="tcp",
+                from_port=SSH_PORT, to_port=SSH_PORT,
+                source_security_group_id=self.load_balancer_security_group.security_group_id,
+                description="SSH and health checks from the load balancer (client IP preserved)")
+        else:
+            warn_fixed_group(self, self.security_group.node.path, [
+                f"TCP {SSH_PORT} from {self.load_balancer_security_group.node.path}"],
+                why="SSH and the load balancer's health checks")
         ec2.CfnSecurityGroupEgress(
             self, "LoadBalancerToBastions", group_id=self.load_balancer_security_group.security_group_id,
             ip_protocol="tcp", from_port=SSH_PORT, to_port=SSH_PORT,
@@ -211,48 +237,54 @@ class HaBastion(Construct):
             id="AwsSolutions::AwsSolutions-SMG4",
             reason="SSH host keys: rotating them would change the bastions' identity and break every user's "
                    "known_hosts. They change when the secret is replaced, as a new endpoint's would."))
-        self.role = iam.Role(
+        self.role: iam.IRole = role or iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description=f"{self.node.path}: bastions (Session Manager, SSH log shipping, shared host keys)",
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")])
+        if role is not None:
+            missing = add_managed_policies(self, role, ["AmazonSSMManagedInstanceCore"])
+            warn_fixed_role(self, role, [f"the AWS managed policy {m}" for m in missing],
+                            why="Session Manager on the bastions")
         Validations.of(self.role).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
             reason="AWS-maintained least-privilege policy for Session Manager: a second way in with no open port."))
-        self.role.add_to_policy(iam.PolicyStatement(
+        why = "the bastions' boot (SSH log, shared host keys, the signal to CloudFormation)"
+        add_statement(self, self.role, iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[self.log_group.log_group_arn]))
-        role = paths.role(self.role, f"{self.node.path} bastion role")
-        paths.declare_iam(self.role, role, ["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[self.log_group.log_group_arn]), why=why)
+        who = paths.role(self.role, f"{self.node.path} bastion role")
+        anchor = role_anchor(self.role, self.host_keys)
+        paths.declare_iam(anchor, who, ["logs:CreateLogStream", "logs:PutLogEvents"],
                           [self.log_group.log_group_arn], on=f"the SSH log {self.log_group.node.path}")
-        self.role.add_to_policy(iam.PolicyStatement(
+        add_statement(self, self.role, iam.PolicyStatement(
             actions=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
-            resources=[self.host_keys.secret_arn]))
+            resources=[self.host_keys.secret_arn]), why=why)
         # The first bastion marks the keys as written (their generation); the resource policy then denies any write.
-        self.role.add_to_policy(iam.PolicyStatement(
+        add_statement(self, self.role, iam.PolicyStatement(
             actions=["secretsmanager:TagResource"], resources=[self.host_keys.secret_arn],
             conditions={"StringEquals": {f"aws:RequestTag/{HOST_KEY_TAG}": str(host_key_generation)},
-                        "ForAllValues:StringEquals": {"aws:TagKeys": [HOST_KEY_TAG]}}))
+                        "ForAllValues:StringEquals": {"aws:TagKeys": [HOST_KEY_TAG]}}), why=why)
         self._host_key_policy(host_key_generation, host_key_admins)
-        paths.declare_iam(self.role, role, ["secretsmanager:GetSecretValue"], [self.host_keys.secret_arn],
+        paths.declare_iam(anchor, who, ["secretsmanager:GetSecretValue"], [self.host_keys.secret_arn],
                           on=f"the host-key secret {self.host_keys.node.path}", why="first boot step")
         admins = [paths.role(arn, f"break-glass admin {arn}") for arn in self.host_key_admins]
-        paths.declare_exclusive(self.host_keys, [role, *admins], ["secretsmanager:GetSecretValue"],
+        paths.declare_exclusive(self.host_keys, [who, *admins], ["secretsmanager:GetSecretValue"],
                                 [self.host_keys.secret_arn], on=f"the host-key secret {self.host_keys.node.path}",
                                 why="the shared SSH identity: the secret's policy refuses everyone else")
         written = {f"secretsmanager:ResourceTag/{HOST_KEY_TAG}": str(host_key_generation)}
-        paths.declare_iam(self.role, role, ["secretsmanager:PutSecretValue", "secretsmanager:TagResource"],
+        paths.declare_iam(anchor, who, ["secretsmanager:PutSecretValue", "secretsmanager:TagResource"],
                           [self.host_keys.secret_arn], on=f"the host-key secret {self.host_keys.node.path}",
                           context={f"aws:RequestTag/{HOST_KEY_TAG}": str(host_key_generation),
                                    "aws:TagKeys": [HOST_KEY_TAG]},
                           why="the first bastion of a generation writes its keys and tags the secret with it")
-        paths.declare_iam(self.role, role, ["secretsmanager:PutSecretValue"], [self.host_keys.secret_arn],
+        paths.declare_iam(anchor, who, ["secretsmanager:PutSecretValue"], [self.host_keys.secret_arn],
                           on=f"the host-key secret {self.host_keys.node.path} once tagged with its generation",
                           context=written, denied=True, why="once the keys exist, no bastion may replace them")
-        self.role.add_to_policy(iam.PolicyStatement(  # the boot's success or failure, to this stack only
-            actions=["cloudformation:SignalResource"], resources=[Stack.of(self).stack_id]))
-        paths.declare_iam(self.role, role, ["cloudformation:SignalResource"], [Stack.of(self).stack_id],
+        add_statement(self, self.role, iam.PolicyStatement(  # the boot's success or failure, to this stack only
+            actions=["cloudformation:SignalResource"], resources=[Stack.of(self).stack_id]), why=why)
+        paths.declare_iam(anchor, who, ["cloudformation:SignalResource"], [Stack.of(self).stack_id],
                           on="its stack", why="boot signal")
-        paths.declare_iam(self.role, role, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
+        paths.declare_iam(anchor, who, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
 
         # -- instances ---------------------------------------------------------------------------------------
         self.user_data = ec2.UserData.for_linux()
@@ -267,7 +299,8 @@ class HaBastion(Construct):
         if ssh_users is not None:
             _check_ssh_users(self.node.path, ssh_users)
             self.user_data.add_commands(*boot.without_installed(ssh_users.boot_commands(self), installed))
-            ssh_users.grant_read(self.role)
+            add_statement(self, self.role, ssh_users.read_statement(), why="the SSH users' sync on the bastions")
+            ssh_users.declare_read(anchor, self.role)
         self.user_data.add_commands(*boot.without_installed(_boot_commands(
             self.log_group.log_group_name, self.host_keys.secret_arn, Stack.of(self).region, host_key_generation,
             [s.ipv4_cidr_block for s in public]), installed))
@@ -309,7 +342,8 @@ class HaBastion(Construct):
             id="Annotation::@aws-cdk/aws-autoscaling:desiredCapacitySet",
             reason="A fixed-size group: min = max = desired = one bastion per AZ, reset to that on every deploy."))
         # Instances must not boot before the rule that admits the health checks.
-        self.auto_scaling_group.node.add_dependency(instance_ingress)
+        if instance_ingress is not None:
+            self.auto_scaling_group.node.add_dependency(instance_ingress)
         self.path_endpoint = paths.nodes(self.auto_scaling_group, f"{self.node.path} bastions")
         for services, why in ((["secretsmanager"], "the shared host keys, first boot step"),
                               (["logs"], "the SSH log, CloudWatch agent"), (paths.SSM, "Session Manager"),
@@ -318,6 +352,7 @@ class HaBastion(Construct):
         paths.declare_packages(self.auto_scaling_group, self.path_endpoint)
         paths.declare_imds(self.auto_scaling_group, self.path_endpoint,
                            why="users who log in are not the role: it reads the host keys")
+        acknowledge_ec26_misreport(self.auto_scaling_group)
         Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-EC26",
             reason="cdk-nag's EC26 throws on this group's launch-template reference when a ComputeFleet shares the "

@@ -11,16 +11,19 @@ made from the plan instead.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import jsii
 from aws_cdk import (
     Acknowledgment,
+    Annotations,
+    Aspects,
     Aws,
     CfnOutput,
     Duration,
+    IAspect,
     IStableAnyProducer,
     Lazy,
     RemovalPolicy,
@@ -64,13 +67,16 @@ from hpc_constructs.compute_fleet import (
 )
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
+from hpc_constructs.given import add_managed_policies, role_anchor, warn_fixed_role
+from hpc_constructs.given import self_rules as given_self_rules
 from hpc_constructs.job_events import JobEvents
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import nodes_of, removal
 from hpc_constructs.nag import acknowledge_wildcards
-from hpc_constructs.storage import StorageLayer
+from hpc_constructs.storage import Mountable, StorageLayer, mount_storage, storage_items
 
-__all__ = ["BatchComputeEnvironment", "BatchOrchestration"]
+__all__ = ["BatchComputeEnvironment", "BatchJobDefinition", "BatchJobQueue", "BatchOrchestration"]
 
 ECS_INSTANCE_POLICY = "service-role/AmazonEC2ContainerServiceforEC2Role"
 SSM_POLICY = "AmazonSSMManagedInstanceCore"
@@ -90,6 +96,42 @@ ECS_AGENT_SETTINGS = (
     "ECS_AWSVPC_BLOCK_IMDS=true",
 )
 VPC_RESTRICTION_ID = "RestrictDefaultSecurityGroupCustomResource"  # ec2.Vpc's child when it empties the group
+
+
+@dataclass(frozen=True)
+class BatchJobQueue:
+    """One job queue of a BatchOrchestration: `orchestration.queue("high")`.
+
+    name: its JobQueueSpec's name. job_queue_name: Batch's name for it, <top-level stack>-<name> (with
+    <nested stack id>- between them inside a nested stack): what `aws batch submit-job --job-queue` takes.
+    job_queue_arn. compute_environments: the environments it takes, in order. job_definitions: the names of the
+    job definitions whose jobs can run on it. resource: the CfnJobQueue.
+    """
+
+    name: str
+    job_queue_name: str
+    job_queue_arn: str
+    compute_environments: tuple[str, ...]
+    job_definitions: tuple[str, ...]
+    resource: batch.CfnJobQueue
+
+
+@dataclass(frozen=True)
+class BatchJobDefinition:
+    """One job definition of a BatchOrchestration: `orchestration.job_definition("mpi")`.
+
+    name: its spec's name. job_definition_name: Batch's name for it, named like the queues. job_definition_arn:
+    the ARN of the revision CloudFormation registered (…:job-definition/<job_definition_name>:<revision>), which
+    is what Batch authorizes SubmitJob against. kind: "multinode" or "container". queues: the names of the
+    queues its jobs can run on. resource: the CfnJobDefinition.
+    """
+
+    name: str
+    job_definition_name: str
+    job_definition_arn: str
+    kind: str
+    queues: tuple[str, ...]
+    resource: batch.CfnJobDefinition
 
 
 @jsii.implements(ec2.IConnectable)
@@ -113,39 +155,42 @@ class BatchComputeEnvironment(Construct):
     its multi-node jobs get, as Batch chooses them), plan.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc, plan: EnvironmentPlan,
                  subnets: Sequence[ec2.ISubnet], fleet: ComputeFleet | None, root_volume_size_gib: int,
                  update_job_timeout_minutes: int = BATCH.default_update_job_execution_timeout_minutes,
                  job_interface_security_group: ec2.ISecurityGroup | None = None,
-                 image_id: str | None = None) -> None:
+                 image_id: str | None = None, security_groups: Sequence[ec2.ISecurityGroup] = (),
+                 instance_role: iam.IRole | None = None) -> None:
         super().__init__(scope, id)
         self.plan = plan
         # What the environment's HpcImage holds: mount_on and the steps below leave its installs out.
         self.image_contents: frozenset[str] = plan.image.contents if plan.image is not None else ECS_IMAGE_CONTENTS
-        self.security_group = ec2.SecurityGroup(
+        given = list(security_groups)
+        self.security_group: ec2.ISecurityGroup = given[0] if given else ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
             description=f"{self.node.path}: Batch nodes of {plan.name}")
         self_rules: list[Construct] = []
         if plan.runs_multi_node or plan.efa:
             # MPI between the nodes (and, for EFA, its OS-bypass traffic, which is not IP: the 0.0.0.0/0
             # egress rule does not cover it).
-            group = self.security_group.security_group_id
-            self_rules = [
-                ec2.CfnSecurityGroupIngress(self, "SelfIngress", group_id=group, ip_protocol="-1",
-                                            source_security_group_id=group,
-                                            description="All traffic from the environment's nodes (MPI, EFA)"),
-                ec2.CfnSecurityGroupEgress(self, "SelfEgress", group_id=group, ip_protocol="-1",
-                                           destination_security_group_id=group,
-                                           description="All traffic to the environment's nodes (EFA is not IP)")]
-        groups: list[ec2.ISecurityGroup] = [self.security_group]
+            self_rules = given_self_rules(self, self.security_group, (
+                "All traffic from the environment's nodes (MPI, EFA)",
+                "All traffic to the environment's nodes (EFA is not IP)"), what="the environment's nodes")
+        groups: list[ec2.ISecurityGroup] = [self.security_group, *given[1:]]
         if fleet is not None:
             groups.append(fleet.security_group)
         self._connections = ec2.Connections(security_groups=groups)
 
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-                             description=f"{self.node.path}: ECS container instances of {plan.name}",
-                             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(ECS_INSTANCE_POLICY),
-                                               iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY)])
+        self.role: iam.IRole = instance_role or iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"{self.node.path}: ECS container instances of {plan.name}",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(ECS_INSTANCE_POLICY),
+                              iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY)])
+        if instance_role is not None:
+            missing = add_managed_policies(self, instance_role, [ECS_INSTANCE_POLICY, SSM_POLICY])
+            warn_fixed_role(self, instance_role, [f"the AWS managed policy {m}" for m in missing],
+                            why="the ECS agent (joining the cluster, pulling images) and Session Manager")
         Validations.of(self.role).acknowledge(
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
                               f"{ECS_INSTANCE_POLICY}]",
@@ -250,9 +295,10 @@ class BatchComputeEnvironment(Construct):
         paths.declare_imds(self.resource, self.path_endpoint, max_hop_limit=1, ecs_tasks_blocked=True,
                            awsvpc_blocked=plan.runs_multi_node, why="a job gets its job role only")
         role = paths.role(self.role, f"{self.node.path} instance role")
-        paths.declare_iam(self.role, role, ECS_AGENT_ACTIONS, ["*"], on="any resource",
+        anchor = role_anchor(self.role, self.resource)
+        paths.declare_iam(anchor, role, ECS_AGENT_ACTIONS, ["*"], on="any resource",
                           why="the ECS agent: register, pull from ECR, awslogs")
-        paths.declare_iam(self.role, role, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
+        paths.declare_iam(anchor, role, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
 
     @property
     def connections(self) -> ec2.Connections:
@@ -275,9 +321,14 @@ class BatchOrchestration(Construct):
       multi_node_jobs: (). MultiNodeJobSpec per MPI job definition; their environment gets one subnet and
                        a cluster placement group and, with EFA, an EFA interface on every card.
       container_jobs: (). ContainerJobSpec per single-container job definition.
-      storage: None. A StorageLayer mounted on every EC2 environment's nodes as on a fleet's (Lustre at
-               /fsx, EFS; not EBS volumes), and into every EC2 job's container at the same paths; the
-               jobs' role may read and write its bucket and EFS.
+      storage: None. A StorageLayer, a LustreFileSystem or an EfsFileSystem (made alone or imported:
+               LustreFileSystem.from_lustre_file_system_attributes, EfsFileSystem.from_file_system), or a list of
+               them: mounted on every EC2 environment's nodes as on a fleet's (Lustre at its mount point, EFS;
+               not EBS volumes), and into every EC2 job's containers at the same paths; the jobs' role may read
+               and write a StorageLayer's bucket. A tier mounted later on one environment
+               (`tier.mount_on(batch.environment_constructs["cpu"])`) reaches the containers of the jobs that
+               run only there; a path mounted on some but not all of a job's environments is left out of its
+               containers, with a warning.
       job_events: True: FAILED and SUCCEEDED jobs of these queues go to an encrypted SNS topic and on to an
                   SQS queue ("default") with a dead-letter queue; subscribe_queue / subscribe_function add
                   consumers. False: none.
@@ -313,6 +364,7 @@ class BatchOrchestration(Construct):
     subscribe_function(function).
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,
@@ -323,7 +375,7 @@ class BatchOrchestration(Construct):
         job_queues: Sequence[JobQueueSpec] = (),
         multi_node_jobs: Sequence[MultiNodeJobSpec] = (),
         container_jobs: Sequence[ContainerJobSpec] = (),
-        storage: StorageLayer | None = None,
+        storage: Mountable | Sequence[Mountable] | None = None,
         job_events: bool = True,
         log_retention_days: int = 30,
         vpc_default_security_group: ec2.ISecurityGroup | None = None,
@@ -347,13 +399,12 @@ class BatchOrchestration(Construct):
         cast(logs.CfnLogGroup, self.log_group.node.default_child).retention_in_days = log_retention_days
         self.job_role = iam.Role(self, "JobRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
                                  description=f"{self.node.path}: what the jobs' containers may do")
-        self._mount_points: list[str] = []
+        self.storage: tuple[Mountable, ...] = storage_items(storage)
         self._bucket_granted = False
-        if storage is not None:
-            if storage.bucket is not None:
-                self._grant_bucket(storage.bucket)
+        for item in self.storage:
+            if isinstance(item, StorageLayer) and item.bucket is not None:
+                self._grant_bucket(item.bucket)
                 self._bucket_granted = True
-            self._mount_points = [t.mount_point for t in (storage.lustre, storage.efs) if t is not None]
 
         self.environment_constructs: dict[str, BatchComputeEnvironment] = {}
         self.compute_environments: dict[str, batch.CfnComputeEnvironment] = {}
@@ -361,7 +412,7 @@ class BatchOrchestration(Construct):
         if self.job_interface_security_group is not None:
             self._connections.add_security_group(self.job_interface_security_group)
         for name, environment in plan.environments.items():
-            self.compute_environments[name] = self._environment(vpc, specs[name], environment, subnets[name], storage)
+            self.compute_environments[name] = self._environment(vpc, specs[name], environment, subnets[name])
 
         self.job_queues: dict[str, batch.CfnJobQueue] = {}
         for queue in plan.queues:
@@ -381,6 +432,7 @@ class BatchOrchestration(Construct):
             self.job_definitions[job.spec.name] = self._multi_node_job(job)
         for container_job in plan.container_jobs:
             self.job_definitions[container_job.spec.name] = self._container_job(container_job)
+        Aspects.of(self).add(_PartlyMounted(self))
 
         self.events: JobEvents | None = None
         if job_events:
@@ -396,6 +448,67 @@ class BatchOrchestration(Construct):
         for name, events_queue in self.event_queues.items():
             CfnOutput(self, f"EventQueue{name}Url", value=events_queue.queue_url,
                       description=f"Job events queue {name} (aws sqs receive-message --queue-url ...)")
+
+    # -- queues, job definitions, submitters -----------------------------------------------------------
+
+    @check_kinds
+    def queue(self, name: str) -> BatchJobQueue:
+        """The job queue `name` (a JobQueueSpec's name; "default" when job_queues was left empty)."""
+        if name not in self.job_queues:
+            raise ConfigError(self.node.path, "queue(name)", name, f"one of the queues: {', '.join(self.job_queues)}")
+        plan = next(q for q in self.plan.queues if q.name == name)
+        resource = self.job_queues[name]
+        return BatchJobQueue(name, _physical_name(self.node.path, physical_name_prefix(self), name),
+                             resource.attr_job_queue_arn, plan.environments,
+                             tuple(j for j, environments in self._runs_on().items()
+                                   if set(environments) & set(plan.environments)),
+                             resource)
+
+    @check_kinds
+    def job_definition(self, name: str) -> BatchJobDefinition:
+        """The job definition `name` (a MultiNodeJobSpec's or ContainerJobSpec's name)."""
+        if name not in self.job_definitions:
+            raise ConfigError(self.node.path, "job_definition(name)", name,
+                              f"one of the job definitions: {', '.join(self.job_definitions) or 'none'}")
+        resource = self.job_definitions[name]
+        environments = set(self._runs_on()[name])
+        return BatchJobDefinition(
+            name, _physical_name(self.node.path, physical_name_prefix(self), name), resource.attr_job_definition_arn,
+            "multinode" if any(j.spec.name == name for j in self.plan.multi_node_jobs) else "container",
+            tuple(q.name for q in self.plan.queues if environments & set(q.environments)), resource)
+
+    @check_kinds
+    def grant_submit_job(self, grantee: iam.IGrantable, queue: str | BatchJobQueue, *,
+                         job_definitions: Sequence[str] | None = None) -> iam.Grant:
+        """Let `grantee` submit jobs to `queue` (its name or BatchJobQueue) with the job definitions whose jobs
+        can run there (or the named ones): batch:SubmitJob on the queue's ARN and on each job definition's ARN,
+        nothing else (Batch authorizes SubmitJob against both, the job definition with its revision). No
+        wildcard: the policy names the revision CloudFormation registered and follows it when a deploy registers
+        a new one.
+        """
+        chosen = self.queue(queue if isinstance(queue, str) else queue.name)
+        names = chosen.job_definitions if job_definitions is None else tuple(job_definitions)
+        for name in names:
+            if name not in chosen.job_definitions:
+                runs = self.job_definition(name)
+                raise ConfigError(self.node.path, "grant_submit_job(job_definitions)", name,
+                                  f"job definitions whose jobs can run on {chosen.name}: "
+                                  f"{', '.join(chosen.job_definitions) or 'none'}",
+                                  hint=f"{name}'s jobs run on the queues {', '.join(runs.queues) or 'none'}.")
+        if not names:
+            raise ConfigError(self.node.path, "grant_submit_job(queue)", chosen.name,
+                              "a queue on which one of the job definitions of this orchestration runs",
+                              hint="Batch authorizes SubmitJob against the queue and the job definition together; "
+                                   f"none of this orchestration's job definitions runs on {chosen.name}.")
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["batch:SubmitJob"],
+            resource_arns=[chosen.job_queue_arn, *(self.job_definition(n).job_definition_arn for n in names)])
+
+    def _runs_on(self) -> dict[str, tuple[str, ...]]:
+        """Each job definition's name -> the environments its jobs may run on."""
+        runs: dict[str, tuple[str, ...]] = {j.spec.name: (j.environment,) for j in self.plan.multi_node_jobs}
+        runs.update({j.spec.name: j.environments for j in self.plan.container_jobs})
+        return runs
 
     def _grant_bucket(self, bucket: s3.IBucket) -> None:
         """Jobs list, read and write the storage's bucket (results with `aws s3 cp`); they never delete in it."""
@@ -438,10 +551,12 @@ class BatchOrchestration(Construct):
         """The SQS queues that receive job events, by name ({} with job_events=False)."""
         return self.events.queues if self.events is not None else {}
 
+    @check_kinds
     def subscribe_queue(self, queue: sqs.IQueue) -> None:
         """Deliver job events to the user's queue as well (it must have a dead-letter queue)."""
         self._require_events("subscribe_queue").subscribe_queue(queue)
 
+    @check_kinds
     def subscribe_function(self, function: lambda_.IFunction, *, name: str | None = None,
                            function_timeout: Duration | None = None) -> sqs.Queue:
         """Run a Lambda function for every job event, through an events queue of its own with a DLQ, whose
@@ -499,18 +614,20 @@ class BatchOrchestration(Construct):
     # -- compute environments ----------------------------------------------------------------------
 
     def _environment(self, vpc: ec2.IVpc, spec: ComputeEnvironmentSpec, plan: EnvironmentPlan,
-                     subnets: Sequence[ec2.ISubnet], storage: StorageLayer | None) -> batch.CfnComputeEnvironment:
+                     subnets: Sequence[ec2.ISubnet]) -> batch.CfnComputeEnvironment:
         if plan.fargate:
             scope = Construct(self, f"Environment{plan.name}")
-            group = ec2.SecurityGroup(scope, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
-                                      description=f"{scope.node.path}: Fargate jobs of {plan.name}")
-            self._connections.add_security_group(group)
+            fargate_groups = list(spec.security_groups) or [ec2.SecurityGroup(
+                scope, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
+                description=f"{scope.node.path}: Fargate jobs of {plan.name}")]
+            for group in fargate_groups:
+                self._connections.add_security_group(group)
             self.figures[f"environment {plan.name}"] = f"{plan.resource_type}, up to {plan.max_vcpus:,} vCPUs"
             fargate = batch.CfnComputeEnvironment(
                 scope, "Resource", type="MANAGED", state="ENABLED",
                 compute_resources=batch.CfnComputeEnvironment.ComputeResourcesProperty(
                     type=plan.resource_type, maxv_cpus=plan.max_vcpus, subnets=[s.subnet_id for s in subnets],
-                    security_group_ids=[group.security_group_id]))
+                    security_group_ids=[g.security_group_id for g in fargate_groups]))
             tags_on_instances(fargate, fargate=True)
             return fargate
         fleet = spec.fleet
@@ -519,14 +636,15 @@ class BatchOrchestration(Construct):
             self, f"Environment{plan.name}", vpc=vpc, plan=plan, subnets=subnets, fleet=fleet,
             root_volume_size_gib=spec.root_volume_size_gib, update_job_timeout_minutes=update_minutes,
             image_id=spec.image.image_id if spec.image is not None else None,
-            job_interface_security_group=self.job_interface_security_group if plan.network is not None else None)
+            job_interface_security_group=self.job_interface_security_group if plan.network is not None else None,
+            security_groups=spec.security_groups, instance_role=spec.instance_role)
         if plan.runs_multi_node and plan.network is not None and self._job_interface_rules:
             environment.resource.node.add_dependency(*self._job_interface_rules)
         self.environment_constructs[plan.name] = environment
         for environment_group in environment.connections.security_groups:
             self._connections.add_security_group(environment_group)
-        if storage is not None:
-            storage.mount_on(environment, ebs_volumes=False)
+        for item in self.storage:
+            mount_storage(item, environment)
         network = plan.network
         self.figures[f"environment {plan.name}"] = (
             f"{'Spot' if plan.resource_type == 'SPOT' else 'On-Demand'} {', '.join(plan.instance_types)}, "
@@ -544,7 +662,7 @@ class BatchOrchestration(Construct):
     # -- job definitions -------------------------------------------------------------------------------
 
     def _container(self, image: str, command: Sequence[str], environment: dict[str, str], vcpus: float,
-                   memory_mib: int, gpus: int, *, host_volumes: bool) -> dict[str, Any]:
+                   memory_mib: int, gpus: int, *, environments: Sequence[str]) -> dict[str, Any]:
         requirements = [{"Type": "VCPU", "Value": f"{vcpus:g}"}, {"Type": "MEMORY", "Value": str(memory_mib)}]
         if gpus:
             requirements.append({"Type": "GPU", "Value": str(gpus)})
@@ -559,20 +677,29 @@ class BatchOrchestration(Construct):
         # The metadata service is refused to jobs, so SDKs cannot read the Region there (Fargate sets these itself).
         environment = {"AWS_REGION": Aws.REGION, "AWS_DEFAULT_REGION": Aws.REGION, **environment}
         container["Environment"] = [{"Name": k, "Value": v} for k, v in sorted(environment.items())]
-        if host_volumes and self._mount_points:
-            names = [f"storage{i}" for i in range(len(self._mount_points))]
-            container["Volumes"] = [{"Name": n, "Host": {"SourcePath": p}} for n, p in zip(names, self._mount_points,
-                                                                                           strict=True)]
-            container["MountPoints"] = [{"SourceVolume": n, "ContainerPath": p, "ReadOnly": False}
-                                        for n, p in zip(names, self._mount_points, strict=True)]
+        if environments:
+            # Read when the template is written: storage mounted on an environment after this (a tier's
+            # mount_on(orchestration.environment_constructs[...])) reaches the containers as well.
+            volumes = _ContainerVolumes(self, environments)
+            container["Volumes"] = Lazy.any(_Produce(volumes.volumes), omit_empty_array=True)
+            container["MountPoints"] = Lazy.any(_Produce(volumes.mount_points), omit_empty_array=True)
         return container
+
+    def mount_points(self, environments: Sequence[str]) -> tuple[str, ...]:
+        """The host paths mounted on every one of `environments` (BatchComputeEnvironment names), in mount order:
+        what a job that may run on any of them sees in its containers at the same paths."""
+        shared: list[str] | None = None
+        for name in environments:
+            on_hosts = nodes_of(self.node.path, self.environment_constructs[name]).mount_points
+            shared = list(on_hosts) if shared is None else [p for p in shared if p in on_hosts]
+        return tuple(shared or ())
 
     def _multi_node_job(self, job: MultiNodeJobPlan) -> batch.CfnJobDefinition:
         spec, t = job.spec, job.instance_type
         ranges = []
         for start, end, command in job.ranges:
             container = self._container(spec.image, command, dict(spec.environment), job.resources.vcpus,
-                                        job.resources.memory_mib, job.resources.gpus, host_volumes=True)
+                                        job.resources.memory_mib, job.resources.gpus, environments=(job.environment,))
             container["InstanceType"] = t.name
             # MPI and EFA pin memory for RDMA: without an unlimited memlock, registering buffers fails.
             container["Ulimits"] = [{"Name": "memlock", "SoftLimit": -1, "HardLimit": -1}]
@@ -605,7 +732,8 @@ class BatchOrchestration(Construct):
         definition = self._definition(spec.name, "container", spec.timeout_minutes, spec.attempts,
                                       [platform])
         container = self._container(spec.image, spec.command, dict(spec.environment), job.resources.vcpus,
-                                    job.resources.memory_mib, job.resources.gpus, host_volumes=not job.fargate)
+                                    job.resources.memory_mib, job.resources.gpus,
+                                    environments=() if job.fargate else job.environments)
         if job.fargate:
             container["ExecutionRoleArn"] = self._fargate_execution_role().role_arn
             container["NetworkConfiguration"] = {"AssignPublicIp": "DISABLED"}
@@ -698,6 +826,61 @@ class BatchOrchestration(Construct):
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, periods=1,
                 condition="at least 1 message (the maximum over 5 minutes)", why=dp.WHY_DEAD_LETTER))
         return result
+
+
+@jsii.implements(IStableAnyProducer)
+class _Produce:
+    """A value computed when the template is written (after every mount_on), for Lazy.any."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self._function = function
+
+    def produce(self) -> Any:
+        return self._function()
+
+
+class _ContainerVolumes:
+    """A job definition's host volumes: the paths mounted on every environment the job may run on."""
+
+    def __init__(self, orchestration: BatchOrchestration, environments: Sequence[str]) -> None:
+        self._orchestration = orchestration
+        self._environments = tuple(environments)
+
+    def volumes(self) -> list[dict[str, Any]]:
+        return [{"Name": f"storage{i}", "Host": {"SourcePath": p}}
+                for i, p in enumerate(self._orchestration.mount_points(self._environments))]
+
+    def mount_points(self) -> list[dict[str, Any]]:
+        return [{"SourceVolume": f"storage{i}", "ContainerPath": p, "ReadOnly": False}
+                for i, p in enumerate(self._orchestration.mount_points(self._environments))]
+
+
+@jsii.implements(IAspect)
+class _PartlyMounted:
+    """At synth, after every mount_on: warn about a path mounted on some but not all of a job's environments (its
+    containers do not see it: on the others the host path would be an empty local directory)."""
+
+    def __init__(self, orchestration: BatchOrchestration) -> None:
+        self._orchestration = orchestration
+
+    def visit(self, node: IConstruct) -> None:
+        if node is not self._orchestration:
+            return
+        orchestration = self._orchestration
+        fargate = {j.spec.name for j in orchestration.plan.container_jobs if j.fargate}
+        for name, environments in orchestration._runs_on().items():
+            if name in fargate:
+                continue
+            shared = set(orchestration.mount_points(environments))
+            for environment in environments:
+                hosts = nodes_of(orchestration.node.path, orchestration.environment_constructs[environment])
+                for path in hosts.mount_points:
+                    if path not in shared:
+                        Annotations.of(orchestration.job_definitions[name]).add_warning_v2(
+                            "hpc-constructs:batch-partly-mounted",
+                            f"{path} is mounted on {environment} but not on every environment job {name} may run "
+                            f"on ({', '.join(environments)}): its containers do not see {path}. Mount it on all of "
+                            "them (storage= mounts on every EC2 environment).")
 
 
 @jsii.implements(IStableAnyProducer)
@@ -829,6 +1012,15 @@ def _validate(path: str, vpc: ec2.IVpc, specs: Sequence[ComputeEnvironmentSpec],
             raise ConfigError(path, "compute_environments", type(spec).__name__, "ComputeEnvironmentSpec values")
         where = f"{path}/{spec.name}"
         fleet = spec.fleet
+        groups = max(len(spec.security_groups), 1) + (fleet is not None)
+        if groups > BATCH.max_security_groups_per_compute_environment:
+            raise ConfigError(where, "security_groups", f"{groups} security groups",
+                              f"at most {BATCH.max_security_groups_per_compute_environment} security groups, the "
+                              "fleet's included", hint="Batch (and each network interface) takes at most five "
+                                                       "security groups; merge rules into fewer groups.")
+        if spec.fargate and spec.instance_role is not None:
+            raise ConfigError(where, "instance_role", "a role", "None on Fargate (Fargate runs no instances)",
+                              hint="Fargate jobs act with their job role (BatchOrchestration.job_role).")
         if fleet is not None:
             if spec.subnet is not None or spec.vpc_subnets is not None:
                 raise ConfigError(where, "subnet", "given with fleet", "the fleet's subnet (leave subnet out)")

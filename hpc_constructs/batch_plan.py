@@ -25,6 +25,7 @@ from hpc_constructs.image_plan import ImagePlan, check_image_for, image_plan_of
 
 if TYPE_CHECKING:
     from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_iam as iam
 
     from hpc_constructs.compute_fleet import ComputeFleet
     from hpc_constructs.image import HpcImage
@@ -74,6 +75,12 @@ class ComputeEnvironmentSpec:
     image: None uses Batch's own ECS images (the nodes install the clients, and for EFA download the EFA
            installer, at first boot). An HpcImage built with base="ecs" (gpu=True for GPU types) becomes the
            environment's image (Ec2Configuration.ImageIdOverride), and the nodes skip at boot what it holds.
+    security_groups: () makes one group for the nodes. Groups of yours instead (at most 5 with the fleet's): the
+                     first takes the rules the environment needs (all traffic to and from itself for multi-node
+                     jobs and EFA) and the storage's; the others are only attached. Fargate: the jobs' groups.
+    instance_role: None makes the ECS instance role (AmazonEC2ContainerServiceforEC2Role, Session Manager). A
+                   role of yours instead: a role made in the app gets both managed policies attached; an
+                   imported one must have them (a warning names them). Not on Fargate.
     """
 
     name: str
@@ -88,6 +95,8 @@ class ComputeEnvironmentSpec:
     efa: bool | None = None
     root_volume_size_gib: int = 64
     image: HpcImage | None = None
+    security_groups: Sequence[ec2.ISecurityGroup] = ()
+    instance_role: iam.IRole | None = None
 
 
 @dataclass(frozen=True)
@@ -305,7 +314,8 @@ def plan_batch(path: str, environments: Sequence[EnvironmentInput], queues: Sequ
     """
     _check_names(path, environments, queues, multi_node_jobs, container_jobs)
     basics = {e.spec.name: _environment_basics(path, e) for e in environments}
-    mnp_plans_pending = [_multi_node_basics(path, job, basics) for job in multi_node_jobs]
+    fleets = {e.spec.name: e.fleet for e in environments}
+    mnp_plans_pending = [_multi_node_basics(path, job, basics, fleets) for job in multi_node_jobs]
     environment_plans = {
         e.spec.name: _finish_environment(path, e, basics[e.spec.name],
                                          [(job, t, efa) for job, t, efa in mnp_plans_pending
@@ -369,12 +379,15 @@ def _environment_basics(path: str, environment: EnvironmentInput) -> _Basics:
                               spec.instance_types, str) else "")
     names = tuple(spec.instance_types)
     if environment.fleet is not None:
-        fleet_types = environment.fleet.instance_types
-        if names not in (("optimal",), fleet_types):
-            raise ConfigError(where, "instance_types", list(names), f"the fleet's types ({', '.join(fleet_types)})",
-                              hint=f"{environment.fleet.path}'s EFA layout and placement were decided for its own "
-                                   "types; leave instance_types out to use them.")
-        names = fleet_types
+        fleet = environment.fleet
+        if names not in (("optimal",), fleet.instance_types):
+            extra = [n for n in names if n not in fleet.instance_types]
+            wanted = [t for n in extra for t in _expand(where, n)]
+            hint = ("An environment made from a fleet launches all of the fleet's types: leave instance_types out."
+                    if not extra else _fleet_way_out(spec.name, fleet, wanted, given=list(names)))
+            raise ConfigError(where, "instance_types", list(names),
+                              f"the fleet's types ({', '.join(fleet.instance_types)}), or left out", hint=hint)
+        names = fleet.instance_types
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(where, "instance_types", list(names), "each instance type once",
@@ -463,8 +476,8 @@ def _image_types(where: str, types: Sequence[InstanceType]) -> tuple[str, ...]:
     return tuple(images)
 
 
-def _multi_node_basics(path: str, job: MultiNodeJobSpec,
-                       basics: Mapping[str, _Basics]) -> tuple[MultiNodeJobSpec, InstanceType, bool]:
+def _multi_node_basics(path: str, job: MultiNodeJobSpec, basics: Mapping[str, _Basics],
+                       fleets: Mapping[str, FleetFacts | None]) -> tuple[MultiNodeJobSpec, InstanceType, bool]:
     where = f"{path}/{job.name}"
     if job.compute_environment not in basics:
         raise ConfigError(where, "compute_environment", job.compute_environment,
@@ -483,14 +496,36 @@ def _multi_node_basics(path: str, job: MultiNodeJobSpec,
                                "job.")
     t = catalog.instance_type(job.instance_type, path=where, prop="instance_type")
     if t.name not in {x.name for x in environment.launchable}:
+        fleet = fleets.get(job.compute_environment)
+        hint = ("All nodes of a multi-node job run this one type: add it to the environment's instance_types."
+                if fleet is None else _fleet_way_out(job.compute_environment, fleet, [t]))
         raise ConfigError(where, "instance_type", t.name,
                           f"a type that {job.compute_environment} launches ({', '.join(environment.instance_types)})",
-                          hint="All nodes of a multi-node job run this one type: add it to the environment's "
-                               "instance_types.")
+                          hint=hint)
     if job.efa and not t.efa_supported:
         raise ConfigError(where, "efa", True, "EFA only on instance types whose catalog entry says EfaSupported",
                           hint=f"{t.name} has no EFA support.")
     return job, t, t.efa_supported if job.efa is None else bool(job.efa)
+
+
+def _fleet_way_out(environment: str, fleet: FleetFacts, wanted: Sequence[InstanceType], *,
+                   given: Sequence[str] = ()) -> str:
+    """How an environment made from a fleet gets more instance types: only by the fleet, whose EFA layout and
+    placement were decided for its own types, or by an environment of its own (without fleet=)."""
+    names = [t.name for t in wanted]
+    own = list(given) or sorted({*names})
+    alone = (f"give {environment} its own types: ComputeEnvironmentSpec({environment!r}, "
+             f"instance_types={own!r}) without fleet= (it then makes its own launch template, placement group "
+             "and EFA layout)")
+    fleet_types = [catalog.instance_type(n) for n in fleet.instance_types]
+    fits = all(t.architecture == fleet_types[0].architecture and (t.efa_supported or not fleet.efa)
+               and (t.supports_cluster_placement or not fleet.placement_group) for t in wanted)
+    if not fits:
+        return (f"{environment} is made from {fleet.path} and launches its types only, with which "
+                f"{', '.join(names)} cannot share an EFA layout and placement group: {alone}.")
+    return (f"{environment} is made from {fleet.path} and launches its types only. Add {', '.join(names)} to that "
+            f"fleet: ComputeFleet(..., instance_types={[*fleet.instance_types, *names]!r}), and leave the "
+            f"environment's instance_types out; or {alone}.")
 
 
 def _finish_environment(path: str, environment: EnvironmentInput, basics: _Basics,

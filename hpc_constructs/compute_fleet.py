@@ -18,7 +18,17 @@ from hpc_constructs.catalog.limits import EC2_USER_DATA_MAX_BYTES, ROOT_VOLUME
 from hpc_constructs.catalog.software import EFA, SCRATCH_TOOLS
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, launch_template_interfaces, plan_fleet
+from hpc_constructs.given import (
+    add_managed_policies,
+    add_statement,
+    role_anchor,
+    self_rules,
+    takes_rules,
+    warn_fixed_group,
+    warn_fixed_role,
+)
 from hpc_constructs.image_plan import check_image_for, image_plan_of
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.ssh_users import SshUsers
 
@@ -31,6 +41,7 @@ EBS_DEVICE_LETTERS = "fghijklmnopqrstuvwxyz"  # the names EC2 recommends for EBS
 # The group metrics that monitoring() turns on (Auto Scaling collects none unless asked; they cost nothing).
 FLEET_GROUP_METRICS = ("GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances",
                        "GroupTerminatingInstances")
+SSM_POLICY = "AmazonSSMManagedInstanceCore"
 
 
 
@@ -77,6 +88,15 @@ class ComputeFleet(Construct):
       notifications_topic: None. An SNS topic for the group's launch/terminate notifications.
       ssh_users: None. An SshUsers: the people who may SSH to the nodes (through an HaBastion), each with their
                  own account (the same UID on every node), their keys, no sudo.
+      security_group: None makes one (all outbound). A group of yours (ec2.SecurityGroup, or imported with
+                      SecurityGroup.from_security_group_id) instead: the fleet adds all traffic to and from itself
+                      to it (MPI, EFA), allow_ssh_from and storage mounts add theirs. One imported with
+                      mutable=False takes no rule: the fleet warns, naming the rules it must already have.
+      role: None makes one. A role of yours (iam.Role, or imported with Role.from_role_arn) for the nodes: the
+            fleet attaches AmazonSSMManagedInstanceCore to a role made in the app and adds the statements the
+            nodes need (the SSH users' parameter; storage mounts add theirs). A role CDK cannot add to (imported
+            with mutable=False, from another account, without_policy_updates()) gets a warning naming what it
+            must already have; so does an imported role for the managed policy (CDK attaches none to it).
 
     Rules (checked at synth time, in this order, by fleet_plan.plan_fleet):
       known, distinct instance types; ENA on every type; one (Linux) architecture; EFA only where
@@ -108,6 +128,7 @@ class ComputeFleet(Construct):
     max_network_bandwidth_gbps (the type's full bandwidth).
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,
@@ -131,6 +152,8 @@ class ComputeFleet(Construct):
         efa_installer_key_fingerprint: str | None = None,
         notifications_topic: sns.ITopic | None = None,
         ssh_users: SshUsers | None = None,
+        security_group: ec2.ISecurityGroup | None = None,
+        role: iam.IRole | None = None,
     ) -> None:
         super().__init__(scope, id)
         image = image_plan_of(machine_image)
@@ -161,30 +184,26 @@ class ComputeFleet(Construct):
         self.network_bandwidth_gbps: float = plan.network_bandwidth_gbps
         self.max_network_bandwidth_gbps: float = plan.max_network_bandwidth_gbps
 
-        self.security_group = ec2.SecurityGroup(
+        self.security_group: ec2.ISecurityGroup = security_group or ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
             description=f"{self.node.path}: fleet nodes; all traffic to and from itself (EFA, MPI)",
         )
         # EFA's OS-bypass traffic is not IP, so the 0.0.0.0/0 egress rule does not cover it:
-        # both self-referencing rules are explicit, separate resources.
-        self_ingress = ec2.CfnSecurityGroupIngress(
-            self, "SelfIngress", group_id=self.security_group.security_group_id, ip_protocol="-1",
-            source_security_group_id=self.security_group.security_group_id,
-            description="All traffic from fleet nodes (EFA, MPI)")
-        self_egress = ec2.CfnSecurityGroupEgress(
-            self, "SelfEgress", group_id=self.security_group.security_group_id, ip_protocol="-1",
-            destination_security_group_id=self.security_group.security_group_id,
-            description="All traffic to fleet nodes (EFA OS-bypass is not IP)")
+        # both self-referencing rules are explicit, separate resources (on a given group too).
+        rules = self_rules(self, self.security_group, ("All traffic from fleet nodes (EFA, MPI)",
+                                                       "All traffic to fleet nodes (EFA OS-bypass is not IP)"),
+                           what="the fleet's nodes")
         self._connections = ec2.Connections(security_groups=[self.security_group])
         self.mounted_storage: set[str] = set()  # paths of the StorageLayers mounted here (mount_on)
         self._ebs_devices = 0
 
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-                             description=f"{self.node.path}: fleet nodes",
-                             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
-                                 "AmazonSSMManagedInstanceCore")])
+        self.role: iam.IRole = role or iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+                                                description=f"{self.node.path}: fleet nodes")
+        missing = add_managed_policies(self, self.role, [SSM_POLICY])
+        warn_fixed_role(self, self.role, [f"the AWS managed policy {m}" for m in missing],
+                        why="Session Manager on the fleet's nodes")
         Validations.of(self.role).acknowledge(Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+            id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_POLICY}]",
             reason="AWS-maintained least-privilege policy for Session Manager access to nodes (no SSH keys).",
         ))
 
@@ -201,7 +220,9 @@ class ComputeFleet(Construct):
             if not isinstance(ssh_users, SshUsers):
                 raise ConfigError(self.node.path, "ssh_users", type(ssh_users).__name__, "an SshUsers")
             self.add_boot_commands(*ssh_users.boot_commands(self))
-            ssh_users.grant_read(self.role)
+            add_statement(self, self.role, ssh_users.read_statement(), why="the SSH users' sync on the nodes")
+            if isinstance(self.role, iam.Role):  # else on the Auto Scaling group, once it exists (below)
+                ssh_users.declare_read(self.role, self.role)
         if plan.efa_software == "install":
             self.install_boot_script("hpc-efa-install")
             self.add_boot_commands(boot.step(
@@ -263,13 +284,17 @@ class ComputeFleet(Construct):
         )
         # Nodes must not boot before the rules that MPI and EFA between them need: with min_capacity > 0
         # the first nodes would otherwise start while the rules are still being created.
-        self.auto_scaling_group.node.add_dependency(self_ingress, self_egress)
+        if rules:
+            self.auto_scaling_group.node.add_dependency(*rules)
         self.path_endpoint = paths.nodes(self.auto_scaling_group, f"{self.node.path} nodes")
         paths.declare_network(self.auto_scaling_group, self.path_endpoint, self.path_endpoint, protocol="all",
                               both_directions=True, efa=plan.efa, why="MPI, EFA" if plan.efa else "MPI")
         paths.declare_services(self.auto_scaling_group, self.path_endpoint, paths.SSM, why="Session Manager")
-        paths.declare_iam(self.role, paths.role(self.role, f"{self.node.path} node role"), paths.SSM_ACTIONS,
+        role_paths = role_anchor(self.role, self.auto_scaling_group)
+        paths.declare_iam(role_paths, paths.role(self.role, f"{self.node.path} node role"), paths.SSM_ACTIONS,
                           ["*"], on="any resource", why="Session Manager")
+        if ssh_users is not None and not isinstance(self.role, iam.Role):
+            ssh_users.declare_read(role_paths, self.role)
         paths.declare_imds(self.auto_scaling_group, self.path_endpoint, why="users on the nodes are not the role")
         if plan.efa_software == "install":
             paths.declare_services(self.auto_scaling_group, self.path_endpoint, ["internet"],
@@ -314,6 +339,7 @@ class ComputeFleet(Construct):
         """The security groups that clients must reach (ec2.IConnectable)."""
         return self._connections
 
+    @check_kinds
     def allow_ssh_from(self, peer: ec2.IConnectable) -> None:
         """Admit SSH (TCP 22) to the nodes from `peer`, e.g. an HaBastion: `fleet.allow_ssh_from(bastion)`.
 
@@ -321,6 +347,8 @@ class ComputeFleet(Construct):
         stack and refers to the peer's security group, so a bastion in another stack is deployed first.
         """
         where = peer.node.path if isinstance(peer, Construct) else "peer"
+        if not takes_rules(self.security_group):
+            warn_fixed_group(self, self.security_group.node.path, [f"TCP 22 from {where}"], why="SSH to the nodes")
         self._connections.allow_from(peer, ec2.Port.tcp(22), f"SSH from {where}")
         paths.declare_ssh(self.auto_scaling_group, peer, self.path_endpoint)
 
@@ -341,6 +369,11 @@ class ComputeFleet(Construct):
         if name not in self.installed_boot_scripts:
             self.installed_boot_scripts.add(name)
             self.add_boot_commands(*boot.install_boot_script(name))
+
+    @property
+    def mount_points(self) -> tuple[str, ...]:
+        """The mount points of the storage mounted on the nodes, in the order they were mounted."""
+        return tuple(self._mount_points)
 
     def claim_mount_point(self, mount_point: str, owner: str) -> None:
         """Reserve a mount point on the nodes; a second claim is a ConfigError naming the first owner."""

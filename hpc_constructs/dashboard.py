@@ -29,6 +29,7 @@ from hpc_constructs.dashboard_plan import (
     part_id,
 )
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.monitoring import GRAPH_WIDTH, Monitored, Monitoring, WatchedAlarm, event_count, graph, watch
 
 __all__ = ["HpcDashboard"]
@@ -89,6 +90,7 @@ class HpcDashboard(Construct):
     rules (the event rules), settings.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, parts: Sequence[Monitored],
                  settings: MonitoringSettings | None = None, email_addresses: Sequence[str] = (),
                  dashboard_name: str | None = None,

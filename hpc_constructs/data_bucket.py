@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.mounting import removal
 
 
@@ -45,6 +46,7 @@ class DataBucket(Construct):
     is not mounted as a file system.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, spec: BucketSpec | None = None,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN, owner: Construct | None = None) -> None:
         super().__init__(scope, id)
@@ -85,10 +87,12 @@ class DataBucket(Construct):
         """The security groups that clients must reach (ec2.IConnectable)."""
         return self._connections
 
+    @check_kinds
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read the bucket's objects and list it."""
         return self.bucket.grant_read(grantee)
 
+    @check_kinds
     def grant_read_write(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read, write and delete the bucket's objects."""
         return self.bucket.grant_read_write(grantee)

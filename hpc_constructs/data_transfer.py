@@ -38,6 +38,7 @@ from hpc_constructs.direct_connect import DirectConnectSpec, check_direct_connec
 from hpc_constructs.efs_file_system import EfsFileSystem
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.iam_wait import IamPropagationWait
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import inner_subnets, removal
@@ -109,6 +110,7 @@ class DataTransferLayer(Construct):
     snowball_import_role, snowball_key (None without them), figures.
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,

@@ -14,6 +14,7 @@ from hpc_constructs import boot, paths
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs_volumes
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import MountTarget, Nodes, removal, rules_scope, start_mount
 from hpc_constructs.nag import flatten_cfn_reference
@@ -44,6 +45,7 @@ class EbsVolumes(Construct):
     attach the volumes to their own instances, and nobody gets more.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, volumes: Sequence[EbsSpec], subnet: ec2.ISubnet,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN, owner: Construct | None = None) -> None:
         super().__init__(scope, id)
@@ -88,6 +90,7 @@ class EbsVolumes(Construct):
 
     # -- mounting --------------------------------------------------------------------------------
 
+    @check_kinds
     def mount_on(self, target: MountTarget | ComputeFleet, *, volumes: bool | Sequence[str] = True) -> None:
         """Attach and mount the volumes on the target's nodes at boot (see StorageLayer.mount_on)."""
         nodes = start_mount(self._owner, "EbsVolumes", target)
@@ -236,11 +239,12 @@ class EbsVolumes(Construct):
         volume_arns = [stack.format_arn(service="ec2", resource="volume", resource_name=v.ref) for v in volumes]
         instance_arn = stack.format_arn(service="ec2", resource="instance", resource_name="*")
         role = nodes.role
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:AttachVolume"], resources=volume_arns))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ec2:AttachVolume"], resources=[instance_arn],
-            conditions={"StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value}}))
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:DescribeVolumes"], resources=["*"]))
+        nodes.grant_or_warn([
+            iam.PolicyStatement(actions=["ec2:AttachVolume"], resources=volume_arns),
+            iam.PolicyStatement(actions=["ec2:AttachVolume"], resources=[instance_arn],
+                                conditions={"StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value}}),
+            iam.PolicyStatement(actions=["ec2:DescribeVolumes"], resources=["*"])],
+            why=f"attaching {self._owner.node.path}'s volumes at boot")
         who = paths.role(role, f"{nodes.path} node role")
         names = ", ".join(str(v.node.id).removeprefix("Volume-") for v in volumes)
         paths.declare_iam(nodes.path_anchor, who, ["ec2:AttachVolume"], [

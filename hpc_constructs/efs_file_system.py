@@ -15,6 +15,8 @@ from hpc_constructs.catalog.software import EFS_UTILS
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.efs import EFS_FILE_SYSTEM_POLICY, EFS_READ, EFS_READ_WRITE, EFS_ROOT, EfsSpec, check_efs
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.given import role_takes_statements, warn_fixed_group, warn_fixed_role
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.lustre import check_mount_point
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import (
@@ -55,6 +57,7 @@ class EfsFileSystem(Construct):
     one in file_system.connections.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc | None, spec: EfsSpec | None = None,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN, owner: Construct | None = None,
                  _imported: aws_efs.IFileSystem | None = None) -> None:
@@ -90,6 +93,7 @@ class EfsFileSystem(Construct):
         return self._connections
 
     @classmethod
+    @check_kinds
     def from_file_system(cls, scope: Construct, id: str, file_system: aws_efs.IFileSystem, *,
                          mount_point: str = "/efs") -> EfsFileSystem:
         """An EFS file system made elsewhere, to mount_on and grant like one made here."""
@@ -105,14 +109,17 @@ class EfsFileSystem(Construct):
 
     # -- grants ----------------------------------------------------------------------------------
 
+    @check_kinds
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Mount read-only (ClientMount only: writes are refused)."""
         return self._grant(grantee, EFS_READ)
 
+    @check_kinds
     def grant_read_write(self, grantee: iam.IGrantable) -> iam.Grant:
         """Mount read-write as a non-root user (root is squashed, as on any NFS server)."""
         return self._grant(grantee, EFS_READ_WRITE)
 
+    @check_kinds
     def grant_root_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Mount read-write with root access (ClientRootAccess: root is not squashed)."""
         return self._grant(grantee, EFS_ROOT)
@@ -124,6 +131,7 @@ class EfsFileSystem(Construct):
 
     # -- mounting --------------------------------------------------------------------------------
 
+    @check_kinds
     def mount_on(self, target: MountTarget | ComputeFleet, *, root_access: bool = False) -> None:
         """NFS (TCP 2049) from the target, grant_read_write (or grant_root_access), mount at boot.
 
@@ -160,10 +168,21 @@ class EfsFileSystem(Construct):
     def mount(self, nodes: Nodes, rules: Construct, *, root_access: bool) -> str:
         """The rules, grant and boot lines of one mount (mount_on and StorageLayer.mount_on)."""
         for i, group in unruled_groups(self, nodes):
-            self.allow_client(rules, group, i, anchor=nodes.path_anchor,
+            fixed = group in nodes.fixed_groups
+            restricted = group in nodes.egress_groups
+            self.allow_client(rules, group, i, client_egress=restricted and not fixed, anchor=nodes.path_anchor,
                               client_name=f"{nodes.path} nodes")
+            if fixed and restricted:
+                efs_sg = self.connections.security_groups[0].node.path
+                warn_fixed_group(nodes.target, nodes.group_name(group), [f"TCP 2049 to {efs_sg} (outbound)"],
+                                 why=f"the EFS file system {self._owner.node.path}")
         actions = EFS_ROOT if root_access else EFS_READ_WRITE
-        self._grant(nodes.role, actions)
+        if role_takes_statements(nodes.role):
+            self._grant(nodes.role, actions)
+        else:
+            warn_fixed_role(nodes.target, nodes.role, [
+                f"{', '.join(actions)} on {self._owner.node.path}'s file system "
+                "(condition elasticfilesystem:AccessedViaMountTarget true)"], why=f"mounting {self.mount_point}")
         paths.declare_iam(nodes.path_anchor, paths.role(nodes.role, f"{nodes.path} node role"), actions,
                           [self.file_system_arn], on=f"{self._owner.node.path} EFS",
                           context={"elasticfilesystem:AccessedViaMountTarget": "true"}, why="mount with IAM")

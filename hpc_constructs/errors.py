@@ -12,13 +12,15 @@ class ConfigError(ValueError):
     allowed, so that the user can fix the input without reading the AWS documentation first.
     """
 
-    def __init__(self, path: str, prop: str, value: Any, allowed: str, *, hint: str = "") -> None:
+    def __init__(self, path: str, prop: str, value: Any, allowed: str, *, hint: str = "",
+                 shown: str | None = None) -> None:
+        """shown: how the message writes the value (e.g. "an HpcNetwork (App/Net)"); None writes its repr."""
         self.path = path
         self.prop = prop
         self.value = value
         self.allowed = allowed
         self.hint = hint
-        message = f"{path}: {prop}={value!r} is not allowed. Allowed: {allowed}."
+        message = f"{path}: {prop}={repr(value) if shown is None else shown} is not allowed. Allowed: {allowed}."
         if hint:
             message += f" {hint}"
         super().__init__(message)

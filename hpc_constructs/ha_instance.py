@@ -35,6 +35,14 @@ from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, VOLUME_TOOLS
 from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.ebs import EbsSpec
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.given import (
+    add_managed_policies,
+    add_statement,
+    role_anchor,
+    takes_rules,
+    warn_fixed_group,
+    warn_fixed_role,
+)
 from hpc_constructs.ha_instance_plan import (
     DEFAULT_DATA_VOLUME,
     DEFAULT_HEALTH_CHECK_FAILURES,
@@ -49,9 +57,10 @@ from hpc_constructs.ha_instance_plan import (
     plan_ha_instance,
 )
 from hpc_constructs.image_plan import check_image_for, image_plan_of
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import removal
-from hpc_constructs.nag import acknowledge_wildcards
+from hpc_constructs.nag import acknowledge_ec26_misreport, acknowledge_wildcards
 
 if TYPE_CHECKING:
     from hpc_constructs.image import HpcImage
@@ -106,6 +115,11 @@ class HaInstance(Construct):
       machine_image: None: the latest Amazon Linux 2023 at each deploy (boot installs the volume tools and iptables
                    when missing). An HpcImage (base "al2023", the instance type's architecture) holds them: boot
                    installs nothing, and the instance is replaced when the image is rebuilt, not at each release.
+      security_group: None makes one. A group of your own (ec2.SecurityGroup, or imported): allow_from adds its
+                   rules to it; one imported with mutable=False takes none, and a warning names them.
+      role: None makes one. A role of your own: the boot's statements (each by ARN or owner tag) and
+                   AmazonSSMManagedInstanceCore are added to it; a role that takes none (imported with
+                   mutable=False, another account's) gets a warning naming each.
       removal_policy: RETAIN for the data volume and the Elastic IP (SNAPSHOT for the volume takes a snapshot).
 
     Boot (user data steps, hpc_constructs.boot): the data volume (hpc-ha-volume attach: attach it in this AZ, or
@@ -119,6 +133,7 @@ class HaInstance(Construct):
     allow_from(peer, ports=None); add_boot_commands(*lines).
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,
@@ -146,6 +161,8 @@ class HaInstance(Construct):
         key_name: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         machine_image: HpcImage | None = None,
+        security_group: ec2.ISecurityGroup | None = None,
+        role: iam.IRole | None = None,
     ) -> None:
         super().__init__(scope, id)
         path = self.node.path
@@ -179,7 +196,7 @@ class HaInstance(Construct):
             raise ConfigError(path, "hosted_zone", hosted_zone.node.path, "a hosted zone only with address='dns'")
 
         # -- security group: clients reach the ports through allow_from ---------------------------------------
-        self.security_group = ec2.SecurityGroup(
+        self.security_group: ec2.ISecurityGroup = security_group or ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
             description=f"{path}: HaInstance; its ports from allow_from peers only")
         self._connections = ec2.Connections(security_groups=[self.security_group])
@@ -217,15 +234,19 @@ class HaInstance(Construct):
             self.address = plan.record_name
 
         # -- role: Session Manager, and exactly what the boot scripts do --------------------------------------
-        self.role = iam.Role(
+        self.role: iam.IRole = role or iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description=f"{path}: HaInstance (its data volume, snapshots, address, lifecycle hooks)",
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")])
+        if role is not None:
+            missing = add_managed_policies(self, role, ["AmazonSSMManagedInstanceCore"])
+            warn_fixed_role(self, role, [f"the AWS managed policy {m}" for m in missing],
+                            why="Session Manager and the scheduled snapshots (Run Command)")
         Validations.of(self.role).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
             reason="AWS-maintained least-privilege policy for Session Manager and Run Command (scheduled snapshots)."))
         for statement in boot_statements(self, plan):
-            self.role.add_to_policy(statement)
+            add_statement(self, self.role, statement, why="the boot (data volume, address, lifecycle hooks)")
         acknowledge_wildcards(self.role, suffixes=(":volume/*", "::snapshot/*", ":instance/*",
                                                    ":network-interface/*", ":autoScalingGroupName/*"),
                               reason="Each wildcard ARN is narrowed by a condition on the owner tag (this "
@@ -297,6 +318,7 @@ class HaInstance(Construct):
         Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
             id="Annotation::@aws-cdk/aws-autoscaling:desiredCapacitySet",
             reason="A group of exactly one: min = max = desired = 1, reset to that on every deploy."))
+        acknowledge_ec26_misreport(self.auto_scaling_group)
         Validations.of(self.auto_scaling_group).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-AS3",
             reason="Replacements are in the group's activity history, CloudTrail and EventBridge; a group of one "
@@ -313,8 +335,7 @@ class HaInstance(Construct):
         self._declare_paths(plan)
         self.figures: dict[str, object] = _figures(plan, path, image.description if image is not None else None)
         self.node.add_metadata("hpc:figures", self.figures)
-        mounting.adopt(self, user_data=self.user_data, role=self.role,
-                       security_group_ids=[self.security_group.security_group_id])
+        mounting.adopt(self, user_data=self.user_data, role=self.role, security_groups=[self.security_group])
         CfnOutput(self, "Address", value=self.address,
                   description=f"{path}: the address clients use ({plan.address}); it follows the instance")
 
@@ -329,6 +350,7 @@ class HaInstance(Construct):
     def grant_principal(self) -> iam.IPrincipal:
         return self.role
 
+    @check_kinds
     def allow_from(self, peer: ec2.IConnectable, *, ports: Sequence[int] | None = None) -> None:
         """Admit `peer` (a ComputeFleet, a BatchOrchestration, a SlurmCluster, ...) on the ports (default: `ports`).
 
@@ -347,6 +369,12 @@ class HaInstance(Construct):
             if key in self._ruled:
                 continue
             self._ruled.add(key)
+            if not takes_rules(self.security_group):
+                client = group.node.path if isinstance(group, Construct) else key
+                warn_fixed_group(self, self.security_group.node.path,
+                                 [f"TCP {port} from {client} (inbound)" for port in wanted],
+                                 why=f"the clients in {where}")
+                continue
             # Beside the peer's group, in the peer's stack (a group that is not a construct: in the peer itself).
             scope = group if isinstance(group, Construct) else peer
             assert isinstance(scope, Construct)
@@ -382,36 +410,37 @@ class HaInstance(Construct):
         paths.declare_imds(group, self.path_endpoint, max_hop_limit=1,
                            why="the server's users and daemons are not the role: it moves volumes and addresses")
         role = paths.role(self.role, f"{self.node.path} role")
+        anchor = role_anchor(self.role, self.data_volume)
         owned = {f"aws:ResourceTag/{OWNER_TAG}": self.node.path}
         volume = stack.format_arn(service="ec2", resource="volume", resource_name=self.data_volume.ref,
                                   arn_format=ArnFormat.SLASH_RESOURCE_NAME)
         snapshot = f"arn:{stack.partition}:ec2:{stack.region}::snapshot/snap-0123456789abcdef0"
         on_volume = f"its data volume {self.data_volume.node.path}"
-        paths.declare_iam(self.role, role, ["ec2:AttachVolume", "ec2:CreateSnapshot"], [volume], context=owned,
+        paths.declare_iam(anchor, role, ["ec2:AttachVolume", "ec2:CreateSnapshot"], [volume], context=owned,
                           on=on_volume, why="attach at boot, snapshot on schedule and at termination")
-        paths.declare_iam(self.role, role, ["ec2:CreateVolume"], [{"arn": snapshot, "context": owned}],
+        paths.declare_iam(anchor, role, ["ec2:CreateVolume"], [{"arn": snapshot, "context": owned}],
                           on="its own snapshots", why="restore in another AZ")
-        paths.declare_iam(self.role, role, ["ec2:DeleteSnapshot"], [snapshot],
+        paths.declare_iam(anchor, role, ["ec2:DeleteSnapshot"], [snapshot],
                           context={**owned, f"aws:ResourceTag/{TAKEN_TAG}": "1"}, on="the snapshots it took",
                           why="keep snapshot_retention")
-        paths.declare_iam(self.role, role, ["ec2:AttachVolume", "ec2:CreateSnapshot"], [volume],
+        paths.declare_iam(anchor, role, ["ec2:AttachVolume", "ec2:CreateSnapshot"], [volume],
                           context={f"aws:ResourceTag/{OWNER_TAG}": "another/Construct"}, denied=True,
                           on="a volume another construct owns", why="the owner tag is the boundary")
         group_arn = stack.format_arn(service="autoscaling", resource="autoScalingGroup",
                                      resource_name=f"0-1-2:autoScalingGroupName/{group.auto_scaling_group_name}",
                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        paths.declare_iam(self.role, role, ["autoscaling:CompleteLifecycleAction", "autoscaling:SetInstanceHealth"],
+        paths.declare_iam(anchor, role, ["autoscaling:CompleteLifecycleAction", "autoscaling:SetInstanceHealth"],
                           [group_arn], context=owned, on=f"its group {group.node.path}",
                           why="the launch and termination hooks, the health check")
-        paths.declare_iam(self.role, role, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
+        paths.declare_iam(anchor, role, paths.SSM_ACTIONS, ["*"], on="any resource", why="Session Manager")
         if self.hosted_zone is not None and plan.record_name is not None:
             zone = f"arn:{stack.partition}:route53:::hostedzone/{self.hosted_zone.hosted_zone_id}"
             change = {"route53:ChangeResourceRecordSetsNormalizedRecordNames": [plan.record_name],
                       "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
                       "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}
-            paths.declare_iam(self.role, role, ["route53:ChangeResourceRecordSets"], [zone], context=change,
+            paths.declare_iam(anchor, role, ["route53:ChangeResourceRecordSets"], [zone], context=change,
                               on=f"its record {plan.record_name}", why="the address follows the instance")
-            paths.declare_iam(self.role, role, ["route53:ChangeResourceRecordSets"], [zone], denied=True,
+            paths.declare_iam(anchor, role, ["route53:ChangeResourceRecordSets"], [zone], denied=True,
                               context={**change, "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
                                   f"other.{plan.record_name}"]},
                               on=f"another record of the zone {self.hosted_zone.node.path}",

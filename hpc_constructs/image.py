@@ -30,6 +30,7 @@ from hpc_constructs import paths
 from hpc_constructs.compute_fleet import select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.image_plan import REGION_PLACEHOLDER, ImagePlan, plan_image
+from hpc_constructs.kinds import check_kinds
 
 __all__ = ["HpcImage"]
 
@@ -85,6 +86,7 @@ class HpcImage(Construct):
     It is an ec2.IMachineImage: pass it as machine_image.
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,

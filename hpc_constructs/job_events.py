@@ -39,6 +39,7 @@ from hpc_constructs.catalog.limits import (
     SQS_MAX_VISIBILITY_TIMEOUT_SECONDS,
 )
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 
 __all__ = ["JobEvents"]
 
@@ -127,6 +128,7 @@ class JobEvents(Construct):
     subscribe_queue(queue), subscribe_function(function, name=...), undelivered_metrics().
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, job_queue_arns: Sequence[str],
                  job_queue_names: Sequence[str] | None = None, queues: Sequence[str] = ("default",),
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN) -> None:

@@ -15,6 +15,8 @@ from hpc_constructs import paths
 from hpc_constructs.catalog.limits import LUSTRE_CLIENT_PORTS, LUSTRE_EFA_MAX_CONNECTIONS
 from hpc_constructs.compute_fleet import ComputeFleet
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.given import warn_fixed_group
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.lustre import (
     LustrePlan,
     LustreSpec,
@@ -66,6 +68,7 @@ class LustreFileSystem(Resource):
     made elsewhere, so that mount_on works for it.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc | None, subnet: ec2.ISubnet | None,
                  spec: LustreSpec | None = None, bucket: s3.IBucket | None = None,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN, owner: Construct | None = None,
@@ -127,6 +130,7 @@ class LustreFileSystem(Resource):
         return self._connections
 
     @classmethod
+    @check_kinds
     def from_lustre_file_system_attributes(cls, scope: Construct, id: str, *, file_system_id: str, dns_name: str,
                                            mount_name: str, security_group: ec2.ISecurityGroup,
                                            efa_enabled: bool = False, mount_point: str = "/fsx") -> LustreFileSystem:
@@ -161,6 +165,7 @@ class LustreFileSystem(Resource):
 
     # -- mounting --------------------------------------------------------------------------------
 
+    @check_kinds
     def mount_on(self, target: MountTarget | ComputeFleet) -> None:
         """Open Lustre's ports between the target and the file system, and mount it at boot.
 
@@ -175,15 +180,16 @@ class LustreFileSystem(Resource):
         nodes.add_figures({f"mounts from {self._owner.node.path}": f"{self.mount_point}: {how}"})
 
     def allow_client(self, rules: Construct, group: str, index: int = 0, *, client: str = "Fleet",
-                     client_egress: bool = False, anchor: IConstruct | None = None,
+                     client_egress: bool = False, client_ingress: bool = True, anchor: IConstruct | None = None,
                      client_name: str | None = None) -> None:
         """The rules between the file system and one client security group, created in `rules`.
 
         TCP 988 and 1018-1023 both ways (clients and servers both open connections); all traffic both
         ways for an EFA-enabled file system, as FSx requires. client names the rules ("Fleet": the ids
         mount_on has always used); client_egress adds the client's own egress rules, for a group
-        without an allow-all egress rule. anchor: a resource of the client's stack that holds the declaration
-        of the path (hpc_constructs.paths), named client_name.
+        without an allow-all egress rule; client_ingress=False leaves the client's group alone (a group the user
+        imported with mutable=False). anchor: a resource of the client's stack that holds the declaration of the
+        path (hpc_constructs.paths), named client_name.
         """
         lustre_sg = self.security_group.security_group_id
         if anchor is not None:
@@ -194,24 +200,33 @@ class LustreFileSystem(Resource):
                 protocol="all" if self.efa_enabled else "tcp", ports=[] if self.efa_enabled else LUSTRE_CLIENT_PORTS,
                 both_directions=True, why="Lustre client, both sides open connections")
         if self.efa_enabled:
-            _all_traffic_rules(rules, index, lustre_sg, group, client=client)
+            _all_traffic_rules(rules, index, lustre_sg, group, client=client, client_side=client_ingress)
             return
         for low, high in LUSTRE_CLIENT_PORTS:
             tcp_rule(rules, rule_id(f"LustreFrom{client}{low}", index), group=lustre_sg, source=group,
                      ports=(low, high), description="Lustre client to file servers")
             tcp_rule(rules, rule_id(f"LustreTo{client}{low}", index), group=lustre_sg, destination=group,
                      ports=(low, high), description="Lustre file servers to client")
-            tcp_rule(rules, rule_id(f"{client}FromLustre{low}", index), group=group, source=lustre_sg,
-                     ports=(low, high), description="Lustre file servers to client")
-            if client_egress:
+            if client_ingress:
+                tcp_rule(rules, rule_id(f"{client}FromLustre{low}", index), group=group, source=lustre_sg,
+                         ports=(low, high), description="Lustre file servers to client")
+            if client_egress and client_ingress:
                 tcp_rule(rules, rule_id(f"{client}ToLustre{low}", index), group=group, destination=lustre_sg,
                          ports=(low, high), description="Lustre client to file servers")
 
     def mount(self, nodes: Nodes, rules: Construct) -> str:
         """The rules and boot lines of one mount (mount_on and StorageLayer.mount_on); how it mounts."""
         for i, group in unruled_groups(self, nodes):
-            self.allow_client(rules, group, i, anchor=nodes.path_anchor,
-                              client_name=f"{nodes.path} nodes")
+            fixed = group in nodes.fixed_groups
+            self.allow_client(rules, group, i, client_ingress=not fixed, client_egress=group in nodes.egress_groups,
+                              anchor=nodes.path_anchor, client_name=f"{nodes.path} nodes")
+            if fixed:
+                ports = "all traffic" if self.efa_enabled else "TCP 988 and 1018-1023"
+                needs = [f"{ports} from {self.security_group.node.path} (inbound)"]
+                if group in nodes.egress_groups:
+                    needs.append(f"{ports} to {self.security_group.node.path} (outbound)")
+                warn_fixed_group(nodes.target, nodes.group_name(group), needs,
+                                 why=f"the Lustre file system {self._owner.node.path}")
         paths.declare_packages(nodes.path_anchor, nodes.path_endpoint())
         types = nodes.instance_types
         interfaces = {t.name: efa_client_interfaces(t) for t in types}
@@ -363,13 +378,16 @@ def _associations(scope: Construct, plan: LustrePlan, file_system: fsx.CfnFileSy
     return associations
 
 
-def _all_traffic_rules(scope: Construct, index: int, lustre_sg: str, group: str, *, client: str) -> None:
+def _all_traffic_rules(scope: Construct, index: int, lustre_sg: str, group: str, *, client: str,
+                       client_side: bool = True) -> None:
     """EFA-enabled Lustre: all traffic both ways between the file system's group and the client's."""
     description = "EFA-enabled Lustre and its clients (EFA traffic is not IP)"
     ec2.CfnSecurityGroupIngress(scope, rule_id(f"LustreFrom{client}All", index), group_id=lustre_sg,
                                 source_security_group_id=group, ip_protocol="-1", description=description)
     ec2.CfnSecurityGroupEgress(scope, rule_id(f"LustreTo{client}All", index), group_id=lustre_sg,
                                destination_security_group_id=group, ip_protocol="-1", description=description)
+    if not client_side:
+        return
     ec2.CfnSecurityGroupIngress(scope, rule_id(f"{client}FromLustreAll", index), group_id=group,
                                 source_security_group_id=lustre_sg, ip_protocol="-1", description=description)
     ec2.CfnSecurityGroupEgress(scope, rule_id(f"{client}ToLustreAll", index), group_id=group,

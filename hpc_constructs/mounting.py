@@ -17,7 +17,7 @@ import hashlib
 import re
 import weakref
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 import jsii
 from aws_cdk import Annotations, CfnElement, CfnResource, IAspect, RemovalPolicy, Stack, Tags
@@ -29,6 +29,7 @@ from hpc_constructs import boot, paths
 from hpc_constructs.catalog import InstanceType, instance_type
 from hpc_constructs.compute_fleet import FLEET_TAG_KEY, ComputeFleet, claim_mount_point, ebs_device_name
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.given import add_statement, takes_rules
 
 
 class MountTarget(Protocol):
@@ -51,14 +52,18 @@ class Nodes:
     """The tiers' view of a mount target: a ComputeFleet or a plain construct (see nodes_of)."""
 
     def __init__(self, target: Construct, *, fleet: ComputeFleet | None, user_data: ec2.UserData | boot.BootCommands,
-                 role: iam.IRole,
-                 security_group_ids: Sequence[str]) -> None:
+                 role: iam.IRole, security_groups: Sequence[ec2.ISecurityGroup]) -> None:
         self.target = target
         self.fleet = fleet
         self.path = target.node.path
         self.user_data = user_data
         self.role = role
-        self.security_group_ids = list(security_group_ids)
+        self.security_groups = list(security_groups)
+        self.security_group_ids = [g.security_group_id for g in security_groups]
+        # Groups the user gave that take no rule (imported with mutable=False): the tiers warn instead of adding;
+        # groups without an allow-all egress rule: the tiers add the clients' egress rules as well.
+        self.fixed_groups = {g.security_group_id for g in security_groups if not takes_rules(g)}
+        self.egress_groups = {g.security_group_id for g in security_groups if not g.allow_all_outbound}
         self.mounted_storage: set[str] = fleet.mounted_storage if fleet is not None else set()
         # What the target's image holds (an HpcImage's contents): its installs are left out of the boot lines. A
         # SlurmCluster keeps every line and leaves them out per node group, whose images differ.
@@ -115,6 +120,11 @@ class Nodes:
             self._scripts.add(name)
             self.add_boot_commands(*boot.install_boot_script(name))
 
+    @property
+    def mount_points(self) -> tuple[str, ...]:
+        """The mount points claimed on the nodes so far, in the order they were mounted."""
+        return tuple(self.fleet.mount_points if self.fleet is not None else self._mount_points)
+
     def claim_mount_point(self, mount_point: str, owner: str) -> None:
         if self.fleet is not None:
             self.fleet.claim_mount_point(mount_point, owner)
@@ -144,6 +154,16 @@ class Nodes:
     def add_figures(self, figures: dict[str, object]) -> None:
         self.target.node.add_metadata("hpc:figures", figures)
 
+    def group_name(self, group_id: str) -> str:
+        """One of the target's security groups by its path, for warnings."""
+        group = self.security_groups[self.security_group_ids.index(group_id)]
+        return group.node.path
+
+    def grant_or_warn(self, statements: Sequence[iam.PolicyStatement], *, why: str) -> None:
+        """Add `statements` to the nodes' role, or warn on the target naming them when the role takes none."""
+        for statement in statements:
+            add_statement(self.target, self.role, statement, why=why)
+
     # -- what the tiers declare for hpc-verify (hpc_constructs.paths) -----------------------------------------
 
     @property
@@ -169,7 +189,7 @@ def nodes_of(owner: str, target: MountTarget | ComputeFleet) -> Nodes:
     """The Nodes view of `target`; the same object for the same plain target on every call."""
     if isinstance(target, ComputeFleet):
         return Nodes(target, fleet=target, user_data=target.user_data, role=target.role,
-                     security_group_ids=[target.security_group.security_group_id])
+                     security_groups=[target.security_group])
     if target in _PLAIN:
         return _PLAIN[target]
     what = "a ComputeFleet, an AutoScalingGroup, an Instance, or a construct with user_data, role and connections"
@@ -180,13 +200,15 @@ def nodes_of(owner: str, target: MountTarget | ComputeFleet) -> Nodes:
     except (AttributeError, RuntimeError) as err:  # jsii raises RuntimeError for "no user data"
         raise ConfigError(owner, "mount_on(target)", target.node.path, what,
                           hint=f"It has no user data, role or connections: {err}.") from err
-    groups = [sg.security_group_id for sg in connections.security_groups]
+    groups = list(connections.security_groups)
     if not groups:
         raise ConfigError(owner, "mount_on(target)", target.node.path, "a target with a security group",
                           hint="Rules for NFS and Lustre are made between security groups.")
-    nodes = Nodes(target, fleet=None, user_data=user_data, role=role, security_group_ids=groups)
-    user_data.add_on_exit_commands(*boot.ON_EXIT)
-    user_data.add_commands(*boot.PRELUDE)
+    nodes = Nodes(target, fleet=None, user_data=user_data, role=role, security_groups=groups)
+    # Boot commands shared by node groups (SlurmCluster) are registered by shared_boot_nodes, never seen here.
+    rendered = cast(ec2.UserData, user_data)
+    rendered.add_on_exit_commands(*boot.ON_EXIT)
+    rendered.add_commands(*boot.PRELUDE)
     Annotations.of(target).add_info(
         f"hpc-constructs mounts storage on {target.node.path} at boot with dnf and systemd (Amazon Linux 2023 "
         "or a RHEL 9 family image); failed steps make the user data exit 1.")
@@ -195,18 +217,19 @@ def nodes_of(owner: str, target: MountTarget | ComputeFleet) -> Nodes:
 
 
 def shared_boot_nodes(target: Construct, *, commands: boot.BootCommands, role: iam.IRole,
-                      security_group_ids: Sequence[str]) -> Nodes:
+                      security_groups: Sequence[ec2.ISecurityGroup]) -> Nodes:
     """The Nodes view of a target whose node groups each render `commands` into user data of their own (after
     their own prelude): the tiers add their steps to `commands`. The same object on every later nodes_of."""
-    nodes = Nodes(target, fleet=None, user_data=commands, role=role, security_group_ids=security_group_ids)
+    nodes = Nodes(target, fleet=None, user_data=commands, role=role, security_groups=security_groups)
     _PLAIN[target] = nodes
     return nodes
 
 
-def adopt(target: Construct, *, user_data: ec2.UserData, role: iam.IRole, security_group_ids: Sequence[str]) -> None:
+def adopt(target: Construct, *, user_data: ec2.UserData, role: iam.IRole,
+          security_groups: Sequence[ec2.ISecurityGroup]) -> None:
     """Register a target whose user data already has the boot prelude and its exit report (HaInstance), so that
     mount_on adds neither a second time (a second prelude would forget the steps that failed before it)."""
-    _PLAIN[target] = Nodes(target, fleet=None, user_data=user_data, role=role, security_group_ids=security_group_ids)
+    _PLAIN[target] = Nodes(target, fleet=None, user_data=user_data, role=role, security_groups=security_groups)
 
 
 def start_mount(owner: Construct, kind: str, target: MountTarget | ComputeFleet) -> Nodes:

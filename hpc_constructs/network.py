@@ -8,6 +8,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 
 _MIN_AZS = 2
 
@@ -44,6 +45,7 @@ class HpcNetwork(Construct):
                    bypasses NAT, which is cheaper and faster.
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,

@@ -19,6 +19,16 @@ from hpc_constructs.catalog.limits import PCS, PCS_PORTS
 from hpc_constructs.compute_fleet import UserDataFits, cluster_placement_group, select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
+from hpc_constructs.given import (
+    add_managed_policies,
+    add_statement,
+    role_anchor,
+    takes_rules,
+    warn_fixed_group,
+    warn_fixed_role,
+)
+from hpc_constructs.given import self_rules as given_self_rules
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
 from hpc_constructs.mounting import shared_boot_nodes
 from hpc_constructs.slurm_plan import (
@@ -31,10 +41,10 @@ from hpc_constructs.slurm_plan import (
     plan_slurm,
 )
 from hpc_constructs.ssh_users import SshUsers
+from hpc_constructs.storage import Mountable, mount_storage, storage_items
 
 if TYPE_CHECKING:
     from hpc_constructs.image import HpcImage
-    from hpc_constructs.storage import StorageLayer
 
 __all__ = ["LoginNodesSpec", "NodeGroupSpec", "SlurmCluster", "SlurmNodeGroup", "SlurmQueueSpec"]
 
@@ -76,9 +86,10 @@ class SlurmCluster(Construct):
       queues: () makes one queue per compute node group, named after it; else SlurmQueueSpec per queue.
       login_nodes: None. A LoginNodesSpec: a static node group for users (SSH through an HaBastion or from
                    allowed_cidrs; Session Manager always).
-      storage: None. A StorageLayer mounted on every node (compute and login) through the same boot steps
-               that fleets use: Lustre at its mount point (/fsx), EFS (e.g. /shared/home). EBS volumes are
-               not mounted on Slurm nodes.
+      storage: None. A StorageLayer, a LustreFileSystem or an EfsFileSystem (made alone or imported), or a list
+               of them, mounted on every node (compute and login) through the same boot steps that fleets use:
+               Lustre at its mount point (/fsx), EFS (e.g. /shared/home). EBS volumes are not mounted on Slurm
+               nodes.
       ami_id: None. The AMI of every node group that has none of its own. It must carry the PCS agent and Slurm
               of slurm_version. None (and no group AMI) looks up the newest Amazon Linux 2023 PCS sample AMI whose
               description names the version (AWS publishes them for 25.05, 25.11 and 26.05), which needs the
@@ -105,6 +116,16 @@ class SlurmCluster(Construct):
       node_role_path: None is /aws-pcs/.
       ssh_users: None. An SshUsers: the people who may log in (login nodes) and run jobs, with the same account
                  and UID on every node (Slurm runs a job as its user on the compute nodes), no sudo.
+      security_group: None makes the nodes' group. A group of yours instead (made in the app, or imported): the
+                      cluster adds all traffic to and from itself and the controller's ports (slurmd 6818, srun)
+                      to it, storage mounts add theirs; imported with mutable=False it takes none, and the cluster
+                      warns naming them. NodeGroupSpec.security_groups and LoginNodesSpec.security_groups add
+                      groups of yours to one node group.
+      node_role: None makes the nodes' role. A role of yours instead (with neither node_role_name nor
+                 node_role_path): its name must start with AWSPCS or its path contain /aws-pcs/ (checked where
+                 known at synth). The cluster adds pcs:RegisterComputeNodeGroupInstance on this cluster and what
+                 the SSH users and storage need, and attaches AmazonSSMManagedInstanceCore to a role made in the
+                 app; a role CDK cannot add to gets a warning naming what it must already have.
 
     Rules (checked at synth time, in order, by slurm_plan.plan_slurm): names, Slurm version, size, settings,
     each node group (ComputeFleet's plan: known types of one architecture and vCPU count, EFA only where
@@ -135,6 +156,7 @@ class SlurmCluster(Construct):
     StorageLayer.mount_on(cluster) mounts storage on every node group (a mounting.MountTarget).
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,
@@ -148,7 +170,7 @@ class SlurmCluster(Construct):
         size: str = "SMALL",
         queues: Sequence[SlurmQueueSpec] = (),
         login_nodes: LoginNodesSpec | None = None,
-        storage: StorageLayer | None = None,
+        storage: Mountable | Sequence[Mountable] | None = None,
         ami_id: str | None = None,
         image: HpcImage | None = None,
         image_os: str = "al2023",  # the PCS sample AMIs' too
@@ -162,6 +184,8 @@ class SlurmCluster(Construct):
         node_role_name: str | None = None,
         node_role_path: str | None = None,
         ssh_users: SshUsers | None = None,
+        security_group: ec2.ISecurityGroup | None = None,
+        node_role: iam.IRole | None = None,
     ) -> None:
         super().__init__(scope, id)
         path = self.node.path
@@ -178,6 +202,8 @@ class SlurmCluster(Construct):
             sample_ami_lookup=not Token.is_unresolved(stack.account) and not Token.is_unresolved(stack.region),
             image=image)
         role_name, role_path = check_node_role(path, node_role_name, node_role_path)
+        if node_role is not None:
+            _check_given_role(path, node_role, node_role_name, node_role_path)
         plan = self.plan
         self._launchers: list[pcs.CfnComputeNodeGroup] = []
         self._launch_after: list[IDependable] = []
@@ -186,7 +212,7 @@ class SlurmCluster(Construct):
         self.controller_security_group = ec2.SecurityGroup(
             self, "ControllerSecurityGroup", vpc=vpc, allow_all_outbound=False,
             description=f"{path}: the PCS Slurm controller ENI (slurmctld)")
-        self.security_group = ec2.SecurityGroup(
+        self.security_group: ec2.ISecurityGroup = security_group or ec2.SecurityGroup(
             self, "NodeSecurityGroup", vpc=vpc, allow_all_outbound=True,
             description=f"{path}: Slurm nodes; all traffic to and from itself (MPI, EFA, srun)")
         self._connections = ec2.Connections(security_groups=[self.security_group])
@@ -214,20 +240,26 @@ class SlurmCluster(Construct):
         self.endpoint = self.cluster.attr_endpoints
 
         # -- what every node runs with: role, instance profile, user data -------------------------------
-        self.node_role = iam.Role(
+        self.node_role: iam.IRole = node_role or iam.Role(
             self, "NodeRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"), role_name=role_name,
             path=role_path, description=f"{path}: Slurm nodes (PCS compute node groups)",
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY)])
+        if node_role is not None:
+            missing = add_managed_policies(self, node_role, [SSM_POLICY])
+            warn_fixed_role(self, node_role, [f"the AWS managed policy {m}" for m in missing],
+                            why="Session Manager on the Slurm nodes")
         # The one permission PCS documents for its nodes, on this cluster only. Service Authorization Reference,
         # 'Actions, resources, and condition keys for AWS Parallel Computing Service': RegisterComputeNodeGroupInstance
         # takes the resource type cluster* (arn:${Partition}:pcs:${Region}:${Account}:cluster/${ClusterIdentifier}),
         # so the cluster's ARN is what the action accepts; AWSPCSComputeNodePolicy grants it on "*".
-        self.node_role.add_to_policy(iam.PolicyStatement(
-            actions=["pcs:RegisterComputeNodeGroupInstance"], resources=[self.cluster.attr_arn]))
-        node_role = paths.role(self.node_role, f"{path} node role")
-        paths.declare_iam(self.node_role, node_role, ["pcs:RegisterComputeNodeGroupInstance"], [self.cluster.attr_arn],
+        add_statement(self, self.node_role, iam.PolicyStatement(
+            actions=["pcs:RegisterComputeNodeGroupInstance"], resources=[self.cluster.attr_arn]),
+            why="registering the nodes with the cluster (and fetching its Slurm key)")
+        who = paths.role(self.node_role, f"{path} node role")
+        role_paths = role_anchor(self.node_role, self.cluster)
+        paths.declare_iam(role_paths, who, ["pcs:RegisterComputeNodeGroupInstance"], [self.cluster.attr_arn],
                           on=f"the cluster {path}", why="every node registers at boot")
-        paths.declare_iam(self.node_role, node_role, paths.SSM_ACTIONS, ["*"], on="any resource",
+        paths.declare_iam(role_paths, who, paths.SSM_ACTIONS, ["*"], on="any resource",
                           why="Session Manager")
         Validations.of(self.node_role).acknowledge(Acknowledgment(
             id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_POLICY}]",
@@ -238,14 +270,15 @@ class SlurmCluster(Construct):
         # group's own steps; StorageLayer.mount_on adds the mounts here.
         self.user_data = boot.BootCommands()
         nodes = shared_boot_nodes(self, commands=self.user_data, role=self.node_role,
-                                  security_group_ids=[self.security_group.security_group_id])
+                                  security_groups=[self.security_group])
         nodes.install_boot_script(boot.IMDS_GUARD_SCRIPT)
         nodes.add_boot_commands(*boot.imds_guard())
         if ssh_users is not None:  # the same accounts and UIDs on login and compute nodes (Slurm runs jobs as them)
             if not isinstance(ssh_users, SshUsers):
                 raise ConfigError(path, "ssh_users", type(ssh_users).__name__, "an SshUsers")
             nodes.add_boot_commands(*ssh_users.boot_commands(self))
-            ssh_users.grant_read(self.node_role)
+            add_statement(self, self.node_role, ssh_users.read_statement(), why="the SSH users' sync on the nodes")
+            ssh_users.declare_read(role_paths, self.node_role)
         nodes.install_boot_script(DRAIN_SCRIPT)
         nodes.add_boot_commands(*boot.systemd_unit(DRAIN_UNIT, "\n".join([
             "[Unit]",
@@ -259,8 +292,10 @@ class SlurmCluster(Construct):
 
         # -- node groups, login nodes, queues -----------------------------------------------------------
         self.node_groups: dict[str, SlurmNodeGroup] = {}
+        extra = {spec.name: list(spec.security_groups) for spec in node_groups}
         for group in plan.node_groups:
-            self.node_groups[group.name] = self._node_group(group, cluster_subnet, [self.security_group], False)
+            self.node_groups[group.name] = self._node_group(group, cluster_subnet,
+                                                            [self.security_group, *extra[group.name]], False)
         self.login_security_group: ec2.SecurityGroup | None = None
         self.login_nodes: SlurmNodeGroup | None = None
         if plan.login is not None and login_nodes is not None and login_subnet is not None:
@@ -269,7 +304,8 @@ class SlurmCluster(Construct):
                 description=f"{path}: SSH to the login nodes")
             self._allow_ssh(plan, login_nodes)
             self.login_nodes = self._node_group(plan.login.group, login_subnet,
-                                                [self.security_group, self.login_security_group],
+                                                [self.security_group, self.login_security_group,
+                                                 *login_nodes.security_groups],
                                                 _is_public(vpc, login_subnet))
         self.queues: dict[str, pcs.CfnQueue] = {}
         for queue in plan.queues:
@@ -290,8 +326,8 @@ class SlurmCluster(Construct):
                 + (f", yet its {self.node_groups[name].plan.min_instances} static nodes run and cost money."
                    if self.node_groups[name].plan.min_instances else "."))
 
-        if storage is not None:
-            storage.mount_on(self, ebs_volumes=False)
+        for item in storage_items(storage):
+            mount_storage(item, self)
         self._figures()
 
     # -- mounting.MountTarget -------------------------------------------------------------------------
@@ -319,14 +355,11 @@ class SlurmCluster(Construct):
         plan = self.plan
         controller = self.controller_security_group.security_group_id
         nodes = self.security_group.security_group_id
-        rules: list[Construct] = [
-            ec2.CfnSecurityGroupIngress(self, "NodesSelfIngress", group_id=nodes, ip_protocol="-1",
-                                        source_security_group_id=nodes,
-                                        description="All traffic between Slurm nodes (MPI, EFA, srun, slurmd)"),
-            ec2.CfnSecurityGroupEgress(self, "NodesSelfEgress", group_id=nodes, ip_protocol="-1",
-                                       destination_security_group_id=nodes,
-                                       description="All traffic between Slurm nodes (EFA OS-bypass is not IP)"),
-        ]
+        rules: list[Construct] = given_self_rules(
+            self, self.security_group, ("All traffic between Slurm nodes (MPI, EFA, srun, slurmd)",
+                                        "All traffic between Slurm nodes (EFA OS-bypass is not IP)"),
+            ids=("NodesSelfIngress", "NodesSelfEgress"), what="the Slurm nodes")
+        fixed = not takes_rules(self.security_group)
         inbound = [("slurmctld", "slurmctld from the nodes")]
         if plan.accounting:
             inbound.append(("slurmdbd", "slurmdbd (accounting) from the nodes: sacct, sacctmgr"))
@@ -343,9 +376,14 @@ class SlurmCluster(Construct):
             rules.append(ec2.CfnSecurityGroupEgress(
                 self, f"ControllerToNodes-{daemon}", group_id=controller, destination_security_group_id=nodes,
                 ip_protocol="tcp", from_port=low, to_port=high, description=description))
-            rules.append(ec2.CfnSecurityGroupIngress(
-                self, f"NodesFromController-{daemon}", group_id=nodes, source_security_group_id=controller,
-                ip_protocol="tcp", from_port=low, to_port=high, description=description))
+            if not fixed:
+                rules.append(ec2.CfnSecurityGroupIngress(
+                    self, f"NodesFromController-{daemon}", group_id=nodes, source_security_group_id=controller,
+                    ip_protocol="tcp", from_port=low, to_port=high, description=description))
+        if fixed:
+            warn_fixed_group(self, self.security_group.node.path, [
+                f"TCP {low}-{high} from {self.controller_security_group.node.path} (slurmd, srun)"
+                for _, (low, high), _ in outbound], why="the Slurm controller reaching the nodes")
         return rules
 
     def _declare_rule_paths(self) -> None:
@@ -502,6 +540,7 @@ class SlurmNodeGroup(Construct):
     placement_group (None without one), plan.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, plan: NodeGroupPlan, cluster: pcs.CfnCluster,
                  subnet: ec2.ISubnet, security_groups: Sequence[ec2.ISecurityGroup], user_data: ec2.UserData,
                  image_id: str, instance_profile_arn: str, public_ip: bool) -> None:
@@ -575,6 +614,26 @@ class _Rendered:
 def _custom_settings(kind: Any, pairs: Sequence[tuple[str, str]]) -> Any:
     """SlurmCustomSettings as `kind` (the cluster's, node group's or queue's SlurmCustomSettingProperty), or None."""
     return [kind(parameter_name=k, parameter_value=v) for k, v in pairs] or None
+
+
+def _check_given_role(path: str, role: iam.IRole, name: str | None, role_path: str | None) -> None:
+    """A node_role of the user's: not with node_role_name or node_role_path, and named as PCS requires (a name
+    starting with AWSPCS or /aws-pcs/ in its path) where its ARN or name is known at synth."""
+    if name is not None or role_path is not None:
+        raise ConfigError(path, "node_role_name" if name is not None else "node_role_path", name or role_path,
+                          "None with node_role", hint="Those name the role the cluster makes; node_role is yours.")
+    arn, role_name = role.role_arn, role.role_name
+    known = [text for text in (arn, role_name) if not Token.is_unresolved(text)]
+    if not known:
+        return  # a role made in the app with a generated name: CloudFormation names it at deploy time
+    ok = (not Token.is_unresolved(arn) and PCS.instance_role_path in arn.split(":role", 1)[-1]) or (
+        not Token.is_unresolved(role_name) and role_name.startswith(PCS.instance_role_name_prefix))
+    if not ok:
+        raise ConfigError(path, "node_role", role_name if not Token.is_unresolved(role_name) else arn,
+                          f"a role whose name starts with {PCS.instance_role_name_prefix} or whose path contains "
+                          f"{PCS.instance_role_path}",
+                          hint="PCS refuses a compute node group whose instance profile's role has neither (PCS User "
+                               "Guide, 'IAM instance profiles for AWS PCS').")
 
 
 def _is_public(vpc: ec2.IVpc, subnet: ec2.ISubnet) -> bool:

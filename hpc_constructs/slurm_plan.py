@@ -23,6 +23,7 @@ from hpc_constructs.catalog.limits import (
     PCS_SLURM_SETTING_MIN_VERSION,
     PCS_SLURM_SETTINGS,
     PCS_SLURM_SETTINGS_NEED_ACCOUNTING,
+    SECURITY_GROUPS_PER_INTERFACE,
 )
 from hpc_constructs.catalog.software import (
     BOOT_PACKAGE_MANAGER,
@@ -81,6 +82,8 @@ class NodeGroupSpec:
     root_device_name: None takes the image_os's root device.
     root_volume_size_gib: None keeps the image's own root volume size (always encrypted gp3).
     slurm_settings: {} Slurm node parameters PCS allows on a node group (e.g. {"Weight": "10"}).
+    security_groups: () Groups of yours that the group's nodes carry besides the cluster's node group (at most 4
+                     more: 5 per network interface). The library adds no rule to them.
     """
 
     name: str
@@ -96,6 +99,7 @@ class NodeGroupSpec:
     image_os: str | None = None
     root_device_name: str | None = None
     image: HpcImage | None = None
+    security_groups: Sequence[ec2.ISecurityGroup] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,8 @@ class LoginNodesSpec:
     name: "login", a node group name like any other (3-20 characters; PCS's name adds 4 hex digits of the type).
     ami_id: None uses the cluster's ami_id. image_os, root_device_name, image: None uses the cluster's, as for a
     NodeGroupSpec.
+    security_groups: () Groups of yours that the login nodes carry besides the cluster's node group and the SSH
+                     group (at most 3 more). The library adds no rule to them.
     """
 
     instance_type: str = "c7i.large"
@@ -133,6 +139,7 @@ class LoginNodesSpec:
     image_os: str | None = None
     root_device_name: str | None = None
     image: HpcImage | None = None
+    security_groups: Sequence[ec2.ISecurityGroup] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +419,7 @@ def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, image: Hp
     _check_int(where, "max_instances", spec.max_instances, 0, 1_000_000)
     if spec.min_instances > spec.max_instances:
         raise ConfigError(where, "min_instances", spec.min_instances, f"at most max_instances ({spec.max_instances})")
+    _check_groups(where, spec.security_groups, ours=1)
     if spec.purchase_option not in PCS.purchase_options:
         raise ConfigError(where, "purchase_option", spec.purchase_option, " or ".join(PCS.purchase_options),
                           hint="Capacity Blocks and interruptible capacity reservations need a reservation in the "
@@ -442,6 +450,15 @@ def _node_group(path: str, spec: NodeGroupSpec, *, ami_id: str | None, image: Hp
     return NodeGroupPlan(spec.name, fleet, spec.purchase_option, ami,
                          settings(where, "slurm_settings", spec.slurm_settings, level="node_group", version=version,
                                   accounting=accounting), image_os=os_name, image=hpc)
+
+
+def _check_groups(where: str, groups: Sequence[object], *, ours: int) -> None:
+    """The user's extra groups and the cluster's `ours` on each interface: at most the VPC's 5 per interface."""
+    if len(groups) + ours > SECURITY_GROUPS_PER_INTERFACE:
+        raise ConfigError(where, "security_groups", f"{len(groups)} security groups",
+                          f"at most {SECURITY_GROUPS_PER_INTERFACE - ours} (besides the cluster's {ours})",
+                          hint=f"Each network interface takes {SECURITY_GROUPS_PER_INTERFACE} security groups (Amazon "
+                               "VPC quota); merge rules into fewer groups.")
 
 
 def image_operating_system(where: str, own: str | None, cluster: str) -> tuple[str, ImageOs]:
@@ -519,6 +536,7 @@ def _login(path: str, spec: LoginNodesSpec, *, ami_id: str | None, image: HpcIma
         raise ConfigError(path, "login_nodes.name", spec.name, "a name no compute node group has",
                           hint="The login nodes are a node group of their own.")
     _check_int(where, "count", spec.count, 1, 1_000_000)
+    _check_groups(where, spec.security_groups, ours=2)
     cidrs = parse_cidrs(where, "allowed_cidrs", spec.allowed_cidrs)
     open_cidrs = [str(c) for c in cidrs if c in OPEN]
     if open_cidrs:

@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from hpc_constructs import boot, paths
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.ssh_users_plan import SshUser, SshUsersPlan, plan_ssh_users
 
 __all__ = ["SshUser", "SshUsers"]
@@ -45,6 +46,7 @@ class SshUsers(Construct):
     Attributes: parameter (the ssm.StringParameter), plan (ssh_users_plan.SshUsersPlan), sync_minutes.
     """
 
+    @check_kinds
     def __init__(self, scope: Construct, id: str, *, users: Sequence[SshUser], sync_minutes: int = 5) -> None:
         super().__init__(scope, id)
         self.plan: SshUsersPlan = plan_ssh_users(self.node.path, users)
@@ -62,12 +64,20 @@ class SshUsers(Construct):
 
     def grant_read(self, role: iam.IRole) -> None:
         """`role` (a node's) may read the list; nothing else."""
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ssm:GetParameter"],
-                                                         resources=[self.parameter.parameter_arn]))
-        if isinstance(role, Construct):  # hpc-verify: the sync's read (the nodes reach SSM for Session Manager too)
-            paths.declare_iam(role, paths.role(role, f"{role.node.path}"), ["ssm:GetParameter"],
-                              [self.parameter.parameter_arn], on=f"the SSH user list {self.node.path}",
-                              why="hpc-users, at boot and every few minutes")
+        role.add_to_principal_policy(self.read_statement())
+        if isinstance(role, iam.Role):
+            self.declare_read(role, role)
+
+    def read_statement(self) -> iam.PolicyStatement:
+        """What a node's role needs to sync the users: ssm:GetParameter on the list, nothing else."""
+        return iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self.parameter.parameter_arn])
+
+    def declare_read(self, anchor: IConstruct, role: iam.IRole) -> None:
+        """hpc-verify: `role` reads the list (the nodes reach SSM for Session Manager too); the declaration lives
+        on `anchor` (the role when it is made in the app, else a resource of the nodes that use it)."""
+        paths.declare_iam(anchor, paths.role(role, f"{role.node.path}"), ["ssm:GetParameter"],
+                          [self.parameter.parameter_arn], on=f"the SSH user list {self.node.path}",
+                          why="hpc-users, at boot and every few minutes")
 
     def boot_commands(self, scope: Construct) -> list[str]:
         """What a node's user data runs: the sync script, its service and timer, and a first sync now."""

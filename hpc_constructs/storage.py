@@ -24,6 +24,7 @@ from hpc_constructs.ebs import EbsFigures, EbsSpec, check_ebs_volumes
 from hpc_constructs.ebs_volumes import EbsVolumes
 from hpc_constructs.efs import EfsSpec, check_efs
 from hpc_constructs.efs_file_system import EfsFileSystem
+from hpc_constructs.kinds import check_kinds
 from hpc_constructs.lustre import LustrePlan, LustreSpec, check_repository_paths, plan_lustre
 from hpc_constructs.lustre_file_system import LustreFileSystem
 from hpc_constructs.monitoring import Monitoring, MonitoringSettings
@@ -74,6 +75,7 @@ class StorageLayer(Construct):
     iam.Grant; mount_on(target).
     """
 
+    @check_kinds
     def __init__(
         self,
         scope: Construct,
@@ -143,10 +145,12 @@ class StorageLayer(Construct):
 
     # -- grants ----------------------------------------------------------------------------------
 
+    @check_kinds
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read the bucket, and mount EFS read-only (ClientMount only: writes are refused)."""
         return self._combine(grantee, "read", [t.grant_read(grantee) for t in self._granting()])
 
+    @check_kinds
     def grant_read_write(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read and write the bucket, and mount EFS read-write (as a non-root user: root is squashed).
 
@@ -155,6 +159,7 @@ class StorageLayer(Construct):
         """
         return self._combine(grantee, "read and write", [t.grant_read_write(grantee) for t in self._granting()])
 
+    @check_kinds
     def grant_root_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Mount EFS read-write with root access (ClientRootAccess: root is not squashed)."""
         grants = [self.efs.grant_root_access(grantee)] if self.efs is not None else []
@@ -170,6 +175,7 @@ class StorageLayer(Construct):
 
     # -- mounting --------------------------------------------------------------------------------
 
+    @check_kinds
     def mount_on(self, target: MountTarget | ComputeFleet, *, ebs_volumes: bool | Sequence[str] = True,
                  efs_root_access: bool = False) -> None:
         """Open the ports between the target and each file system, and mount everything at boot.
@@ -248,3 +254,25 @@ def _validate(path: str, ebs_volumes: Sequence[EbsSpec], lustre: LustreSpec | No
     if efs_spec is not None:
         check_efs(path, efs_spec)
     return figures, plan
+
+
+# What BatchOrchestration and SlurmCluster take as storage=: a StorageLayer, or one of its file-system tiers made on
+# its own or imported (LustreFileSystem.from_lustre_file_system_attributes, EfsFileSystem.from_file_system).
+Mountable = StorageLayer | LustreFileSystem | EfsFileSystem
+
+
+def storage_items(storage: Mountable | Sequence[Mountable] | None) -> tuple[Mountable, ...]:
+    """`storage=` as a tuple: None is (), one StorageLayer or tier is (it,)."""
+    if storage is None:
+        return ()
+    if isinstance(storage, StorageLayer | LustreFileSystem | EfsFileSystem):
+        return (storage,)
+    return tuple(storage)
+
+
+def mount_storage(storage: Mountable, target: MountTarget) -> None:
+    """Mount a StorageLayer's file systems (not its EBS volumes, which need a ComputeFleet) or one tier on `target`."""
+    if isinstance(storage, StorageLayer):
+        storage.mount_on(target, ebs_volumes=False)
+    else:
+        storage.mount_on(target)

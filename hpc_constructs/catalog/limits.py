@@ -423,7 +423,8 @@ SNOWBALL = SnowballLimits()
 VPC_SOURCE = (
     "Amazon VPC User Guide, 'Amazon VPC quotas' (Network ACLs: 'Rules per network ACL: 20', adjustable up to 40, "
     "'the one-way quota for a single network ACL', 'enforced separately for IPv4 rules and IPv6 rules'; Security "
-    "groups: 'Inbound or outbound rules per security group: 60', also per IP family) "
+    "groups: 'Inbound or outbound rules per security group: 60', also per IP family; 'Security groups per network "
+    "interface: 5', adjustable up to 16) "
     "(https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html), 'Network ACL rules' (lowest number "
     "first; ephemeral ports 1024-65535 for NAT gateways) and the EC2 API CreateNetworkAclEntry.RuleNumber "
     f"('Positive integer from 1 to 32766'); checked {CHECKED}"
@@ -451,6 +452,8 @@ class NetworkAclLimits:
 
 
 NETWORK_ACL = NetworkAclLimits()
+# Amazon VPC quotas (VPC_SOURCE): every security group on a network interface counts, ours and the user's.
+SECURITY_GROUPS_PER_INTERFACE = 5
 
 
 @dataclass(frozen=True, slots=True)

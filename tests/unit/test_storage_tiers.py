@@ -306,7 +306,9 @@ def test_a_target_without_a_security_group_is_refused() -> None:
 def test_a_target_without_user_data_is_refused() -> None:
     stack, network = _env()
     storage = StorageLayer(stack, "Storage", vpc=network.vpc, efs=EfsSpec())
-    with pytest.raises(ConfigError, match=r"mount_on\(target\)"):
+    with pytest.raises(ConfigError, match=r"target=an HpcNetwork \(Test/Net\) is not allowed. Allowed: a construct "
+                                          r"with user_data, role and connections \(a Batch environment: .*\) or a "
+                                          r"ComputeFleet"):
         storage.mount_on(network)  # type: ignore[arg-type]
 
 
