@@ -72,6 +72,7 @@ resources; a test then deletes the one rule that opens each path and expects it 
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -125,13 +126,24 @@ def declare(anchor: IConstruct, declaration: dict[str, Any]) -> str:
 _TOKEN = re.compile(r"\$\{Token\[[^\]]+\]\}")
 
 
+# CDK's markers for a token inside a string ("${Token[...]}") and a list ("#{Token[...]}"): a Python string
+# without either holds no token, and needs no round trip to the jsii kernel to say so (a declaration's names,
+# ports and actions are most of its leaves: about 2,000 such calls per reference synth).
+_MARKERS = ("${Token[", "#{Token[")
+
+
 def portable(value: Any) -> Any:
     """`value` with every token that refers to a resource written as hpc:ref (see the module docstring)."""
     if isinstance(value, dict):
         return {k: portable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [portable(v) for v in value]
-    if not isinstance(value, str | int | float | bool | type(None)) and Tokenization.is_resolvable(value):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if not any(marker in value for marker in _MARKERS):
+            return value
+    elif not isinstance(value, int | float) and Tokenization.is_resolvable(value):
         value = Token.as_string(value)
     if not isinstance(value, str) or not Token.is_unresolved(value):
         return value
@@ -157,7 +169,17 @@ def _stack_path(stack: Stack) -> list[str]:
     return [stack.artifact_id, *reversed(chain)]
 
 
+_REFERENCES: dict[str, Any] = {}  # marker -> what it refers to; a token's marker is unique in the process
+
+
 def _reference(marker: str) -> Any:
+    """What a token's marker refers to, looked up once per marker (the same Ref recurs across declarations)."""
+    if marker not in _REFERENCES:
+        _REFERENCES[marker] = _lookup(marker)
+    return copy.deepcopy(_REFERENCES[marker])
+
+
+def _lookup(marker: str) -> Any:
     token = Tokenization.reverse_string(marker).first_token
     if isinstance(token, Reference):
         target = token.target
