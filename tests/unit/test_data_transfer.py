@@ -587,3 +587,7 @@ def test_a_wait_outside_what_a_function_can_sleep_is_refused() -> None:
     for seconds in (0, 601, True):
         with pytest.raises(ConfigError, match="seconds"):
             IamPropagationWait(stack, f"Wait{seconds!s}", roles=[role], seconds=seconds)  # type: ignore[arg-type]
+    for seconds in (1, 600):  # the bounds themselves are accepted, and the function is told them
+        assert IamPropagationWait(stack, f"Wait{seconds}", roles=[role], seconds=seconds).seconds == seconds
+    waits = Template.from_stack(stack).find_resources("Custom::HpcIamPropagationWait")
+    assert sorted(int(w["Properties"]["Seconds"]) for w in waits.values()) == [1, 600]
