@@ -129,14 +129,22 @@ def _namespace(module: types.ModuleType) -> dict[str, Any]:
     annotations name classes imported only under TYPE_CHECKING (to avoid import cycles). A public name of the
     package whose module is not loaded yet (hpc_constructs imports its names on first use) is imported when an
     annotation asks for it."""
-    names = _PackageNames()
-    for name, loaded in list(sys.modules.items()):
-        if name == "hpc_constructs" or name.startswith("hpc_constructs."):
-            # The package's own submodules are not what annotations mean: hpc_constructs.verify.iam is not
-            # `iam` (aws_cdk.aws_iam) in `iam.IRole`.
-            names.update({k: v for k, v in vars(loaded).items() if not k.startswith("_") and not (
-                isinstance(v, types.ModuleType) and v.__name__.startswith("hpc_constructs."))})
+    loaded = tuple(name for name in sys.modules if name == "hpc_constructs" or name.startswith("hpc_constructs."))
+    names = _PackageNames(_package_names(loaded))
     names.update(vars(module))
+    return names
+
+
+@functools.lru_cache(maxsize=4)
+def _package_names(loaded: tuple[str, ...]) -> dict[str, Any]:
+    """The public names of these loaded modules of the package, gathered once per set of loaded modules (each
+    construct class and spec asks: about 50 times per reference synth, each time over every module's names)."""
+    names: dict[str, Any] = {}
+    for name in loaded:
+        # The package's own submodules are not what annotations mean: hpc_constructs.verify.iam is not
+        # `iam` (aws_cdk.aws_iam) in `iam.IRole`.
+        names.update({k: v for k, v in vars(sys.modules[name]).items() if not k.startswith("_") and not (
+            isinstance(v, types.ModuleType) and v.__name__.startswith("hpc_constructs."))})
     return names
 
 

@@ -98,10 +98,29 @@ SSM_ACTIONS = ("ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChanne
 SSH_PORT = 22
 
 
+def _jsii_id(construct: IConstruct) -> str:
+    """The jsii kernel's ID of a construct: the same for every Python proxy of it, and read without a round trip."""
+    return str(construct.__jsii_ref__.ref)  # type: ignore[attr-defined]
+
+
+# Per construct (its jsii ID), looked up once: its anchor, and each anchor's declarations so far. A construct's
+# Python proxy is not the same object on every access, its jsii ID is; reading the list back from the resource
+# and sending the grown list again cost two round trips per declaration (about 180 per reference synth).
+_ANCHORS: dict[str, CfnResource] = {}
+_DECLARED: dict[str, list[dict[str, Any]]] = {}
+
+
 def anchor_of(construct: IConstruct) -> CfnResource:
     """The CfnResource a construct's declarations live on: itself, its default child, or its first resource."""
     if isinstance(construct, CfnResource):
         return construct
+    key = _jsii_id(construct)
+    if key not in _ANCHORS:
+        _ANCHORS[key] = _find_anchor(construct)
+    return _ANCHORS[key]
+
+
+def _find_anchor(construct: IConstruct) -> CfnResource:
     child = construct.node.default_child
     if isinstance(child, CfnResource):
         return child
@@ -114,12 +133,11 @@ def anchor_of(construct: IConstruct) -> CfnResource:
 def declare(anchor: IConstruct, declaration: dict[str, Any]) -> str:
     """Add one declaration (a dict as the module docstring describes) to the anchor's metadata; return its path."""
     resource = anchor_of(anchor)
-    # Read back through jsii: a construct's Python proxy is not the same object on every access.
-    declared: list[dict[str, Any]] = list(resource.get_metadata(METADATA_KEY) or [])
+    declared = _DECLARED.setdefault(_jsii_id(resource), [])
     entry = portable(declaration)
     if entry not in declared:
         declared.append(entry)
-        resource.add_metadata(METADATA_KEY, declared)
+        resource.add_metadata(METADATA_KEY, list(declared))  # replaces the key's value: the whole list so far
     return str(declaration["path"])
 
 
@@ -143,9 +161,10 @@ def portable(value: Any) -> Any:
     if isinstance(value, str):
         if not any(marker in value for marker in _MARKERS):
             return value
+        # with a marker it is unresolved: no need to ask node (Token.is_unresolved)
     elif not isinstance(value, int | float) and Tokenization.is_resolvable(value):
         value = Token.as_string(value)
-    if not isinstance(value, str) or not Token.is_unresolved(value):
+    else:
         return value
     parts: list[Any] = []
     position = 0
@@ -159,7 +178,17 @@ def portable(value: Any) -> Any:
     return parts[0] if len(parts) == 1 else {"hpc:join": parts}
 
 
+_STACK_PATHS: dict[str, list[str]] = {}  # per stack (its jsii ID): its artifact ID and nested stack logical IDs
+
+
 def _stack_path(stack: Stack) -> list[str]:
+    key = _jsii_id(stack)
+    if key not in _STACK_PATHS:
+        _STACK_PATHS[key] = _find_stack_path(stack)
+    return list(_STACK_PATHS[key])
+
+
+def _find_stack_path(stack: Stack) -> list[str]:
     chain: list[str] = []
     while stack.nested_stack_parent is not None:
         holder = stack.nested_stack_resource
