@@ -30,12 +30,12 @@ from hpc_constructs.catalog.software import AL2023_ROOT_DEVICE, CLOUDWATCH_AGENT
 from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.given import (
-    add_managed_policies,
+    SSM_POLICY,
     add_statement,
+    instance_role,
     role_anchor,
     takes_rules,
     warn_fixed_group,
-    warn_fixed_role,
 )
 from hpc_constructs.image_plan import check_image_for, image_plan_of
 from hpc_constructs.kinds import check_kinds
@@ -237,17 +237,10 @@ class HaBastion(Construct):
             id="AwsSolutions::AwsSolutions-SMG4",
             reason="SSH host keys: rotating them would change the bastions' identity and break every user's "
                    "known_hosts. They change when the secret is replaced, as a new endpoint's would."))
-        self.role: iam.IRole = role or iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=f"{self.node.path}: bastions (Session Manager, SSH log shipping, shared host keys)",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")])
-        if role is not None:
-            missing = add_managed_policies(self, role, ["AmazonSSMManagedInstanceCore"])
-            warn_fixed_role(self, role, [f"the AWS managed policy {m}" for m in missing],
-                            why="Session Manager on the bastions")
-        Validations.of(self.role).acknowledge(Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
-            reason="AWS-maintained least-privilege policy for Session Manager: a second way in with no open port."))
+        self.role = instance_role(
+            self, role, description=f"{self.node.path}: bastions (Session Manager, SSH log shipping, shared host keys)",
+            policies={SSM_POLICY: "AWS-maintained least-privilege policy for Session Manager: a second way in with no "
+                                  "open port."}, why="Session Manager on the bastions")
         why = "the bastions' boot (SSH log, shared host keys, the signal to CloudFormation)"
         add_statement(self, self.role, iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],

@@ -67,7 +67,8 @@ from hpc_constructs.compute_fleet import (
 )
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
-from hpc_constructs.given import add_managed_policies, role_anchor, warn_fixed_role
+from hpc_constructs.given import SSM_POLICY, role_anchor
+from hpc_constructs.given import instance_role as given_instance_role
 from hpc_constructs.given import self_rules as given_self_rules
 from hpc_constructs.job_events import JobEvents
 from hpc_constructs.kinds import check_kinds
@@ -79,7 +80,6 @@ from hpc_constructs.storage import Mountable, StorageLayer, mount_storage, stora
 __all__ = ["BatchComputeEnvironment", "BatchJobDefinition", "BatchJobQueue", "BatchOrchestration"]
 
 ECS_INSTANCE_POLICY = "service-role/AmazonEC2ContainerServiceforEC2Role"
-SSM_POLICY = "AmazonSSMManagedInstanceCore"
 TASK_EXECUTION_POLICY = "service-role/AmazonECSTaskExecutionRolePolicy"
 JOB_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
 JOB_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
@@ -182,21 +182,12 @@ class BatchComputeEnvironment(Construct):
             groups.append(fleet.security_group)
         self._connections = ec2.Connections(security_groups=groups)
 
-        self.role: iam.IRole = instance_role or iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=f"{self.node.path}: ECS container instances of {plan.name}",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(ECS_INSTANCE_POLICY),
-                              iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY)])
-        if instance_role is not None:
-            missing = add_managed_policies(self, instance_role, [ECS_INSTANCE_POLICY, SSM_POLICY])
-            warn_fixed_role(self, instance_role, [f"the AWS managed policy {m}" for m in missing],
-                            why="the ECS agent (joining the cluster, pulling images) and Session Manager")
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-                              f"{ECS_INSTANCE_POLICY}]",
-                           reason="The AWS-maintained policy Batch documents for its ECS container instances."),
-            Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_POLICY}]",
-                           reason="AWS-maintained least-privilege policy for Session Manager access to nodes."))
+        self.role = given_instance_role(
+            self, instance_role, description=f"{self.node.path}: ECS container instances of {plan.name}",
+            policies={ECS_INSTANCE_POLICY: "The AWS-maintained policy Batch documents for its ECS container "
+                                           "instances.",
+                      SSM_POLICY: "AWS-maintained least-privilege policy for Session Manager access to nodes."},
+            why="the ECS agent (joining the cluster, pulling images) and Session Manager")
         self.instance_profile = iam.CfnInstanceProfile(self, "InstanceProfile", roles=[self.role.role_name])
 
         self.user_data = ec2.UserData.for_linux()

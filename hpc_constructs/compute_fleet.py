@@ -19,13 +19,14 @@ from hpc_constructs.catalog.software import EFA, SCRATCH_TOOLS
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import FleetPlan, launch_template_interfaces, plan_fleet
 from hpc_constructs.given import (
-    add_managed_policies,
+    SSM_POLICY,
+    SSM_REASON,
     add_statement,
+    instance_role,
     role_anchor,
     self_rules,
     takes_rules,
     warn_fixed_group,
-    warn_fixed_role,
 )
 from hpc_constructs.image_plan import check_image_for, image_plan_of
 from hpc_constructs.kinds import check_kinds
@@ -41,7 +42,6 @@ EBS_DEVICE_LETTERS = "fghijklmnopqrstuvwxyz"  # the names EC2 recommends for EBS
 # The group metrics that monitoring() turns on (Auto Scaling collects none unless asked; they cost nothing).
 FLEET_GROUP_METRICS = ("GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances",
                        "GroupTerminatingInstances")
-SSM_POLICY = "AmazonSSMManagedInstanceCore"
 
 
 
@@ -197,15 +197,8 @@ class ComputeFleet(Construct):
         self.mounted_storage: set[str] = set()  # paths of the StorageLayers mounted here (mount_on)
         self._ebs_devices = 0
 
-        self.role: iam.IRole = role or iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-                                                description=f"{self.node.path}: fleet nodes")
-        missing = add_managed_policies(self, self.role, [SSM_POLICY])
-        warn_fixed_role(self, self.role, [f"the AWS managed policy {m}" for m in missing],
-                        why="Session Manager on the fleet's nodes")
-        Validations.of(self.role).acknowledge(Acknowledgment(
-            id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_POLICY}]",
-            reason="AWS-maintained least-privilege policy for Session Manager access to nodes (no SSH keys).",
-        ))
+        self.role = instance_role(self, role, description=f"{self.node.path}: fleet nodes",
+                                  policies={SSM_POLICY: SSM_REASON}, why="Session Manager on the fleet's nodes")
 
         self.user_data = ec2.UserData.for_linux()
         self.node.add_validation(UserDataFits(self, self.user_data))

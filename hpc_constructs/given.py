@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Annotations, Stack
+from aws_cdk import Acknowledgment, Annotations, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
@@ -29,6 +29,7 @@ __all__ = [
     "FIXED_ROLE_WARNING",
     "add_managed_policies",
     "add_statement",
+    "instance_role",
     "role_anchor",
     "role_takes_statements",
     "self_rules",
@@ -124,6 +125,31 @@ def add_managed_policies(owner: Construct, role: iam.IRole, names: Sequence[str]
             role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(name))
         return []
     return list(names)
+
+
+SSM_POLICY = "AmazonSSMManagedInstanceCore"  # Session Manager and Run Command on a node, no SSH key needed
+SSM_REASON = "AWS-maintained least-privilege policy for Session Manager access to nodes (no SSH keys)."
+
+
+def instance_role(owner: Construct, given: iam.IRole | None, *, description: str, policies: Mapping[str, str],
+                  why: str, id: str = "Role", **role_props: Any) -> iam.IRole:
+    """The role of the EC2 instances `owner` launches, with the AWS managed policies `policies` (name -> the reason
+    it is acceptable, which acknowledges cdk-nag's AwsSolutions-IAM4 finding for it).
+
+    `given` (the user's role): the policies are attached when CDK can (a Role made in the app); for any other role
+    a warning on `owner` says it must have them already, for `why`. None: a new Role (`id`, `description` and
+    `role_props` such as role_name and path) that EC2 assumes, with the policies.
+    """
+    role = given or iam.Role(
+        owner, id, assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"), description=description,
+        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(name) for name in policies], **role_props)
+    if given is not None:
+        missing = add_managed_policies(owner, given, list(policies))
+        warn_fixed_role(owner, given, [f"the AWS managed policy {name}" for name in missing], why=why)
+    Validations.of(role).acknowledge(*(Acknowledgment(
+        id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]", reason=reason)
+        for name, reason in policies.items()))
+    return role
 
 
 def warn_fixed_role(owner: IConstruct, role: iam.IRole, needs: Sequence[str], *, why: str) -> None:

@@ -36,12 +36,12 @@ from hpc_constructs.compute_fleet import UserDataFits
 from hpc_constructs.ebs import EbsSpec
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.given import (
-    add_managed_policies,
+    SSM_POLICY,
     add_statement,
+    instance_role,
     role_anchor,
     takes_rules,
     warn_fixed_group,
-    warn_fixed_role,
 )
 from hpc_constructs.ha_instance_plan import (
     DEFAULT_DATA_VOLUME,
@@ -234,17 +234,11 @@ class HaInstance(Construct):
             self.address = plan.record_name
 
         # -- role: Session Manager, and exactly what the boot scripts do --------------------------------------
-        self.role: iam.IRole = role or iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=f"{path}: HaInstance (its data volume, snapshots, address, lifecycle hooks)",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")])
-        if role is not None:
-            missing = add_managed_policies(self, role, ["AmazonSSMManagedInstanceCore"])
-            warn_fixed_role(self, role, [f"the AWS managed policy {m}" for m in missing],
-                            why="Session Manager and the scheduled snapshots (Run Command)")
-        Validations.of(self.role).acknowledge(Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
-            reason="AWS-maintained least-privilege policy for Session Manager and Run Command (scheduled snapshots)."))
+        self.role = instance_role(
+            self, role, description=f"{path}: HaInstance (its data volume, snapshots, address, lifecycle hooks)",
+            policies={SSM_POLICY: "AWS-maintained least-privilege policy for Session Manager and Run Command "
+                                  "(scheduled snapshots)."},
+            why="Session Manager and the scheduled snapshots (Run Command)")
         for statement in boot_statements(self, plan):
             add_statement(self, self.role, statement, why="the boot (data volume, address, lifecycle hooks)")
         acknowledge_wildcards(self.role, suffixes=(":volume/*", "::snapshot/*", ":instance/*",

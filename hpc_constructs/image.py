@@ -29,12 +29,13 @@ from constructs import Construct
 from hpc_constructs import paths
 from hpc_constructs.compute_fleet import select_subnets, without_route_out
 from hpc_constructs.errors import ConfigError
+from hpc_constructs.given import SSM_POLICY, instance_role
 from hpc_constructs.image_plan import REGION_PLACEHOLDER, ImagePlan, plan_image
 from hpc_constructs.kinds import check_kinds
 
 __all__ = ["HpcImage"]
 
-SSM_POLICY = "AmazonSSMManagedInstanceCore"
+GUIDE_POLICY_REASON = "The AWS-managed policy the EC2 Image Builder guide names for this role."
 BUILDER_POLICY = "EC2InstanceProfileForImageBuilder"
 DELETION_POLICY = "service-role/EC2ImageBuilderLifecycleExecutionPolicy"
 _ebs = imagebuilder.CfnImageRecipe.EbsInstanceBlockDeviceSpecificationProperty
@@ -124,10 +125,9 @@ class HpcImage(Construct):
         self.root_device_name: str = plan.root_device_name
         name = _name(Stack.of(self).stack_name if not Stack.of(self).nested else "", path)
 
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-                             description=f"{path}: the Image Builder build instance",
-                             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY),
-                                               iam.ManagedPolicy.from_aws_managed_policy_name(BUILDER_POLICY)])
+        self.role = instance_role(self, None, description=f"{path}: the Image Builder build instance",
+                                  policies={SSM_POLICY: GUIDE_POLICY_REASON, BUILDER_POLICY: GUIDE_POLICY_REASON},
+                                  why="the build instance")
         profile = iam.CfnInstanceProfile(self, "InstanceProfile", roles=[self.role.role_name])
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
@@ -175,11 +175,9 @@ class HpcImage(Construct):
             deletion_settings=imagebuilder.CfnImage.DeletionSettingsProperty(execution_role=deletion.role_arn))
         self.image_id: str = self.resource.attr_image_id
         self.image_arn: str = self.resource.attr_arn
-        for role, policies in ((self.role, (SSM_POLICY, BUILDER_POLICY)), (deletion, (DELETION_POLICY,))):
-            Validations.of(role).acknowledge(*(Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]",
-                reason="The AWS-managed policy the EC2 Image Builder guide names for this role.")
-                for policy in policies))
+        Validations.of(deletion).acknowledge(Acknowledgment(
+            id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{DELETION_POLICY}]",
+            reason=GUIDE_POLICY_REASON))
         self.node.add_metadata("hpc:figures", {
             "image": plan.description,
             "parent": f"{plan.parent.name}, SSM parameter {plan.parent.ssm_parameter}, read at each build",

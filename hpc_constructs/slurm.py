@@ -20,12 +20,13 @@ from hpc_constructs.compute_fleet import UserDataFits, cluster_placement_group, 
 from hpc_constructs.errors import ConfigError
 from hpc_constructs.fleet_plan import launch_template_interfaces
 from hpc_constructs.given import (
-    add_managed_policies,
+    SSM_POLICY,
+    SSM_REASON,
     add_statement,
+    instance_role,
     role_anchor,
     takes_rules,
     warn_fixed_group,
-    warn_fixed_role,
 )
 from hpc_constructs.given import self_rules as given_self_rules
 from hpc_constructs.kinds import check_kinds
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LoginNodesSpec", "NodeGroupSpec", "SlurmCluster", "SlurmNodeGroup", "SlurmQueueSpec"]
 
-SSM_POLICY = "AmazonSSMManagedInstanceCore"
 DRAIN_SCRIPT = "hpc-slurm-drain"
 DRAIN_UNIT = "hpc-slurm-drain.service"
 DRAIN_ENV_FILE = "/etc/hpc-constructs/slurm-drain.env"
@@ -240,14 +240,10 @@ class SlurmCluster(Construct):
         self.endpoint = self.cluster.attr_endpoints
 
         # -- what every node runs with: role, instance profile, user data -------------------------------
-        self.node_role: iam.IRole = node_role or iam.Role(
-            self, "NodeRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"), role_name=role_name,
-            path=role_path, description=f"{path}: Slurm nodes (PCS compute node groups)",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SSM_POLICY)])
-        if node_role is not None:
-            missing = add_managed_policies(self, node_role, [SSM_POLICY])
-            warn_fixed_role(self, node_role, [f"the AWS managed policy {m}" for m in missing],
-                            why="Session Manager on the Slurm nodes")
+        self.node_role = instance_role(
+            self, node_role, id="NodeRole", role_name=role_name, path=role_path,
+            description=f"{path}: Slurm nodes (PCS compute node groups)", policies={SSM_POLICY: SSM_REASON},
+            why="Session Manager on the Slurm nodes")
         # The one permission PCS documents for its nodes, on this cluster only. Service Authorization Reference,
         # 'Actions, resources, and condition keys for AWS Parallel Computing Service': RegisterComputeNodeGroupInstance
         # takes the resource type cluster* (arn:${Partition}:pcs:${Region}:${Account}:cluster/${ClusterIdentifier}),
@@ -261,9 +257,6 @@ class SlurmCluster(Construct):
                           on=f"the cluster {path}", why="every node registers at boot")
         paths.declare_iam(role_paths, who, paths.SSM_ACTIONS, ["*"], on="any resource",
                           why="Session Manager")
-        Validations.of(self.node_role).acknowledge(Acknowledgment(
-            id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_POLICY}]",
-            reason="AWS-maintained least-privilege policy for Session Manager access to nodes (no SSH keys)."))
         self.instance_profile = iam.CfnInstanceProfile(self, "InstanceProfile", roles=[self.node_role.role_name],
                                                        path=role_path)
         # What every node runs at boot, recorded once and rendered into each node group's own user data after that
