@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 # jsii's end-of-life banner for Node 20 is silenced when the value names the major version.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -18,17 +19,35 @@ from stacks import build_reference_app
 from tests.support import ROOT, new_app
 
 
-@pytest.fixture(scope="session")
-def reference_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cdk.out")
-
-
-@pytest.fixture(scope="session")
-def reference_assembly(reference_outdir: Path) -> cx_api.CloudAssembly:
-    """The reference app as `make synth` builds it: cdk.json context, config/reference.yaml, cdk-nag."""
-    app = new_app(outdir=str(reference_outdir))
+def _synthesize_reference(outdir: Path) -> cx_api.CloudAssembly:
+    app = new_app(outdir=str(outdir))
     build_reference_app(app, load_config(ROOT / "config" / "reference.yaml"))
     return app.synth()
+
+
+@pytest.fixture(scope="session")
+def reference_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
+    """The reference app as `make synth` builds it: cdk.json context, config/reference.yaml, cdk-nag.
+
+    Synthesized once per test run, not once per pytest-xdist worker: the first worker to ask synthesizes it into
+    the run's base temporary directory (which every worker's own lies under) while holding a file lock, and the
+    others load that cloud assembly from disk (pytest-xdist's documented pattern for session fixtures; filelock
+    is the library its documentation uses). The synth is pure (the same code and config give the same assembly),
+    and the tests only read the directory: those that write (summary, dashboard) copy it first.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # no xdist: one process, one synth
+        return _synthesize_reference(tmp_path_factory.mktemp("cdk.out"))
+    from filelock import FileLock
+
+    run = tmp_path_factory.getbasetemp().parent  # <run's basetemp>/popen-gw<n> is this worker's own
+    outdir, complete = run / "reference-cdk.out", run / "reference-cdk.out.complete"
+    with FileLock(str(run / "reference-cdk.out.lock")):
+        if complete.exists():
+            return cx_api.CloudAssembly(str(outdir))
+        shutil.rmtree(outdir, ignore_errors=True)  # a worker whose synth failed leaves no marker: synthesize again
+        assembly = _synthesize_reference(outdir)
+        complete.touch()
+        return assembly
 
 
 @pytest.fixture(scope="session")
