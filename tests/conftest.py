@@ -66,3 +66,39 @@ def validation_report(reference_assembly: cx_api.CloudAssembly) -> dict[str, Any
     path = Path(reference_assembly.directory) / "validation-report.json"
     report: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"pluginReports": []}
     return report
+
+
+# The longest test files, in seconds (setup + call, summed per file from `pytest --durations=0 -n 2 --dist loadfile`
+# on 2 cores, 2026-12-07, load 2-7; test_make_diff.py after it shared its CLI synth). `make unit` runs xdist with
+# --dist loadfile --no-loadscope-reorder: files go to the workers in collection order, a file to one worker, and
+# xdist's default order (files with the most tests first) puts a long file of few tests, such as make diff's, after
+# the many-test files, where it can keep one core busy while the other has nothing left. Longest first: a long file
+# never starts last. Only the order changes; a
+# file not listed keeps its place after these (a stale figure costs time, never a check).
+LONGEST_FIRST: dict[str, float] = {
+    "tests/lint/test_scale.py": 84,
+    "tests/test_make_diff.py": 70,
+    "tests/test_changes_catalogue.py": 62,
+    "tests/verify/test_deletions.py": 37,
+    "tests/unit/test_batch_user_app.py": 35,
+    "tests/test_foreign_app.py": 34,
+    "tests/fuzz/test_fuzz.py": 33,
+    "tests/unit/test_nesting.py": 33,
+    "tests/unit/test_data_transfer.py": 30,
+    "tests/unit/test_enable_cdk_nag.py": 26,
+    "tests/unit/test_efa_shard_5.py": 25,
+    "tests/deploy/test_local_deploy.py": 25,
+    "tests/deploy/test_pcs_emulator.py": 24,
+    "tests/lint/test_cfn_lint_harness.py": 22,
+    "tests/unit/test_efa_shard_0.py": 20,
+    "tests/unit/test_efa_shard_4.py": 20,
+    "tests/unit/test_efa_shard_2.py": 20,
+    "tests/unit/test_efa_shard_6.py": 20,
+    "tests/unit/test_batch.py": 19,
+    "tests/deploy/test_deploy_local_interrupt.py": 17,
+    "tests/lint/test_reference_templates.py": 17,
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: -LONGEST_FIRST.get(item.nodeid.split("::", 1)[0], 0))  # stable: a file's order kept
