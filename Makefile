@@ -100,9 +100,10 @@ typecheck: setup
 
 # pytest-xdist: one worker per core (at most 4); --dist loadfile keeps a file's tests on one worker, so a module's
 # synthesized app or local deploy is built once (the 303 EFA types are split into one file per shard for this).
+# --no-loadscope-reorder: files are handed out in collection order, which tests/conftest.py sorts longest first.
 PYTEST_WORKERS ?= auto
 unit: setup
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck unit
 

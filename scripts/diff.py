@@ -93,6 +93,9 @@ def stateful_changes(stack: str, base: dict[str, Any], head: dict[str, Any], dif
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", default=os.environ.get("BASE") or None, help="git ref to compare with")
+    parser.add_argument("--head-out", type=Path, default=None,
+                        help="keep the working tree's cloud assembly (cdk synth --output) in this directory "
+                             "(default: a temporary one, removed at the end)")
     args = parser.parse_args()
     if not CDK.exists():
         raise SystemExit("make diff: node_modules/.bin/cdk is missing; run `make setup`")
@@ -101,7 +104,8 @@ def main() -> int:
     print(f"make diff: working tree against {base_ref} ({base_commit})", flush=True)
     with tempfile.TemporaryDirectory(prefix="hpc-diff-") as tmp:
         work = Path(tmp)
-        head = synth(ROOT, work / "head.out")
+        head_out = args.head_out.resolve() if args.head_out else work / "head.out"
+        head = synth(ROOT, head_out)
         git("worktree", "add", "--detach", "--quiet", str(work / "base"), base_commit)
         try:
             base = synth(work / "base", work / "base.out")
@@ -118,7 +122,7 @@ def main() -> int:
             base_template = work / f"{stack}.base.json"
             base_template.write_text(json.dumps(base.get(stack, {})))
             result = subprocess.run(
-                [str(CDK), "diff", "--app", str(work / "head.out"), "--exclusively", stack,
+                [str(CDK), "diff", "--app", str(head_out), "--exclusively", stack,
                  "--template", str(base_template)],
                 cwd=ROOT, env=environment(ROOT), capture_output=True, text=True)
             output = (result.stdout + result.stderr).strip()
@@ -131,7 +135,7 @@ def main() -> int:
             if "There were no differences" not in output:
                 changed += 1
             notes += stateful_changes(stack, base.get(stack, {}), head[stack], output)
-        replacements, unknown = compare_assemblies(work / "base.out", work / "head.out")
+        replacements, unknown = compare_assemblies(work / "base.out", head_out)
     print(f"\nmake diff: {changed} of {len(set(base) | set(head))} stack(s) differ from {base_ref}.")
     if notes:
         print("Stateful resources at risk (see tests/lock/stateful-logical-ids.json):")
